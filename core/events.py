@@ -1,0 +1,98 @@
+"""The normalized event every collector produces and every rule reads.
+
+An event is a flat ``dict`` keyed by Elastic Common Schema (ECS) field names, so that it can be
+shipped to Elasticsearch, OpenSearch or fluentd unchanged::
+
+    {
+        "@timestamp": "2026-11-23T03:12:09Z",
+        "event.id": "3f2a...",             # stable: CloudTrail eventID, or a hash for log lines
+        "event.dataset": "secure",         # cloudtrail | secure | door | wifi
+        "event.action": "ssh_login_failed",
+        "event.outcome": "failure",        # success | failure | unknown
+        "source.ip": "203.0.113.9",
+        "user.name": "root",
+        "host.name": "bastion",
+        "message": "<the raw line>",
+    }
+
+Parsers never guess: a field they cannot read is absent. Structured sources keep the record
+they came from under ``original`` (a dict), so rules can read any field of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+Event = dict[str, Any]
+
+DATASETS = ("cloudtrail", "secure", "door", "wifi")
+OUTCOMES = ("success", "failure", "unknown")
+REQUIRED_FIELDS = ("@timestamp", "event.id", "event.dataset", "event.action", "event.outcome")
+
+
+class EventError(ValueError):
+    """An event is missing a required field or holds a value of the wrong kind."""
+
+
+def stable_id(*parts: object) -> str:
+    """Return a short, stable id for an event built from the parts that identify it.
+
+    >>> stable_id("bastion", "2049:1234", 8812) == stable_id("bastion", "2049:1234", 8812)
+    True
+    """
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12)
+    return digest.hexdigest()
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Render a datetime as the UTC ISO 8601 string used in ``@timestamp``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ``@timestamp`` (or any ISO 8601 string) into an aware UTC datetime."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def epoch(event: Event) -> float:
+    """Seconds since the epoch of an event's ``@timestamp``."""
+    return parse_timestamp(event["@timestamp"]).timestamp()
+
+
+def validate(event: Event) -> Event:
+    """Check the fields every event must have; return the event or raise :class:`EventError`."""
+    missing = [name for name in REQUIRED_FIELDS if not event.get(name)]
+    if missing:
+        raise EventError(f"event is missing {', '.join(missing)}")
+    if event["event.dataset"] not in DATASETS:
+        raise EventError(f"event.dataset {event['event.dataset']!r} is not one of {DATASETS}")
+    if event["event.outcome"] not in OUTCOMES:
+        raise EventError(f"event.outcome {event['event.outcome']!r} is not one of {OUTCOMES}")
+    return event
+
+
+def dumps(event: Event) -> str:
+    """Serialize an event for a stream entry or a JSON Lines file."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def loads(text: str | bytes) -> Event:
+    """Inverse of :func:`dumps`."""
+    loaded = json.loads(text)
+    if not isinstance(loaded, dict):
+        raise EventError("a serialized event must be a JSON object")
+    return loaded
