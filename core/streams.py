@@ -1,0 +1,222 @@
+"""Redis stream helpers: a trimming producer and an at-least-once consumer-group loop.
+
+Every stage of the pipeline reads one stream with a consumer group, so a stage can run as many
+processes on many machines. The loop below keeps the guarantees the pipeline depends on:
+
+* an entry is acknowledged (XACK) only after its handler returned;
+* entries left pending by a consumer that died are reclaimed with XAUTOCLAIM once idle;
+* an entry delivered more than ``max_deliveries`` times goes to the dead-letter stream with
+  the handler's error, so one poison entry never blocks a stage;
+* handlers are expected to be idempotent by the entry's own id (event, alert or action id),
+  because an entry can be delivered more than once.
+
+Example::
+
+    producer = Producer(redis)
+    producer.add(EVENTS, {"e": dumps(event)})
+
+    def handle(entry_id: str, fields: dict[str, str]) -> None:
+        ...
+
+    Consumer(redis, EVENTS, "detect", "worker-1", handle).run(stop)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import redis
+
+log = logging.getLogger(__name__)
+
+EVENTS = "soc:events"
+ALERTS = "soc:alerts"
+ACTIONS = "soc:actions"
+DEAD_LETTERS = "soc:dead"
+AUDIT = "soc:audit"
+
+Fields = dict[str, str]
+Handler = Callable[[str, Fields], None]
+
+
+def consumer_name(role: str) -> str:
+    """A consumer name unique to this process: role, host and pid."""
+    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _fields(raw: Mapping[bytes | str, bytes | str]) -> Fields:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+class Producer:
+    """Append entries to a stream, trimming it to about ``maxlen`` entries.
+
+    Trimming is approximate (``MAXLEN ~``) so Redis trims whole macro-nodes, which is far
+    cheaper than exact trimming.
+    """
+
+    def __init__(self, client: redis.Redis, maxlen: int = 1_000_000) -> None:
+        self.client = client
+        self.maxlen = maxlen
+
+    def add(self, stream: str, fields: Mapping[str, str]) -> str:
+        """Append one entry and return its id."""
+        entry_id = self.client.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
+        return _text(entry_id)
+
+    def add_many(self, stream: str, entries: Iterable[Mapping[str, str]]) -> list[str]:
+        """Append entries in one round trip (a pipeline); return their ids in order."""
+        pipe = self.client.pipeline(transaction=False)
+        count = 0
+        for fields in entries:
+            pipe.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
+            count += 1
+        if not count:
+            return []
+        return [_text(entry_id) for entry_id in pipe.execute()]
+
+
+def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
+    """Create ``group`` on ``stream`` (and the stream) unless it exists already."""
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+@dataclass
+class ConsumerStats:
+    """What one consumer has done, for ``/soc status`` and tests."""
+
+    handled: int = 0
+    failed: int = 0
+    reclaimed: int = 0
+    dead_lettered: int = 0
+
+
+@dataclass
+class Consumer:
+    """Read a stream in a consumer group and hand each entry to ``handler``.
+
+    ``min_idle_ms`` is how long an entry may stay pending (its consumer silent) before another
+    consumer reclaims it; ``max_deliveries`` how often one entry may be tried before it is
+    moved to :data:`DEAD_LETTERS`.
+    """
+
+    client: redis.Redis
+    stream: str
+    group: str
+    name: str
+    handler: Handler
+    batch: int = 100
+    block_ms: int = 1000
+    min_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    dead_letter_stream: str = DEAD_LETTERS
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    def __post_init__(self) -> None:
+        ensure_group(self.client, self.stream, self.group)
+        self._next_claim = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        """Process entries until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                self.step()
+            except redis.ConnectionError as exc:
+                log.warning("redis unavailable on %s/%s: %s; retrying", self.stream, self.group, exc)
+                stop.wait(1.0)
+
+    def step(self, block_ms: int | None = None) -> int:
+        """Reclaim stale entries, then read and handle one batch of new ones.
+
+        Returns how many entries were handled or dead-lettered in this step.
+        """
+        done = 0
+        now = time.monotonic()
+        if now >= self._next_claim:
+            done += self._reclaim()
+            self._next_claim = now + max(self.min_idle_ms / 1000 / 2, 0.05)
+        block = self.block_ms if block_ms is None else block_ms
+        reply = self.client.xreadgroup(
+            self.group, self.name, {self.stream: ">"}, count=self.batch, block=block or None
+        )
+        for _stream, entries in reply or []:
+            for entry_id, raw in entries:
+                done += self._handle(_text(entry_id), _fields(raw or {}), deliveries=1)
+        return done
+
+    def _reclaim(self) -> int:
+        done = 0
+        start = "0-0"
+        while True:
+            reply = self.client.xautoclaim(
+                self.stream, self.group, self.name, self.min_idle_ms, start_id=start, count=self.batch
+            )
+            next_start, claimed = _text(reply[0]), reply[1]
+            # Entries trimmed away while pending come back as None (Redis 6.2) or are
+            # listed in reply[2] (Redis 7): acknowledge them, there is nothing to do.
+            for entry_id, raw in claimed:
+                if raw is None:
+                    self.client.xack(self.stream, self.group, entry_id)
+                    continue
+                entry_id = _text(entry_id)
+                deliveries = self._deliveries(entry_id)
+                self.stats.reclaimed += 1
+                done += self._handle(entry_id, _fields(raw), deliveries=deliveries)
+            if next_start == "0-0":
+                return done
+            start = next_start
+
+    def _deliveries(self, entry_id: str) -> int:
+        pending = self.client.xpending_range(
+            self.stream, self.group, min=entry_id, max=entry_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    def _handle(self, entry_id: str, fields: Fields, deliveries: int) -> int:
+        if deliveries > self.max_deliveries:
+            self._dead_letter(entry_id, fields, f"delivered {deliveries - 1} times without success")
+            return 1
+        try:
+            self.handler(entry_id, fields)
+        except Exception as exc:  # the handler's failure must not stop the stage
+            self.stats.failed += 1
+            log.exception("%s/%s: entry %s failed (try %d of %d)", self.stream, self.group,
+                          entry_id, deliveries, self.max_deliveries)
+            if deliveries >= self.max_deliveries:
+                self._dead_letter(entry_id, fields, f"{type(exc).__name__}: {exc}")
+                return 1
+            return 0
+        self.client.xack(self.stream, self.group, entry_id)
+        self.stats.handled += 1
+        return 1
+
+    def _dead_letter(self, entry_id: str, fields: Fields, error: str) -> None:
+        record = dict(fields)
+        record.update({
+            "dead.stream": self.stream,
+            "dead.group": self.group,
+            "dead.id": entry_id,
+            "dead.error": error[:2000],
+            "dead.at": str(time.time()),
+        })
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(self.dead_letter_stream, record, maxlen=100_000, approximate=True)
+        pipe.xack(self.stream, self.group, entry_id)
+        pipe.execute()
+        self.stats.dead_lettered += 1
+        log.error("%s/%s: entry %s moved to %s: %s", self.stream, self.group, entry_id,
+                  self.dead_letter_stream, error)
