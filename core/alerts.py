@@ -1,0 +1,252 @@
+"""Signals, alerts and the store that groups one into the other.
+
+A rule match is a :class:`Signal`. Signals that share a rule and a dedup key inside the rule's
+window update one :class:`Alert` (count, first and last seen) instead of raising a new one, so a
+storm from one address is one alert whose count grows. Grouping runs as one Lua script, so any
+number of detection workers can record signals at once without creating duplicate alerts, and
+recording the same signal twice (a redelivered event) counts it once.
+
+Alert lifecycle: ``open -> acknowledged -> resolved | false_positive``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+STATUSES = ("open", "acknowledged", "resolved", "false_positive")
+TRANSITIONS = {
+    "acknowledged": ("open",),
+    "resolved": ("open", "acknowledged"),
+    "false_positive": ("open", "acknowledged"),
+}
+RECENT_EVENT_IDS = 20
+ALERT_TTL_S = 30 * 86400
+
+
+@dataclass
+class Signal:
+    """One rule match: on one event, or on one window of events that crossed a threshold."""
+
+    rule_id: str
+    title: str
+    severity: str
+    dedup_key: str
+    entity: dict[str, str]
+    event_ids: list[str]
+    timestamp: float
+    dataset: str
+    window_s: int = 3600
+    count: int = 1
+    mitre: list[str] = field(default_factory=list)
+    runbook: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+    playbooks: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        """Stable id: the rule and the last event it matched."""
+        return f"{self.rule_id}:{self.event_ids[-1] if self.event_ids else self.timestamp}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, as printed by ``socbot replay``."""
+        return asdict(self)
+
+
+@dataclass
+class Alert:
+    """What people see and act on: one or more signals of one rule about one entity."""
+
+    id: str
+    rule_id: str
+    title: str
+    severity: str
+    dedup_key: str
+    entity: dict[str, str]
+    dataset: str
+    status: str
+    count: int
+    first_seen: float
+    last_seen: float
+    mitre: list[str] = field(default_factory=list)
+    runbook: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+    playbooks: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    status_by: str = ""
+    status_at: float = 0.0
+    status_reason: str = ""
+    slack_channel: str = ""
+    slack_ts: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return asdict(self)
+
+
+_JSON_FIELDS = ("entity", "mitre", "context", "playbooks")
+_FLOAT_FIELDS = ("first_seen", "last_seen", "status_at")
+
+# KEYS: dedup key, new alert key, new alert's signal set, open-alert index
+# ARGV: signal id, new alert id, signal time, window, count, event id, flat field pairs...
+_RECORD_SIGNAL = """
+local existing = redis.call('GET', KEYS[1])
+local ts = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+if existing then
+  local akey = 'soc:alert:' .. existing
+  local last = tonumber(redis.call('HGET', akey, 'last_seen'))
+  local status = redis.call('HGET', akey, 'status')
+  if last and (status == 'open' or status == 'acknowledged') and ts - last <= window then
+    if redis.call('SADD', akey .. ':signals', ARGV[1]) == 0 then
+      return {existing, 'duplicate'}
+    end
+    redis.call('HINCRBY', akey, 'count', tonumber(ARGV[5]))
+    if ts > last then redis.call('HSET', akey, 'last_seen', ARGV[3]) end
+    local first = tonumber(redis.call('HGET', akey, 'first_seen'))
+    if ts < first then redis.call('HSET', akey, 'first_seen', ARGV[3]) end
+    redis.call('LPUSH', akey .. ':events', ARGV[6])
+    redis.call('LTRIM', akey .. ':events', 0, tonumber(ARGV[7]) - 1)
+    redis.call('EXPIRE', KEYS[1], window * 2 + 86400)
+    return {existing, 'updated'}
+  end
+end
+local pairs_start = 8
+for i = pairs_start, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('LPUSH', KEYS[2] .. ':events', ARGV[6])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', window * 2 + 86400)
+redis.call('ZADD', KEYS[4], ts, ARGV[2])
+return {ARGV[2], 'new'}
+"""
+
+# KEYS: alert key, open-alert index. ARGV: new status, user, time, reason, allowed from...
+_TRANSITION = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', ''} end
+for i = 5, #ARGV do
+  if status == ARGV[i] then
+    redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_by', ARGV[2],
+               'status_at', ARGV[3], 'status_reason', ARGV[4])
+    if ARGV[1] == 'resolved' or ARGV[1] == 'false_positive' then
+      redis.call('ZREM', KEYS[2], string.sub(KEYS[1], 11))
+    end
+    return {'ok', status}
+  end
+end
+return {'refused', status}
+"""
+
+
+def new_alert_id() -> str:
+    """A short random id people can type in ``/soc alert ID``."""
+    return "A" + secrets.token_hex(5).upper()
+
+
+class AlertStore:
+    """Alerts in Redis: ``soc:alert:{id}`` hashes, a dedup index and an open-alert index."""
+
+    OPEN_INDEX = "soc:alerts:open"
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._record = client.register_script(_RECORD_SIGNAL)
+        self._transition = client.register_script(_TRANSITION)
+
+    @staticmethod
+    def key(alert_id: str) -> str:
+        """The Redis hash of one alert."""
+        return f"soc:alert:{alert_id}"
+
+    def record(self, signal: Signal) -> tuple[str, str]:
+        """Group ``signal`` into an alert; return ``(alert_id, "new"|"updated"|"duplicate")``."""
+        alert_id = new_alert_id()
+        now = time.time()
+        values: dict[str, Any] = {
+            "id": alert_id, "rule_id": signal.rule_id, "title": signal.title,
+            "severity": signal.severity, "dedup_key": signal.dedup_key,
+            "dataset": signal.dataset, "status": "open", "count": signal.count,
+            "first_seen": signal.timestamp, "last_seen": signal.timestamp,
+            "runbook": signal.runbook, "created_at": now,
+            "entity": signal.entity, "mitre": signal.mitre, "context": signal.context,
+            "playbooks": signal.playbooks,
+        }
+        flat: list[Any] = []
+        for name, value in values.items():
+            flat += [name, json.dumps(value) if name in _JSON_FIELDS else value]
+        dedup = f"soc:dedup:{signal.rule_id}:{signal.dedup_key}"
+        akey = self.key(alert_id)
+        event_id = signal.event_ids[-1] if signal.event_ids else ""
+        result = self._record(
+            keys=[dedup, akey, akey + ":signals", self.OPEN_INDEX],
+            args=[signal.id, alert_id, signal.timestamp, signal.window_s, signal.count,
+                  event_id, RECENT_EVENT_IDS, *flat],
+        )
+        found, outcome = (_text(part) for part in result)
+        if outcome == "new":
+            pipe = self.client.pipeline(transaction=False)
+            for key in (akey, akey + ":signals", akey + ":events"):
+                pipe.expire(key, ALERT_TTL_S)
+            pipe.execute()
+        return found, outcome
+
+    def get(self, alert_id: str) -> Alert | None:
+        """Load an alert, or None if there is no such alert."""
+        raw = self.client.hgetall(self.key(alert_id))
+        if not raw:
+            return None
+        data = {_text(k): _text(v) for k, v in raw.items()}
+        events = [_text(e) for e in self.client.lrange(self.key(alert_id) + ":events", 0, -1)]
+        return Alert(
+            id=data["id"], rule_id=data["rule_id"], title=data["title"],
+            severity=data["severity"], dedup_key=data["dedup_key"],
+            entity=json.loads(data.get("entity", "{}")), dataset=data.get("dataset", ""),
+            status=data["status"], count=int(data.get("count", "1")),
+            first_seen=float(data["first_seen"]), last_seen=float(data["last_seen"]),
+            mitre=json.loads(data.get("mitre", "[]")), runbook=data.get("runbook", ""),
+            context=json.loads(data.get("context", "{}")),
+            playbooks=json.loads(data.get("playbooks", "[]")), event_ids=events,
+            status_by=data.get("status_by", ""), status_at=float(data.get("status_at") or 0),
+            status_reason=data.get("status_reason", ""),
+            slack_channel=data.get("slack_channel", ""), slack_ts=data.get("slack_ts", ""),
+        )
+
+    def transition(self, alert_id: str, status: str, user: str, reason: str = "") -> tuple[bool, str]:
+        """Move an alert to ``status`` if its lifecycle allows; return ``(done, previous)``.
+
+        ``previous`` is the status found ("missing" if there is no such alert), so a refused
+        transition can tell the user why (already acknowledged, already resolved, ...).
+        """
+        allowed = TRANSITIONS.get(status)
+        if allowed is None:
+            raise ValueError(f"unknown alert status {status!r}; expected one of {STATUSES[1:]}")
+        outcome, previous = (_text(part) for part in self._transition(
+            keys=[self.key(alert_id), self.OPEN_INDEX],
+            args=[status, user, time.time(), reason, *allowed],
+        ))
+        if outcome == "missing":
+            return False, "missing"
+        return outcome == "ok", previous
+
+    def set_slack_message(self, alert_id: str, channel: str, ts: str) -> None:
+        """Remember where the alert was posted, for updates and thread replies."""
+        self.client.hset(self.key(alert_id), mapping={"slack_channel": channel, "slack_ts": ts})
+
+    def open_alerts(self, limit: int = 100) -> list[Alert]:
+        """The most recent open or acknowledged alerts, newest first."""
+        ids = [_text(i) for i in self.client.zrevrange(self.OPEN_INDEX, 0, limit - 1)]
+        return [alert for alert in map(self.get, ids) if alert is not None]
+
+
+def _text(value: bytes | str | int) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)

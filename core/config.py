@@ -1,0 +1,212 @@
+"""Configuration: one YAML file (``SOCBOT_CONFIG``) plus secrets from the environment.
+
+Validated once at start-up. A mistake stops the bot with a message that names the file, the key
+and what to write instead, e.g.::
+
+    socbot.yml: approvals.expire_minutes: Input should be a valid integer (got 'soon').
+    Fix: a number of minutes, such as 30.
+
+Every key is optional; an empty file (or none at all) gives a bot that writes alerts to the
+terminal. The full reference is in README.md ("Configuration reference").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.alerts import SEVERITIES
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and how to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Routing(_Section):
+    """Which channel an alert goes to: rule, then dataset, then severity, then default."""
+
+    default: str = "#security-alerts"
+    by_severity: dict[str, str] = Field(default_factory=dict)
+    by_dataset: dict[str, str] = Field(default_factory=dict)
+    by_rule: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("by_severity")
+    @classmethod
+    def _known_severities(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(SEVERITIES))
+        if unknown:
+            raise ValueError(f"unknown severity {unknown[0]!r}; use one of {', '.join(SEVERITIES)}")
+        return value
+
+
+class SlackSettings(_Section):
+    """Slack behaviour; tokens come from the environment, never from this file."""
+
+    routing: Routing = Field(default_factory=Routing)
+    oncall_usergroup: str = ""
+
+
+class Approvals(_Section):
+    """Who may approve remediation, and for how long a request stays open."""
+
+    approvers: list[str] = Field(default_factory=list)
+    approver_usergroup: str = ""
+    expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    @field_validator("approvers")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not (user[:1] in ("U", "W") and user[1:].isalnum()):
+                raise ValueError(
+                    f"{user!r} is not a Slack user id; approvers are checked by id (U0123ABCD), "
+                    "never by name: copy it from the user's profile, 'Copy member ID'"
+                )
+        return value
+
+
+class AwsSettings(_Section):
+    """How playbooks reach AWS: a role assumed in the alert's account, or the local credentials."""
+
+    role_name: str = ""
+    default_region: str = "us-east-1"
+
+
+class RuleSettings(_Section):
+    """Per-rule overrides: enabled, severity and the rule's own parameters."""
+
+    enabled: bool = True
+    severity: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: str | None) -> str | None:
+        if value is not None and value not in SEVERITIES:
+            raise ValueError(f"unknown severity {value!r}; use one of {', '.join(SEVERITIES)}")
+        return value
+
+
+class Settings(_Section):
+    """The whole configuration file."""
+
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    approvals: Approvals = Field(default_factory=Approvals)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    rules: dict[str, RuleSettings] = Field(default_factory=dict)
+    office_cidrs: list[str] = Field(default_factory=list)
+    approved_amis: list[str] = Field(default_factory=list)
+
+    @field_validator("office_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secrets and endpoints, read from the environment only."""
+
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_signing_secret: str = ""
+    slack_api_url: str = ""
+    aws_external_id: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        """Read ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``,
+        ``SLACK_API_URL`` (a Web API base URL, for tests and proxies) and
+        ``SOCBOT_AWS_EXTERNAL_ID``."""
+        env = dict(os.environ) if env is None else env
+        return cls(
+            slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            slack_api_url=env.get("SLACK_API_URL", ""),
+            aws_external_id=env.get("SOCBOT_AWS_EXTERNAL_ID", ""),
+        )
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when alerts go to Slack rather than to the terminal."""
+        return bool(self.slack_bot_token)
+
+    def check_slack(self) -> None:
+        """Fail with what to set when the Slack credentials are incomplete."""
+        if not self.slack_bot_token:
+            return
+        if not self.slack_bot_token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be the bot token (xoxb-...), "
+                              "from the app's 'OAuth & Permissions' page")
+        if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token (xapp-...) with "
+                              "connections:write, from 'Basic Information > App-Level Tokens'")
+        if not self.slack_app_token and not self.slack_signing_secret:
+            raise ConfigError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET "
+                              "(HTTP mode): without one Slack's clicks cannot reach the bot")
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling against the configuration reference",
+    "int_parsing": "write a whole number",
+    "bool_parsing": "write true or false",
+    "list_type": "write a YAML list, one '- item' per line",
+    "dict_type": "write a YAML mapping of 'key: value' lines",
+    "string_type": "write text (quote it if it starts with # or @)",
+}
+
+
+def _describe(path: str, error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    shown = "" if error["type"] == "missing" or isinstance(got, dict) else f" (got {got!r})"
+    hint = _HINTS.get(error["type"], "")
+    return f"{path}: {key}: {message}{shown}." + (f" Fix: {hint}." if hint else "")
+
+
+def load(path: str | Path | None = None) -> Settings:
+    """Load and validate the configuration file (default ``$SOCBOT_CONFIG``; none is fine)."""
+    chosen = path if path is not None else os.environ.get("SOCBOT_CONFIG")
+    if not chosen:
+        return Settings()
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the configuration file: {exc.strerror}. "
+                          "Fix SOCBOT_CONFIG or --config to name a readable YAML file.") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{file}:{where}: not valid YAML: "
+                          f"{getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of sections "
+                          "(slack:, approvals:, aws:, rules:, ...)")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(str(file), e) for e in exc.errors())) from exc
+
+
+def route(settings: Settings, *, rule_id: str, dataset: str, severity: str) -> str:
+    """The channel for an alert: by rule, then dataset, then severity, then the default."""
+    routing = settings.slack.routing
+    return (routing.by_rule.get(rule_id) or routing.by_dataset.get(dataset)
+            or routing.by_severity.get(severity) or routing.default)
