@@ -43,6 +43,8 @@ class Signal:
     timestamp: float
     dataset: str
     window_s: int = 3600
+    # Events this signal stands for when it opens an alert (a threshold rule's window count);
+    # a signal that updates an open alert adds one, since its earlier events are counted.
     count: int = 1
     mitre: list[str] = field(default_factory=list)
     runbook: str = ""
@@ -107,7 +109,7 @@ if existing then
     if redis.call('SADD', akey .. ':signals', ARGV[1]) == 0 then
       return {existing, 'duplicate'}
     end
-    redis.call('HINCRBY', akey, 'count', tonumber(ARGV[5]))
+    redis.call('HINCRBY', akey, 'count', 1)
     if ts > last then redis.call('HSET', akey, 'last_seen', ARGV[3]) end
     local first = tonumber(redis.call('HGET', akey, 'first_seen'))
     if ts < first then redis.call('HSET', akey, 'first_seen', ARGV[3]) end

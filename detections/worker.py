@@ -1,0 +1,45 @@
+"""The detection stage: ``soc:events`` (group ``detect``) -> engine -> alerts -> ``soc:alerts``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+
+from core.alerts import AlertStore, Signal
+from core.events import EventError, loads, validate
+from core.streams import ALERTS, Fields, Producer
+from detections.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class DetectionWorker:
+    """Consumer handler: evaluate one event and group its signals into alerts.
+
+    Idempotent by event id: window counts use the event id as member and the alert store
+    counts a signal once, so a redelivered event changes nothing.
+    """
+
+    def __init__(self, client: redis.Redis, engine: Engine,
+                 on_signal: Callable[[Signal, str, str], None] | None = None) -> None:
+        self.engine = engine
+        self.alerts = AlertStore(client)
+        self.producer = Producer(client, maxlen=100_000)
+        self.on_signal = on_signal
+
+    def handle(self, entry_id: str, fields: Fields) -> None:
+        """Handle one ``soc:events`` entry (field ``e``: the serialized event)."""
+        try:
+            event = validate(loads(fields["e"]))
+        except (KeyError, ValueError, EventError) as exc:
+            # Malformed entries cannot succeed on a retry: fail loudly so that the consumer
+            # moves them to the dead-letter stream after its retries.
+            raise EventError(f"entry {entry_id} holds no valid event: {exc}") from exc
+        for signal in self.engine.evaluate(event):
+            alert_id, outcome = self.alerts.record(signal)
+            if self.on_signal is not None:
+                self.on_signal(signal, alert_id, outcome)
+            if outcome != "duplicate":
+                self.producer.add(ALERTS, {"alert_id": alert_id, "kind": outcome})

@@ -1,0 +1,90 @@
+"""The consumer-group loop: ack after success, reclaim, dead letters, trimming."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+
+from core.streams import DEAD_LETTERS, Consumer, Producer, ensure_group
+
+STREAM = "test:stream"
+
+
+def test_entries_are_acknowledged_only_after_the_handler_returns(
+        redis_client: redis.Redis) -> None:
+    Producer(redis_client).add(STREAM, {"n": "1"})
+
+    def fail(entry_id: str, fields: dict[str, str]) -> None:
+        raise RuntimeError("not yet")
+
+    Consumer(redis_client, STREAM, "g", "c1", fail, block_ms=0).step()
+    assert redis_client.xpending(STREAM, "g")["pending"] == 1
+
+
+def test_a_dead_consumers_entries_are_reclaimed_by_another(redis_client: redis.Redis) -> None:
+    Producer(redis_client).add(STREAM, {"n": "1"})
+    ensure_group(redis_client, STREAM, "g")
+    # c1 reads the entry and dies before acknowledging it.
+    redis_client.xreadgroup("g", "c1", {STREAM: ">"}, count=10)
+    seen: list[str] = []
+    survivor = Consumer(redis_client, STREAM, "g", "c2", lambda i, f: seen.append(f["n"]),
+                        min_idle_ms=50, block_ms=0)
+    time.sleep(0.1)
+    survivor.step()
+    assert seen == ["1"]
+    assert redis_client.xpending(STREAM, "g")["pending"] == 0
+    assert survivor.stats.reclaimed == 1
+
+
+def test_a_poison_entry_goes_to_the_dead_letter_stream_with_its_error(
+        redis_client: redis.Redis) -> None:
+    Producer(redis_client).add(STREAM, {"n": "poison"})
+
+    def fail(entry_id: str, fields: dict[str, str]) -> None:
+        raise ValueError("cannot parse this")
+
+    consumer = Consumer(redis_client, STREAM, "g", "c", fail, min_idle_ms=10, block_ms=0,
+                        max_deliveries=3)
+    for _ in range(10):
+        consumer.step()
+        time.sleep(0.02)
+    dead = redis_client.xrange(DEAD_LETTERS)
+    assert len(dead) == 1
+    fields = dead[0][1]
+    assert fields[b"n"] == b"poison"
+    assert b"cannot parse this" in fields[b"dead.error"]
+    assert redis_client.xpending(STREAM, "g")["pending"] == 0
+    assert consumer.stats.failed == 3
+
+
+def test_two_consumers_in_one_group_share_the_work_once(redis_client: redis.Redis) -> None:
+    producer = Producer(redis_client)
+    producer.add_many(STREAM, ({"n": str(n)} for n in range(500)))
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def record(entry_id: str, fields: dict[str, str]) -> None:
+        with lock:
+            seen.append(fields["n"])
+
+    stop = threading.Event()
+    workers = [Consumer(redis_client, STREAM, "g", f"c{i}", record, batch=20, block_ms=50)
+               for i in range(2)]
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(seen) < 500 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen, key=int) == [str(n) for n in range(500)]
+
+
+def test_the_producer_trims_the_stream_approximately(redis_client: redis.Redis) -> None:
+    producer = Producer(redis_client, maxlen=100)
+    producer.add_many(STREAM, ({"n": str(n)} for n in range(5000)))
+    assert 100 <= redis_client.xlen(STREAM) < 1000
