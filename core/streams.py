@@ -124,6 +124,9 @@ class Consumer:
     min_idle_ms: int = 30_000
     max_deliveries: int = 5
     dead_letter_stream: str = DEAD_LETTERS
+    # Called after every step that handled entries: lets a handler that coalesces work
+    # (the notifier's message updates) flush once per batch instead of once per entry.
+    after_batch: Callable[[], None] | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     def __post_init__(self) -> None:
@@ -156,6 +159,8 @@ class Consumer:
         for _stream, entries in reply or []:
             for entry_id, raw in entries:
                 done += self._handle(_text(entry_id), _fields(raw or {}), deliveries=1)
+        if done and self.after_batch is not None:
+            self.after_batch()
         return done
 
     def _reclaim(self) -> int:
