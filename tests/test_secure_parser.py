@@ -1,0 +1,371 @@
+"""The /var/log/secure parser: real samples, Filebeat's expected fields, hostile lines."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collectors.secure import MAX_LINE_BYTES, LineTooLong, ParseError, parse_line
+from core.events import validate
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def parse(line: str) -> dict:
+    event = parse_line(line, now=NOW)
+    assert event is not None, line
+    return validate(event)
+
+
+# --- SECURITY.md: the address on the right is the only one to attribute -------------------
+
+SECURITY_EXAMPLES = [
+    ("Nov 11 08:04:51 redbamboo sshd[2737]: Failed password for invalid user from 10.10.1.1 "
+     "from 127.0.0.1 port 58946 ssh2", "127.0.0.1"),
+    ("Jun 2 14:54:03 crazymom sshd[5870]: Failed password for invalid user myfakeuser from "
+     "10.1.1.1 port 123 ssh2 from 192.168.50.65 port 34813 ssh2", "192.168.50.65"),
+    ("Jun 7 01:11:58 host sshd[8783]: Bad protocol version identification 'dummy string' from "
+     "192.0.2.1' from 69.61.56.115 port 31778", "69.61.56.115"),
+    ("Jul 17 23:04:01 srv sshd[1300]: Connection closed by authenticating user test 127.0.0.1 "
+     "port 12345 192.0.2.11 port 46039 [preauth]", "192.0.2.11"),
+]
+
+
+@pytest.mark.parametrize(("line", "address"), SECURITY_EXAMPLES)
+def test_security_examples_attribute_the_daemon_written_address(line: str, address: str) -> None:
+    assert parse(line)["source.ip"] == address
+
+
+def test_username_holding_from_ip_stays_in_the_username() -> None:
+    event = parse("Nov 11 08:04:51 h sshd[1]: Failed password for invalid user from 10.10.1.1 "
+                  "from 127.0.0.1 port 58946 ssh2")
+    assert event["user.name"] == "from 10.10.1.1"
+    assert event["source.port"] == 58946
+
+
+@pytest.mark.parametrize("user", [
+    "x from 6.6.6.6", "x from 6.6.6.6 port 22", "x from 6.6.6.6 port 22 ssh2",
+    "a b  c", " from 6.6.6.6 port 1 ssh2: RSA SHA256:abc", "x from ::1 port 2 ssh2 [preauth]",
+])
+@pytest.mark.parametrize("template", [
+    "Failed password for invalid user {u} from 203.0.113.9 port 4242 ssh2",
+    "Failed password for {u} from 203.0.113.9 port 4242 ssh2",
+    "Accepted publickey for {u} from 203.0.113.9 port 4242 ssh2: ED25519 SHA256:AbC+/x=",
+    "Invalid user {u} from 203.0.113.9 port 4242",
+    "Connection closed by invalid user {u} 203.0.113.9 port 4242 [preauth]",
+    "Disconnected from authenticating user {u} 203.0.113.9 port 4242 [preauth]",
+    "error: maximum authentication attempts exceeded for {u} from 203.0.113.9 port 4242 ssh2 "
+    "[preauth]",
+])
+def test_hostile_usernames_never_supply_the_address(template: str, user: str) -> None:
+    event = parse("Nov 11 08:04:51 h sshd-session[1]: " + template.format(u=user))
+    assert event["source.ip"] == "203.0.113.9"
+    assert event["source.port"] == 4242
+    assert event["user.name"] == user
+
+
+@pytest.mark.parametrize("template", [
+    "Failed password for invalid user  from 198.51.100.7 port 22 ssh2",
+    "Invalid user  from 198.51.100.7 port 22",
+    "Connection closed by invalid user  198.51.100.7 port 22 [preauth]",
+])
+def test_empty_username_is_read_as_empty(template: str) -> None:
+    event = parse("Nov 11 08:04:51 h sshd[1]: " + template)
+    assert event["user.name"] == ""
+    assert event["source.ip"] == "198.51.100.7"
+
+
+def test_ipv6_source_address() -> None:
+    event = parse("Nov 11 08:04:51 h sshd[1]: Failed password for root from 2001:db8::1 "
+                  "port 50000 ssh2")
+    assert event["source.ip"] == "2001:db8::1"
+    assert event["source.port"] == 50000
+
+
+def test_non_ip_in_the_address_position_gives_no_source_ip() -> None:
+    event = parse("Dec 27 03:23:51 r1 sshd[21183]: error: maximum authentication attempts "
+                  "exceeded for root from 183.106.179.x port 34100 ssh2 [preauth]")
+    assert "source.ip" not in event
+    assert event["source.address"] == "183.106.179.x"
+    assert event["event.action"] == "ssh_max_auth_attempts"
+
+
+def test_certificate_key_id_that_makes_the_line_ambiguous_gives_no_address() -> None:
+    # Two readings: user "x" from 192.0.2.1 (key id full of text), or user "x from
+    # 192.0.2.1 ..." from 198.51.100.1. The parser must not pick one.
+    line = ("Nov 11 08:04:51 h sshd[1]: Failed publickey for x from 192.0.2.1 port 1 ssh2: "
+            "RSA-CERT SHA256:a ID k from 198.51.100.1 port 2 ssh2: RSA-CERT SHA256:b ID "
+            "k2 (serial 7) CA RSA SHA256:c")
+    event = parse(line)
+    assert "source.ip" not in event and "user.name" not in event
+    assert event["tags"] == ["ambiguous_fields"]
+
+
+def test_certificate_login_is_read() -> None:
+    event = parse("Nov 11 08:04:51 h sshd[1]: Accepted publickey for deploy from 192.0.2.5 "
+                  "port 3 ssh2: ED25519-CERT SHA256:a ID ci job 12 (serial 7) CA ED25519 "
+                  "SHA256:c")
+    assert (event["source.ip"], event["user.name"], event["event.outcome"]) == (
+        "192.0.2.5", "deploy", "success")
+
+
+def test_sudo_pwd_holding_sudo_separators_leaves_out_the_target_user() -> None:
+    event = parse("Nov 11 08:04:51 h sudo: mallory : TTY=pts/0 ; PWD=/tmp/x ; USER=root ; "
+                  "COMMAND=/bin/true ; USER=nobody ; COMMAND=/bin/ls")
+    assert event["user.name"] == "mallory"
+    assert "system.auth.sudo.user" not in event and "system.auth.sudo.command" not in event
+    assert event["tags"] == ["ambiguous_fields"]
+
+
+# --- cost: adversarial lines must not backtrack catastrophically ---------------------------
+
+def _fill(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def _adversarial_lines() -> list[str]:
+    head = "Nov 11 08:04:51 h sshd[1]: "
+    kinds = [
+        head + "Failed password for invalid user " + _fill(" from 1.1.1.1 port 1", 7900)
+        + " from 2.2.2.2 port 3 ssh2",
+        head + "Failed password for " + _fill(" from 1.1.1.1 port 1 ssh2: A B ID ", 8000),
+        head + "Failed publickey for x" + _fill(" from 1.1.1.1 port 1 ssh2: A B ID k", 7800)
+        + " (serial 1) CA A",
+        head + "Failed password for" + " " * 8000 + "x",
+        head + " " * 8100,
+        head + "Invalid user " + _fill(" from 1.1.1.1", 8000) + "x",
+        head + "Connection closed by invalid user " + _fill(" 1.1.1.1 port 1", 7900) + " x",
+        head + "Bad protocol version identification '" + _fill("' from 1.1.1.1", 7900),
+        "Nov 11 08:04:51 h sudo: a : TTY=x ; PWD=" + _fill(" ; USER=root ; COMMAND", 8000),
+        "Nov 11 08:04:51 " + "a" * 8000,
+    ]
+    assert all(len(k.encode()) <= MAX_LINE_BYTES for k in kinds)
+    return [kinds[i % len(kinds)] for i in range(200)]
+
+
+def test_adversarial_lines_parse_in_bounded_time() -> None:
+    lines = _adversarial_lines()
+    started = time.perf_counter()
+    for line in lines:
+        try:
+            parse_line(line, now=NOW)
+        except ParseError:
+            pass
+    assert time.perf_counter() - started < 1.0
+
+
+def test_adversarial_username_line_still_attributes_the_last_address() -> None:
+    assert parse(_adversarial_lines()[0])["source.ip"] == "2.2.2.2"
+
+
+def test_line_over_the_bound_is_refused_not_truncated() -> None:
+    line = "Nov 11 08:04:51 h sshd[1]: Invalid user " + "x" * MAX_LINE_BYTES + " from 1.2.3.4"
+    with pytest.raises(LineTooLong):
+        parse_line(line, now=NOW)
+
+
+def test_bound_counts_bytes_not_characters() -> None:
+    head = "Nov 11 08:04:51 h sshd[1]: Invalid user "
+    line = head + "é" * ((MAX_LINE_BYTES - len(head)) // 2 + 1)
+    assert len(line) <= MAX_LINE_BYTES < len(line.encode())
+    with pytest.raises(LineTooLong):
+        parse_line(line, now=NOW)
+
+
+# --- shapes and timestamps -----------------------------------------------------------------
+
+@pytest.mark.parametrize("line", ["", "hello world", "Foo 11 08:04:51 h sshd[1]: x",
+                                  "2021-13-45T99:00:00 h sshd[1]: x"])
+def test_non_syslog_lines_raise_parse_error(line: str) -> None:
+    with pytest.raises(ParseError):
+        parse_line(line, now=NOW)
+
+
+def test_uninteresting_syslog_line_is_none() -> None:
+    assert parse_line("Nov 23 03:12:09 h kernel: eth0: link up", now=NOW) is None
+
+
+def test_year_comes_from_now() -> None:
+    assert parse("Nov 23 03:12:09 h sshd[1]: Invalid user a from 192.0.2.1")[
+        "@timestamp"] == "2026-11-23T03:12:09Z"
+
+
+def test_december_line_read_in_january_belongs_to_last_year() -> None:
+    event = parse_line("Dec 31 23:59:58 h sshd[1]: Invalid user a from 192.0.2.1",
+                       now=datetime(2027, 1, 1, 0, 0, 5, tzinfo=UTC))
+    assert event is not None and event["@timestamp"] == "2026-12-31T23:59:58Z"
+
+
+def test_rfc3339_timestamp_is_converted_to_utc() -> None:
+    event = parse("2021-03-01T10:00:01.123456+01:00 host sshd[1]: Invalid user a from 192.0.2.1")
+    assert event["@timestamp"] == "2021-03-01T09:00:01.123456Z"
+
+
+def test_rfc3339_without_zone_is_utc(shared_data: Path) -> None:
+    lines = (shared_data / "authlog/elastic-beats/timestamp.log").read_text().splitlines()
+    assert parse_line(lines[0], now=NOW) is None  # a sudo session line: not of interest
+    line = lines[0].replace("sudo: pam_unix(sudo-i:session): session opened for user root by "
+                            "userauth3(uid=0)", "sshd[1]: Invalid user a from 192.0.2.1")
+    assert parse(line)["@timestamp"] == "2019-06-14T10:40:20.912134Z"
+
+
+def test_event_id_from_the_tailer_is_used() -> None:
+    event = parse_line("Nov 23 03:12:09 h sshd[1]: Invalid user a from 192.0.2.1", now=NOW,
+                       event_id="abc123")
+    assert event is not None and event["event.id"] == "abc123"
+
+
+def test_event_id_without_tailer_is_stable_and_line_specific() -> None:
+    one = parse("Nov 23 03:12:09 h sshd[1]: Invalid user a from 192.0.2.1")
+    assert one["event.id"] == parse("Nov 23 03:12:09 h sshd[1]: Invalid user a from 192.0.2.1")[
+        "event.id"]
+    assert one["event.id"] != parse("Nov 23 03:12:09 h sshd[1]: Invalid user b from 192.0.2.1")[
+        "event.id"]
+
+
+def test_program_without_pid_and_message_is_the_raw_line() -> None:
+    line = "Nov 23 03:12:09 h sshd: Invalid user a from 192.0.2.1 port 2"
+    event = parse(line + "\n")
+    assert "process.pid" not in event and event["process.name"] == "sshd"
+    assert event["message"] == line
+
+
+# --- real samples ------------------------------------------------------------------------
+
+def test_every_line_of_the_wazuh_brute_force_sample_parses_with_its_address(
+        shared_data: Path) -> None:
+    lines = (shared_data / "authlog/wazuh/log-entries_sshd").read_text().splitlines()
+    assert len(lines) == 345
+    shape = re.compile(r".* sshd\[\d+\]: (?:Invalid user|Failed \S+ for|Accepted \S+ for) "
+                       r"(?P<user>.*) from (?P<ip>[\d.]+)(?: port \d+ ssh2)?")
+    for line in lines:
+        expected = shape.fullmatch(line)
+        assert expected, line
+        event = parse(line)
+        assert event["event.outcome"] == "failure"
+        assert (event["source.ip"], event["user.name"]) == (expected["ip"], expected["user"])
+
+
+def _beats_cases(shared_data: Path) -> list[dict]:
+    path = shared_data / "authlog/elastic-beats/beats_auth_expected_fields.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+BEATS_TO_OURS = {
+    "system.auth.hostname": "host.name",
+    "system.auth.pid": "process.pid",
+    "system.auth.user": "user.name",
+    "system.auth.ssh.ip": "source.ip",
+    "system.auth.ssh.port": "source.port",
+    "system.auth.ssh.event": "system.auth.ssh.event",
+    "system.auth.ssh.method": "system.auth.ssh.method",
+    "system.auth.ssh.signature": "system.auth.ssh.signature",
+    "system.auth.sudo.command": "system.auth.sudo.command",
+    "system.auth.sudo.pwd": "system.auth.sudo.pwd",
+    "system.auth.sudo.tty": "system.auth.sudo.tty",
+    "system.auth.sudo.user": "system.auth.sudo.user",
+    "system.auth.sudo.error": "system.auth.sudo.error",
+}
+
+
+def test_fields_match_filebeats_expected_fields(shared_data: Path) -> None:
+    compared = 0
+    for case in _beats_cases(shared_data):
+        expected = case["expected_fields"]
+        event = parse_line(case["log_line"], now=NOW)
+        if any(key.startswith(("system.auth.groupadd", "system.auth.useradd"))
+               for key in expected):
+            assert event is None  # account management lines are not parsed this round
+            continue
+        assert event is not None, case["log_line"]
+        for theirs, ours in BEATS_TO_OURS.items():
+            if theirs in expected:
+                assert str(event[ours]) == expected[theirs], (theirs, case["log_line"])
+                compared += 1
+        stamp = datetime.strptime(expected["system.auth.timestamp"], "%b %d %H:%M:%S")
+        assert event["@timestamp"][5:19] == stamp.strftime("%m-%dT%H:%M:%S")
+    assert compared == 39
+
+
+def test_beats_outcomes(shared_data: Path) -> None:
+    outcomes = {}
+    for case in _beats_cases(shared_data):
+        event = parse_line(case["log_line"], now=NOW)
+        if event:
+            outcomes[case["line_no"]] = (event["event.action"], event["event.outcome"])
+    assert outcomes == {
+        1: ("ssh_login", "success"), 2: ("ssh_login", "success"),
+        3: ("ssh_invalid_user", "failure"), 5: ("sudo", "success"), 7: ("sudo", "success"),
+        8: ("sudo", "failure"),
+    }
+
+
+def _wazuh_cases(shared_data: Path) -> list[dict]:
+    path = shared_data / "authlog/wazuh/wazuh_auth_rule_tests.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# What we read from Wazuh's labelled lines (rule id -> action, outcome); any other labelled
+# line must still be read as syslog (ignored, never a ParseError).
+WAZUH_EXPECTED = {
+    "5710": {("ssh_login", "failure"), ("ssh_invalid_user", "failure")},
+    "5716": {("ssh_login", "failure")},
+    "5758": {("ssh_max_auth_attempts", "failure")},
+    "5301": {("su", "failure")},
+    "5302": {("su", "failure")},
+    "5305": {("su", "success")},
+    "5401": {("sudo", "failure")},
+    "5403": {("sudo", "success")},
+    "5404": {("sudo", "failure")},
+    "5405": {("sudo", "failure")},
+    "5503": {("pam_auth_failure", "failure")},
+    "2502": {("pam_auth_failure", "failure")},
+}
+
+
+def test_wazuh_labelled_lines(shared_data: Path) -> None:
+    recognised = 0
+    for case in _wazuh_cases(shared_data):
+        event = parse_line(case["log_line"], now=NOW)
+        expected = WAZUH_EXPECTED.get(case["rule_id"])
+        if event is None:
+            # Wazuh's "Postponed"/"input_userauth_request" lines under 5710 carry no outcome.
+            assert expected is None or "Postponed" in case["log_line"] \
+                or "input_userauth_request" in case["log_line"] \
+                or "error: PAM" in case["log_line"], case["log_line"]
+            continue
+        assert expected is not None, case["log_line"]
+        assert (event["event.action"], event["event.outcome"]) in expected, case["log_line"]
+        recognised += 1
+    assert recognised == 19
+
+
+def test_wazuh_sudo_and_su_fields(shared_data: Path) -> None:
+    by_line = {c["log_line"]: c for c in _wazuh_cases(shared_data)}
+    sudo = parse(next(k for k in by_line if "3 incorrect password attempts" in k))
+    assert (sudo["user.name"], sudo["system.auth.sudo.user"], sudo["system.auth.sudo.error"]) \
+        == ("mike", "root", "3 incorrect password attempts")
+    tsid = parse(next(k for k in by_line if "TSID=" in k))
+    assert tsid["system.auth.sudo.command"] == "/bin/bash"
+    su = parse(next(k for k in by_line if "BAD SU" in k))
+    assert (su["user.name"], su["user.effective.name"]) == ("ger", "fwmaster")
+
+
+def test_pam_failure_reads_rhost_and_user(shared_data: Path) -> None:
+    line = next(c["log_line"] for c in _wazuh_cases(shared_data) if c["rule_id"] == "2502")
+    event = parse(line)
+    assert (event["source.ip"], event["user.name"], event["system.auth.pam.failures"]) == (
+        "10.0.3.1", "root", 2)
+
+
+def test_pam_unix_with_hostile_user_keeps_rhost() -> None:
+    event = parse("Nov 23 03:12:09 h sshd[9]: pam_unix(sshd:auth): authentication failure; "
+                  "logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.44  user=x rhost=6.6.6.6")
+    assert event["source.ip"] == "192.0.2.44"
+    assert event["user.name"] == "x rhost=6.6.6.6"
+    assert event["system.auth.pam.service"] == "sshd"
