@@ -1,0 +1,207 @@
+"""CloudTrail records to events: S3 delivery files, JSON arrays and JSON Lines.
+
+:func:`normalize` turns one record into an event with ECS names::
+
+    @timestamp  eventTime                     event.id        eventID
+    event.action eventName                    event.provider  eventSource
+    event.outcome "failure" if errorCode (or responseElements[eventName] == "Failure",
+                  as failed ConsoleLogin and CheckMfa records have no errorCode), else "success"
+    source.ip   sourceIPAddress if it is an IP; otherwise source.domain ("ec2.amazonaws.com")
+                or only source.address ("AWS Internal")
+    user.name   userIdentity.userName, else sessionContext.sessionIssuer.userName, else the
+                last part of userIdentity.arn
+    user.id     userIdentity.principalId      user_agent.original  userAgent
+    cloud.account.id recipientAccountId, else userIdentity.accountId; cloud.region awsRegion
+    error.code / error.message                aws.cloudtrail.user_identity.type
+    message     "eventName by user from ip"   original  the record itself
+
+Reading: :func:`read_path` and :func:`read_file` yield, in file order, an :class:`Event` (a
+``dict``) for each good record and a :class:`BadRecord` for each record (or file) that could
+not be read, so one bad record never stops a file and the caller can count and dead-letter
+it; ``isinstance(item, dict)`` tells them apart. ``str(bad)`` is its error.
+
+    for item in read_path("AWSLogs/"):
+        if isinstance(item, BadRecord):
+            dead_letter(item.path, item.raw, item.error)
+        else:
+            send(item)
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.events import Event, format_timestamp, parse_timestamp
+
+__all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_file", "read_path"]
+
+RAW_CAP = 8192  # bytes of a bad record kept for the dead-letter stream
+# A DNS name whose last label has a letter: "253.252.51.07" (anonymised, not an IP) is no name.
+_HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*")
+
+
+class RecordError(ValueError):
+    """A CloudTrail record lacks eventID, eventTime or eventName, or is not a record at all."""
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record (``index`` in its file) or a whole file (``index`` None) that was not read."""
+
+    path: str
+    index: int | None
+    error: str
+    raw: str
+
+    def __str__(self) -> str:
+        return self.error
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _user_name(identity: dict[str, Any]) -> str | None:
+    name = _text(identity.get("userName"))
+    if name:
+        return name
+    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    name = _text(issuer.get("userName")) if isinstance(issuer, dict) else None
+    if name:
+        return name
+    arn = _text(identity.get("arn"))
+    if arn:
+        # arn:aws:iam::123:user/alice -> alice; arn:aws:iam::123:root -> root
+        return arn.rsplit("/", 1)[-1] if "/" in arn else arn.rsplit(":", 1)[-1]
+    return None
+
+
+def _is_failure(record: dict[str, Any], name: str) -> bool:
+    if record.get("errorCode"):
+        return True
+    response = record.get("responseElements")
+    return isinstance(response, dict) and response.get(name) == "Failure"
+
+
+def normalize(record: dict[str, Any]) -> Event:
+    """Turn one CloudTrail record into an event; raise :class:`RecordError` if it cannot."""
+    if not isinstance(record, dict):
+        raise RecordError(f"a CloudTrail record is a JSON object, not {type(record).__name__}")
+    missing = [k for k in ("eventID", "eventTime", "eventName") if not _text(record.get(k))]
+    if missing:
+        raise RecordError(f"record has no {', '.join(missing)}")
+    try:
+        timestamp = format_timestamp(parse_timestamp(record["eventTime"]))
+    except ValueError:
+        raise RecordError(f"eventTime {record['eventTime']!r} is not a timestamp") from None
+    name = record["eventName"]
+    identity = record.get("userIdentity")
+    identity = identity if isinstance(identity, dict) else {}
+    event: Event = {
+        "@timestamp": timestamp,
+        "event.id": record["eventID"],
+        "event.dataset": "cloudtrail",
+        "event.action": name,
+        "event.outcome": "failure" if _is_failure(record, name) else "success",
+        "cloud.provider": "aws",
+    }
+    optional = {
+        "event.provider": _text(record.get("eventSource")),
+        "user.name": _user_name(identity),
+        "user.id": _text(identity.get("principalId")),
+        "user_agent.original": _text(record.get("userAgent")),
+        "cloud.account.id": _text(record.get("recipientAccountId"))
+        or _text(identity.get("accountId")),
+        "cloud.region": _text(record.get("awsRegion")),
+        "error.code": _text(record.get("errorCode")),
+        "error.message": _text(record.get("errorMessage")),
+        "aws.cloudtrail.user_identity.type": _text(identity.get("type")),
+    }
+    event.update({k: v for k, v in optional.items() if v is not None})
+    source = _text(record.get("sourceIPAddress"))
+    if source:
+        event["source.address"] = source
+        try:
+            event["source.ip"] = str(ipaddress.ip_address(source))
+        except ValueError:
+            if _HOSTNAME.fullmatch(source):
+                event["source.domain"] = source
+    who = event.get("user.name") or event.get("user.id") or "unknown"
+    event["message"] = f"{name} by {who} from {source or 'unknown'}"
+    event["original"] = record
+    return event
+
+
+def iter_records(document: Any) -> Iterator[Any]:
+    """The records of a parsed document: ``{"Records": [...]}``, a JSON array, or one record."""
+    if isinstance(document, dict) and isinstance(document.get("Records"), list):
+        yield from document["Records"]
+    elif isinstance(document, list):
+        yield from document
+    else:
+        yield document
+
+
+def _raw(record: Any) -> str:
+    text = record if isinstance(record, str) else json.dumps(record, default=str)
+    return text.encode()[:RAW_CAP].decode(errors="ignore")
+
+
+def _documents(text: str) -> Iterator[tuple[Any, str | None]]:
+    """(document, None) for each JSON document in the text, or (raw line, error)."""
+    try:
+        yield json.loads(text), None
+        return
+    except json.JSONDecodeError:
+        pass
+    # Not one document: JSON Lines, one record (or Records document) per line.
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line), None
+        except json.JSONDecodeError as exc:
+            yield line, f"not JSON: {exc.msg}"
+
+
+def read_file(path: str | Path) -> Iterator[Event | BadRecord]:
+    """Events and bad records of one ``.json``/``.json.gz`` file (gzip is detected by content)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        text = data.decode("utf-8-sig")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        yield BadRecord(str(path), None, f"unreadable file: {type(exc).__name__}: {exc}", "")
+        return
+    index = 0
+    for document, error in _documents(text):
+        if error is not None:
+            yield BadRecord(str(path), index, error, _raw(document))
+            index += 1
+            continue
+        for record in iter_records(document):
+            try:
+                yield normalize(record)
+            except RecordError as exc:
+                yield BadRecord(str(path), index, f"RecordError: {exc}", _raw(record))
+            index += 1
+
+
+def read_path(path: str | Path) -> Iterator[Event | BadRecord]:
+    """Like :func:`read_file`, for a file or a directory (recursive, sorted by path)."""
+    path = Path(path)
+    if not path.is_dir():
+        yield from read_file(path)
+        return
+    for file in sorted(p for p in path.rglob("*") if p.is_file()
+                       and (p.name.endswith(".json") or p.name.endswith(".json.gz"))):
+        yield from read_file(file)
