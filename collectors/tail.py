@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, Self
 
 import redis
 
@@ -175,7 +175,7 @@ class FileTailer:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> FileTailer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

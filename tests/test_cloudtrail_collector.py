@@ -94,7 +94,7 @@ def _aws_docs_records(shared_data: Path) -> list[dict]:
         example = json.loads(line)
         if example["parses_as_json"] and any(example["event_names"] or []):
             document = example["json"]
-            records += document["Records"] if "Records" in document else [document]
+            records += document.get("Records", [document])
     return records
 
 
@@ -151,7 +151,7 @@ def test_record_without_a_required_field_raises(drop: str) -> None:
 
 
 def test_gzip_delivery_file_reads_like_the_plain_one(invictus: Path, tmp_path: Path) -> None:
-    source = sorted(invictus.glob("*.json"))[0]
+    source = min(invictus.glob("*.json"))
     packed = tmp_path / (source.name + ".gz")
     packed.write_bytes(gzip.compress(source.read_bytes()))
     plain, _ = split(list(read_file(source)))

@@ -25,14 +25,18 @@ def parse(line: str) -> dict:
 # --- SECURITY.md: the address on the right is the only one to attribute -------------------
 
 SECURITY_EXAMPLES = [
-    ("Nov 11 08:04:51 redbamboo sshd[2737]: Failed password for invalid user from 10.10.1.1 "
-     "from 127.0.0.1 port 58946 ssh2", "127.0.0.1"),
-    ("Jun 2 14:54:03 crazymom sshd[5870]: Failed password for invalid user myfakeuser from "
-     "10.1.1.1 port 123 ssh2 from 192.168.50.65 port 34813 ssh2", "192.168.50.65"),
-    ("Jun 7 01:11:58 host sshd[8783]: Bad protocol version identification 'dummy string' from "
-     "192.0.2.1' from 69.61.56.115 port 31778", "69.61.56.115"),
-    ("Jul 17 23:04:01 srv sshd[1300]: Connection closed by authenticating user test 127.0.0.1 "
-     "port 12345 192.0.2.11 port 46039 [preauth]", "192.0.2.11"),
+    (("Nov 11 08:04:51 redbamboo sshd[2737]: Failed password for invalid user from 10.10.1.1 "
+     "from 127.0.0.1 port 58946 ssh2"),
+     "127.0.0.1"),
+    (("Jun 2 14:54:03 crazymom sshd[5870]: Failed password for invalid user myfakeuser from "
+     "10.1.1.1 port 123 ssh2 from 192.168.50.65 port 34813 ssh2"),
+     "192.168.50.65"),
+    (("Jun 7 01:11:58 host sshd[8783]: Bad protocol version identification 'dummy string' from "
+     "192.0.2.1' from 69.61.56.115 port 31778"),
+     "69.61.56.115"),
+    (("Jul 17 23:04:01 srv sshd[1300]: Connection closed by authenticating user test 127.0.0.1 "
+     "port 12345 192.0.2.11 port 46039 [preauth]"),
+     "192.0.2.11"),
 ]
 
 
@@ -59,8 +63,8 @@ def test_username_holding_from_ip_stays_in_the_username() -> None:
     "Invalid user {u} from 203.0.113.9 port 4242",
     "Connection closed by invalid user {u} 203.0.113.9 port 4242 [preauth]",
     "Disconnected from authenticating user {u} 203.0.113.9 port 4242 [preauth]",
-    "error: maximum authentication attempts exceeded for {u} from 203.0.113.9 port 4242 ssh2 "
-    "[preauth]",
+    ("error: maximum authentication attempts exceeded for {u} from 203.0.113.9 port 4242 ssh2"
+     " [preauth]"),
 ])
 def test_hostile_usernames_never_supply_the_address(template: str, user: str) -> None:
     event = parse("Nov 11 08:04:51 h sshd-session[1]: " + template.format(u=user))
