@@ -1,37 +1,47 @@
 """Parse ``/var/log/secure`` and ``auth.log`` lines (sshd, sudo, su, PAM) into events.
 
 Field names follow Filebeat's ``system/auth`` module where it has them (``system.auth.ssh.*``,
-``system.auth.sudo.*``) and ECS otherwise. ``event.action`` values:
+``system.auth.sudo.*``) and ECS otherwise. ``event.action`` values (sshd unless noted; U user,
+A address, P port, R target user, T tty):
 
-================================ ============= ==============================================
-action                           outcome       message (sshd unless noted)
-================================ ============= ==============================================
-``ssh_login``                    failure       ``Failed <method> for [invalid user ]U from A port P ssh2``
-``ssh_login``                    success       ``Accepted <method> for U from A port P ssh2[: key]``
-``ssh_invalid_user``             failure       ``Invalid user U from A [port P]``
-``ssh_connection_closed``        failure       ``Connection closed by invalid|authenticating user U A port P [preauth]``
-``ssh_disconnected``             failure       ``Disconnected from invalid|authenticating user U A port P [preauth]``
-``ssh_logout``                   success       ``Disconnected from user U A port P``
-``ssh_max_auth_attempts``        failure       ``error: maximum authentication attempts exceeded for U from A port P ssh2``
-``ssh_bad_protocol_version``     failure       ``Bad protocol version identification 'V' from A [port P]``
-``ssh_no_identification``        failure       ``Did not receive identification string from A [port P]``
-``pam_auth_failure``             failure       any program: ``[N more ]authentication failure[s]; ... rhost=R  user=U``
-``sudo``                         success       sudo: ``U : TTY=T ; PWD=D ; USER=R ; COMMAND=C``
-``sudo``                         failure       sudo: ``U : user NOT in sudoers ; ...`` / ``N incorrect password attempts ; ...``
-``su``                           success       su: ``(to R) U on T``, ``U to R on T``, ``Successful su for R by U``, ``+ T U:R``
-``su``                           failure       su: ``FAILED SU (to R) U on T``, ``BAD SU U to R on T``, ``FAILED su for R by U``, ...
-================================ ============= ==============================================
+``ssh_login`` failure
+    ``Failed <method> for [invalid user ]U from A port P ssh2``
+``ssh_login`` success
+    ``Accepted <method> for U from A port P ssh2[: <key>]``
+``ssh_invalid_user`` failure
+    ``Invalid user U from A [port P]``
+``ssh_connection_closed`` failure
+    ``Connection closed by invalid|authenticating user U A port P [preauth]``
+``ssh_disconnected`` failure
+    ``Disconnected from invalid|authenticating user U A port P [preauth]``
+``ssh_logout`` success
+    ``Disconnected from user U A port P``
+``ssh_max_auth_attempts`` failure
+    ``error: maximum authentication attempts exceeded for U from A port P ssh2 [preauth]``
+``ssh_bad_protocol_version`` failure
+    ``Bad protocol version identification 'V' from A [port P]``
+``ssh_no_identification`` failure
+    ``Did not receive identification string from A [port P]``
+``pam_auth_failure`` failure (any program)
+    ``[pam_unix(S:auth): ][N more ]authentication failure[s]; ... rhost=A  user=U``
+``sudo`` success / failure (sudo)
+    ``U : [user NOT in sudoers ; |N incorrect password attempts ; ]TTY=T ; PWD=D ; USER=R ;
+    COMMAND=C``
+``su`` success / failure (su)
+    ``[FAILED SU ](to R) U on T``, ``[BAD SU ]U to R on T``, ``Successful|FAILED su for R by U``,
+    ``+|- T U:R``, ``failed: T changing from U to R``
 
 Hostile input (see SECURITY.md). Usernames, version strings, sudo working directories and
 commands are attacker text that may contain spaces and `` from 1.2.3.4``. Every pattern is
-anchored at both ends, and free text is placed so that the daemon's own fixed trailing text
-(`` from <addr> port <n> ssh2``, `` <addr> port <n> [preauth]``) is matched at the right end:
-a greedy free-text group followed by the fixed suffix always takes the *last* address, the one
-sshd wrote. Where a line has free text on both sides of the address (an sshd certificate's key
-id, a sudo PWD and COMMAND) and the split is ambiguous, the fields that depend on the split are
-left out and the event is tagged ``ambiguous_fields``: parsers never guess. Lines longer than
-:data:`MAX_LINE_BYTES` are refused with :class:`LineTooLong` before any pattern runs, and no
-pattern nests quantifiers, so matching time stays linear in practice.
+anchored at both ends (``re.fullmatch``; ``$`` would also accept a trailing newline), and free
+text is placed so that the daemon's own fixed trailing text (`` from <addr> port <n> ssh2``,
+`` <addr> port <n> [preauth]``) is matched at the right end: a greedy free-text group followed
+by the fixed suffix always takes the *last* address, the one sshd wrote. Where a line has free
+text on both sides of the address (an sshd certificate's key id, a sudo PWD and COMMAND) and the
+split is ambiguous, the fields that depend on the split are left out and the event is tagged
+``ambiguous_fields``: parsers never guess. Lines longer than :data:`MAX_LINE_BYTES` are refused
+with :class:`LineTooLong` before any pattern runs; no pattern nests quantifiers, and the tests
+time the worst lines we know of (about 2 ms for 8 KiB).
 
 Exceptions::
 
@@ -83,7 +93,8 @@ _RFC3339 = re.compile(
     r"(?P<zone>Z|[+-]\d{2}:?\d{2})? (?P<host>[^ ]+) (?P<rest>.*)"
 )
 # "sshd[123]: msg", "sudo: msg", "su(pam_unix)[23164]: msg" (old PAM style).
-_TAG = re.compile(r"(?P<prog>[^ \[\]():]+)(?:\((?P<sub>[^ ()]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)")
+_TAG = re.compile(
+    r"(?P<prog>[^ \[\]():]+)(?:\((?P<sub>[^ ()]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)")
 # Solaris prefixes messages with a message id: "[ID 800047 auth.notice] Failed none for ...".
 _SOLARIS_ID = re.compile(r"\[ID \d+ [a-z0-9]+\.[a-z]+\] ")
 
@@ -96,13 +107,14 @@ _SSH2_TAIL = (
     # the key id is attacker text too, hence the ambiguity check in _ssh_login. sshd formats
     # a log message into 1024 bytes, so a key id is shorter; the bound keeps a line full of
     # near-miss " from " candidates from costing a scan to the end of the line per candidate.
-    r"(?:: (?P<key>[^ ]+ [^ ]+)(?: ID (?P<key_id>[^()]{0,1024}+)(?<= )\(serial \d+\) CA [^ ]+ [^ ]+)?)?"
+    r"(?:: (?P<key>[^ ]+ [^ ]+)"
+    r"(?: ID (?P<key_id>[^()]{0,1024}+)(?<= )\(serial \d+\) CA [^ ]+ [^ ]+)?)?"
     r"(?: \[preauth\])?"
 )
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "ssh_login": re.compile(
-        r"(?P<verb>Failed|Accepted) (?P<method>[^ ]+) for (?P<invalid>invalid user )?(?P<user>.*)"
-        + _SSH2_TAIL),
+        r"(?P<verb>Failed|Accepted) (?P<method>[^ ]+) for (?P<invalid>invalid user )?"
+        r"(?P<user>.*)" + _SSH2_TAIL),
     "ssh_invalid_user": re.compile(
         r"Invalid user (?P<user>.*) from (?P<addr>[^ ]+)(?: port (?P<port>\d+))?(?: \[preauth\])?"),
     "ssh_connection_closed": re.compile(
@@ -340,7 +352,7 @@ def parse_line(line: str, *, now: datetime | None = None, event_id: str | None =
     # Checked before any regex runs: long lines are where matching cost hides.
     if len(raw) > MAX_LINE_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
         raise LineTooLong(f"line is over {MAX_LINE_BYTES} bytes")
-    now = (now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     header = _RFC3164.fullmatch(raw)
