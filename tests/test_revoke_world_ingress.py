@@ -36,7 +36,8 @@ def playbook() -> Any:
 def make_group(ec2: Any, name: str, permissions: list[Permission]) -> str:
     """A security group in a new VPC with the given ingress permissions; return its id."""
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+    group: str = ec2.create_security_group(GroupName=name, Description=name,
+                                           VpcId=vpc)["GroupId"]
     if permissions:
         ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=permissions)
     return group
@@ -44,7 +45,8 @@ def make_group(ec2: Any, name: str, permissions: list[Permission]) -> str:
 
 def ingress(ec2: Any, group: str) -> list[Permission]:
     """The group's ingress permissions as AWS reports them."""
-    return ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    groups = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    return list(groups[0]["IpPermissions"])
 
 
 def cidrs(permissions: list[Permission]) -> set[tuple[str, Any, Any, str]]:

@@ -1,0 +1,177 @@
+"""The playbook runner: runs approved remediation requests from ``soc:actions``.
+
+Entries are ``{"action_id": ...}``, queued by the Slack app once a request is approved. Wired as
+a consumer-group handler::
+
+    runner = ActionRunner(redis, ActionStore(redis), AlertStore(redis), SessionFactory(...))
+    Consumer(redis, ACTIONS, "respond", consumer_name("respond"), runner.handle).run(stop)
+
+What the runner guarantees, whatever the caller checked before:
+
+* only a request whose status is ``approved`` runs, and only with as many distinct approvers
+  (none of them the requester) as both the request and the playbook's declaration require;
+* ``approved -> running`` is a compare-and-set, so two runners, or a redelivered entry, never
+  run one request twice. A runner that dies mid-run leaves the request ``running``: running a
+  remediation again after an unknown outcome is worse than asking a person to look;
+* resource ids come from the alert's validated fields, before any AWS call;
+* the outcome (result with undo data, or a clear error) is stored on the request, then
+  announced on ``soc:alerts`` as ``{"alert_id", "kind": "action_result", "action_id"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from core.actions import Action, ActionStore
+from core.alerts import AlertStore
+from core.streams import ALERTS, Fields, Producer
+from playbooks.base import Playbook, PlaybookError, Result
+from playbooks.registry import PlaybookRegistry, UnknownPlaybook
+from playbooks.registry import registry as default_registry
+from playbooks.session import SessionFactory
+
+log = logging.getLogger(__name__)
+
+GROUP = "respond"
+
+
+class RunTimeout(Exception):
+    """A playbook run took longer than its time limit."""
+
+
+class ActionRunner:
+    """Run approved actions, one per ``soc:actions`` entry; see the module docstring."""
+
+    def __init__(self, client: redis.Redis, actions: ActionStore, alerts: AlertStore,
+                 sessions: SessionFactory, timeout_s: float = 120,
+                 registry: PlaybookRegistry = default_registry) -> None:
+        self.client = client
+        self.actions = actions
+        self.alerts = alerts
+        self.sessions = sessions
+        self.timeout_s = timeout_s
+        self.registry = registry
+        self.producer = Producer(client)
+
+    def handle(self, entry_id: str, fields: Fields) -> None:
+        """Consumer handler for one ``{"action_id": ...}`` entry."""
+        action_id = fields.get("action_id", "")
+        if not action_id:
+            raise ValueError(f"entry {entry_id} has no action_id: {sorted(fields)}")
+        action = self.actions.get(action_id)
+        if action is None:
+            log.warning("action %s (entry %s) does not exist (expired?); skipped",
+                        action_id, entry_id)
+            return
+        if action.status in ("succeeded", "failed"):
+            # Redelivered after the result was stored: announce again (the notifier posts
+            # each result once), since the first announcement may not have been made.
+            self._announce(action)
+            return
+        if action.status != "approved":
+            log.info("action %s is %s, not approved; not run", action_id, action.status)
+            return
+        self._run(action)
+
+    def _run(self, action: Action) -> None:
+        try:
+            playbook_cls = self.registry.get(action.playbook)
+        except UnknownPlaybook as exc:
+            self._refuse(action, str(exc))
+            return
+        missing = self._missing_approvals(action, playbook_cls)
+        if missing:
+            self._refuse(action, missing)
+            return
+        if not self.actions.move(action.id, "approved", "running"):
+            log.info("action %s was taken by another runner; not run", action.id)
+            return
+        log.info("running %s for action %s (alert %s)", action.playbook, action.id,
+                 action.alert_id)
+        timeout = playbook_cls.timeout_s or self.timeout_s
+        try:
+            result = _with_timeout(lambda: self._execute(action, playbook_cls), timeout)
+        except RunTimeout:
+            self._finish_failed(action, (
+                f"{action.playbook} did not finish within {timeout:g} s; it may still complete "
+                "in the background, so check the resource before trying again"))
+        except PlaybookError as exc:
+            self._finish_failed(action, str(exc))
+        except Exception as exc:  # recorded, logged with its traceback, and announced
+            log.exception("action %s: %s raised", action.id, action.playbook)
+            self._finish_failed(action, f"{action.playbook} raised {type(exc).__name__}: {exc}")
+        else:
+            self.actions.finish(action.id, "succeeded", result.to_dict())
+            log.info("action %s succeeded: %s", action.id, result.summary)
+            self._announce(action)
+
+    def _execute(self, action: Action, playbook_cls: type[Playbook]) -> Result:
+        alert = self.alerts.get(action.alert_id)
+        if alert is None:
+            raise PlaybookError(f"alert {action.alert_id} no longer exists; nothing to act on")
+        playbook = playbook_cls(action.params)
+        target = playbook.target(alert.context)  # validated before any AWS call
+        session = self.sessions.session(target.account_id, target.region)
+        return playbook.run(session, target)
+
+    @staticmethod
+    def _missing_approvals(action: Action, playbook_cls: type[Playbook]) -> str:
+        # ActionStore enforces this when people click; checking again here means a request
+        # created with too low a count, or edited in Redis, still cannot run.
+        needed = max(action.approvals_required, playbook_cls.approvals_required)
+        approvers = set(action.approvals) - {action.requested_by}
+        if len(approvers) >= needed:
+            return ""
+        return (f"{action.playbook} needs {needed} approval(s) from people other than the "
+                f"requester and has {len(approvers)}; not run. Request it again.")
+
+    def _refuse(self, action: Action, reason: str) -> None:
+        if self.actions.move(action.id, "approved", "failed"):
+            log.warning("action %s refused: %s", action.id, reason)
+            self._finish_failed(action, reason)
+
+    def _finish_failed(self, action: Action, error: str) -> None:
+        self.actions.finish(action.id, "failed", {}, error=error)
+        log.warning("action %s failed: %s", action.id, error)
+        self._announce(action)
+
+    def _announce(self, action: Action) -> None:
+        self.producer.add(ALERTS, {"alert_id": action.alert_id, "kind": "action_result",
+                                   "action_id": action.id})
+
+
+def _with_timeout(work: Callable[[], Result], timeout_s: float) -> Result:
+    """Run ``work()`` in a daemon thread; raise RunTimeout if it has not returned in time.
+
+    A thread cannot be killed, so a run that times out may still finish; its outcome is then
+    only logged, and the stored error says so.
+    """
+    outcome: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    abandoned = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.put((True, work()))
+        except BaseException as exc:  # handed to the waiting thread, which re-raises it
+            outcome.put((False, exc))
+        if abandoned.is_set():
+            ok, value = outcome.get()
+            log.warning("a timed-out playbook run finished late (%s): %s",
+                        "ok" if ok else "error", getattr(value, "summary", value))
+
+    threading.Thread(target=target, name="playbook-run", daemon=True).start()
+    try:
+        ok, value = outcome.get(timeout=timeout_s)
+    except queue.Empty:
+        abandoned.set()
+        raise RunTimeout from None
+    if not ok:
+        raise value
+    result: Result = value
+    return result
