@@ -1,0 +1,319 @@
+"""Block Kit messages for alerts, approval requests and playbook results.
+
+Each builder returns the keyword arguments for ``chat.postMessage`` / ``chat.update`` (``text``,
+``blocks``, ``unfurl_links``, ``unfurl_media``); the caller adds ``channel`` (and ``ts`` or
+``thread_ts``). Blocks are built with ``slack_sdk.models.blocks`` so Slack's size limits are
+checked by ``to_dict()`` before anything is sent.
+
+Rules that hold in every message:
+
+* every string that came from an event, a record or a user goes through :func:`escape`, in
+  the blocks and in the fallback ``text``;
+* a user is mentioned only when the id matches ``^[UW][A-Z0-9]+$`` (ids come from Slack's
+  ``user.id``, never from a name);
+* a runbook becomes a link only if it is a plain ``https://`` URL;
+* mrkdwn is sent with ``verbatim: true`` so Slack does not turn bare names into mentions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.escape import escape, escape_truncate, truncate
+from core.actions import Action
+from core.alerts import Alert
+
+ACK = "alert_ack"
+REQUEST = "playbook_request"
+APPROVE = "approval_approve"
+DENY = "approval_deny"
+
+USER_ID = re.compile(r"[UW][A-Z0-9]+", re.ASCII)
+PLAYBOOK_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", re.ASCII)
+SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:",
+                  "medium": ":large_yellow_circle:", "low": ":large_blue_circle:",
+                  "info": ":white_circle:"}
+LABELS = {"revoke-world-ingress": "Revoke rule"}
+# Requests that still block a second request for the same playbook on the same alert.
+ACTIVE = ("requested", "approved", "running")
+HEADER_MAX, SECTION_MAX, FIELD_MAX, FIELDS_MAX = 150, 3000, 2000, 10
+BUTTON_TEXT_MAX, CONFIRM_TITLE_MAX, CONFIRM_TEXT_MAX = 75, 100, 300
+
+Message = dict[str, Any]
+PlaybookLookup = Callable[[str], Any]
+
+
+def mention(user_id: str) -> str:
+    """``<@U…>`` for a valid Slack user id; anything else is shown as escaped text."""
+    if USER_ID.fullmatch(user_id or ""):
+        return f"<@{user_id}>"
+    return escape(user_id) or "someone"
+
+
+def utc(ts: float) -> str:
+    """A Unix time as ``2024-05-01 03:12 UTC``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def playbook_label(name: str) -> str:
+    """The button text for a playbook."""
+    return LABELS.get(name, f"Run {name}")
+
+
+def safe_runbook(url: str) -> str | None:
+    """The runbook URL if it is a plain https URL that cannot break Slack's link syntax."""
+    if not url or any(c in url for c in "<>| \t\r\n") or not url.isprintable():
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme == "https" and parts.netloc else None
+
+
+def is_active(action: Action, now: float | None = None) -> bool:
+    """True while a request blocks a second one for the same playbook on the same alert.
+
+    A request past its expiry still reads "requested" in the store until someone clicks it,
+    so expiry is checked here too.
+    """
+    now = time.time() if now is None else now
+    return action.status in ACTIVE and not (action.status == "requested"
+                                            and now > action.expires_at)
+
+
+def entity_text(alert: Alert) -> str:
+    """The alert's entity as escaped ``key value`` pairs, e.g. ``source.ip 203.0.113.7``."""
+    pairs = [f"{escape(k)} {escape(v)}" for k, v in alert.entity.items()]
+    return ", ".join(pairs) or "no entity"
+
+
+def _mrkdwn(text: str, limit: int = SECTION_MAX) -> MarkdownTextObject:
+    return MarkdownTextObject(text=truncate(text, limit), verbatim=True)
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str,
+                                                           separators=(",", ":"))
+
+
+def _message(text: str, blocks: Iterable[Block]) -> Message:
+    return {"text": truncate(text, 3000), "blocks": [b.to_dict() for b in blocks],
+            "unfurl_links": False, "unfurl_media": False}
+
+
+def registry_lookup(name: str) -> Any:
+    """The default :data:`PlaybookLookup`: the playbook registry (imported on first use,
+    since reading it imports every playbook module)."""
+    from playbooks.registry import get
+
+    return get(name)
+
+
+def _lookup(lookup: PlaybookLookup | None, name: str) -> Any | None:
+    try:
+        return (lookup or registry_lookup)(name)
+    except KeyError:  # an unknown playbook: the confirm text stays generic
+        return None
+
+
+# --- alert ---------------------------------------------------------------------------------
+
+def alert_message(alert: Alert, actions: list[Action], *,
+                  lookup: PlaybookLookup | None = None) -> Message:
+    """The alert as posted in its channel, with Acknowledge and one Run button per playbook.
+
+    ``actions`` are the remediation requests made on the alert; their state is listed, and a
+    playbook with a pending, approved or running request gets no second Run button.
+    ``lookup`` finds a playbook class by name (default: the playbook registry).
+    """
+    severity = alert.severity.upper()
+    emoji = SEVERITY_EMOJI.get(alert.severity, ":white_circle:")
+    header = HeaderBlock(text=PlainTextObject(
+        text=truncate(f"{emoji} {escape(severity)}: {escape(alert.title)}", HEADER_MAX)))
+
+    lines = [f"*{entity_text(alert)}*",
+             (f"Rule `{escape(alert.rule_id)}` · {alert.count} event(s) · "
+              f"first seen {utc(alert.first_seen)} · last seen {utc(alert.last_seen)}")]
+    refs = []
+    if alert.mitre:
+        refs.append("MITRE ATT&amp;CK " + ", ".join(escape(m) for m in alert.mitre))
+    runbook = safe_runbook(alert.runbook)
+    if runbook:
+        refs.append(f"<{escape(runbook)}|Runbook>")
+    if refs:
+        lines.append(" · ".join(refs))
+    pairs = [*alert.entity.items(), *alert.context.items()][:FIELDS_MAX]
+    fields = [_mrkdwn(f"*{escape(k)}*\n{escape(_value(v))}", FIELD_MAX) for k, v in pairs]
+    section = SectionBlock(text=_mrkdwn("\n".join(lines)), fields=fields or None)
+
+    blocks: list[Block] = [header, section,
+                           ContextBlock(elements=[_mrkdwn(status_line(alert))])]
+    if actions:
+        history = "\n".join(_action_line(a) for a in actions[-10:])
+        blocks.append(ContextBlock(elements=[_mrkdwn(history)]))
+    buttons = _alert_buttons(alert, actions, lookup)
+    if buttons:
+        blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=buttons))
+    text = f"[{severity}] {alert.title} — {', '.join(f'{k} {v}' for k, v in alert.entity.items())}"
+    return _message(escape(text), blocks)
+
+
+def status_line(alert: Alert) -> str:
+    """Who moved the alert to its status, and when (mrkdwn)."""
+    if alert.status == "open":
+        return ":rotating_light: Open: nobody has acknowledged it yet"
+    verb = {"acknowledged": "Acknowledged", "resolved": "Resolved",
+            "false_positive": "Marked false positive"}.get(alert.status, escape(alert.status))
+    line = f"{verb} by {mention(alert.status_by)}"
+    if alert.status_at:
+        line += f" at {utc(alert.status_at)}"
+    if alert.status_reason:
+        line += f": {escape(alert.status_reason)}"
+    return line
+
+
+def _action_line(action: Action) -> str:
+    return (f"`{escape(action.playbook)}` requested by {mention(action.requested_by)}: "
+            f"{escape(action.status)}")
+
+
+def _alert_buttons(alert: Alert, actions: list[Action],
+                   lookup: PlaybookLookup | None) -> list[ButtonElement]:
+    buttons = []
+    if alert.status == "open":
+        buttons.append(ButtonElement(text="Acknowledge", action_id=ACK, value=alert.id))
+    if alert.status not in ("open", "acknowledged"):
+        return buttons
+    busy = {a.playbook for a in actions if is_active(a)}
+    for name in alert.playbooks:
+        # A name that is not kebab-case cannot be a registered playbook: no button for it.
+        if name in busy or not PLAYBOOK_NAME.fullmatch(name) or len(buttons) >= 25:
+            continue
+        buttons.append(ButtonElement(
+            text=truncate(playbook_label(name), BUTTON_TEXT_MAX), action_id=REQUEST,
+            value=f"{alert.id}|{name}", style="danger",
+            confirm=_request_confirm(alert, name, _lookup(lookup, name))))
+    return buttons
+
+
+def _request_confirm(alert: Alert, name: str, playbook: Any | None) -> ConfirmObject:
+    what = escape(getattr(playbook, "description", "") or name)
+    needed = int(getattr(playbook, "approvals_required", 1) or 1)
+    who = "another person must approve" if needed == 1 else f"{needed} other people must approve"
+    text = (f"This requests: {what} for {entity_text(alert)}. Nothing changes yet: "
+            f"{who} in the alert's thread before it runs.")
+    return ConfirmObject(title=truncate(f"{escape(playbook_label(name))}?", CONFIRM_TITLE_MAX),
+                         text=PlainTextObject(text=truncate(text, CONFIRM_TEXT_MAX)),
+                         confirm="Request approval", deny="Cancel")
+
+
+# --- approval ------------------------------------------------------------------------------
+
+def approval_message(action: Action, alert: Alert, *, now: float | None = None) -> Message:
+    """The approval request in the alert's thread: Approve / Deny while it is open.
+
+    The buttons carry ``"{action.id}:{action.token}"``; the token changes with every accepted
+    click, so the message must be re-rendered (chat.update) after each one.
+    """
+    now = time.time() if now is None else now
+    playbook = escape(action.playbook)
+    lines = [(f"{mention(action.requested_by)} requested *{playbook}* on {entity_text(alert)} "
+              f"(alert `{escape(alert.id)}`: {escape(alert.title)})"),
+             f"Approvals: {len(action.approvals)} of {action.approvals_required}"
+             + (f" ({', '.join(mention(u) for u in action.approvals)})" if action.approvals else ""),
+             f"Expires: {utc(action.expires_at)}"]
+    open_request = action.status == "requested" and now <= action.expires_at
+    if not open_request:
+        lines.append(approval_state(action, now))
+    blocks: list[Block] = [SectionBlock(block_id=f"approval:{action.id}",
+                                        text=_mrkdwn("\n".join(lines)))]
+    if open_request:
+        value = f"{action.id}:{action.token}"
+        blocks.append(ActionsBlock(block_id=f"decide:{action.id}", elements=[
+            ButtonElement(text="Approve", action_id=APPROVE, value=value, style="primary",
+                          confirm=ConfirmObject(
+                              title="Approve this remediation?",
+                              text=PlainTextObject(text=truncate(
+                                  f"{playbook} on {entity_text(alert)} runs as soon as the "
+                                  "required approvals are in.", CONFIRM_TEXT_MAX)),
+                              confirm="Approve", deny="Cancel")),
+            ButtonElement(text="Deny", action_id=DENY, value=value),
+        ]))
+    state = "awaiting approval" if open_request else _plain_state(action, now)
+    text = (f"Remediation request {action.id}: {action.playbook} on alert {alert.id} "
+            f"({len(action.approvals)} of {action.approvals_required} approvals), {state}")
+    return _message(escape(text), blocks)
+
+
+def _plain_state(action: Action, now: float) -> str:
+    if action.status == "requested" and now > action.expires_at:
+        return "expired"
+    return action.status
+
+
+def approval_state(action: Action, now: float | None = None) -> str:
+    """The final or current state of a request that no longer takes clicks (mrkdwn)."""
+    now = time.time() if now is None else now
+    approvers = ", ".join(mention(u) for u in action.approvals) or "nobody"
+    status = _plain_state(action, now)
+    if status == "approved":
+        return f":white_check_mark: Approved by {approvers}; queued to run"
+    if status == "denied":
+        if action.decided_by == action.requested_by:
+            return f":no_entry_sign: Cancelled by {mention(action.decided_by)} (the requester)"
+        return f":no_entry_sign: Denied by {mention(action.decided_by)}"
+    if status == "expired":
+        return (f":hourglass: Expired at {utc(action.expires_at)} without enough approvals; "
+                "request again from the alert")
+    if status == "running":
+        return f":gear: Running (approved by {approvers})"
+    if status in ("succeeded", "failed"):
+        icon = ":white_check_mark:" if status == "succeeded" else ":x:"
+        return f"{icon} {status.capitalize()}: {_summary(action)}"
+    return escape(status)
+
+
+def _summary(action: Action) -> str:
+    summary = action.result.get("summary") or action.error or "no summary"
+    return escape_truncate(summary, 1500)
+
+
+# --- result --------------------------------------------------------------------------------
+
+def result_message(action: Action, alert: Alert) -> Message:
+    """The thread reply after a playbook run: what it did, or why it failed."""
+    ok = action.status == "succeeded"
+    icon = ":white_check_mark:" if ok else ":x:"
+    lines = [(f"{icon} *{escape(action.playbook)}* {escape(action.status)} on "
+              f"{entity_text(alert)}"), _summary(action)]
+    if action.error and action.result.get("summary"):
+        lines.append(f"Error: {escape_truncate(action.error, 1000)}")
+    if action.result.get("changed") is False:
+        lines.append("Nothing was changed.")
+    fields = [_mrkdwn(f"*Requested by*\n{mention(action.requested_by)}"),
+              _mrkdwn("*Approved by*\n"
+                      + (", ".join(mention(u) for u in action.approvals) or "nobody"))]
+    blocks: list[Block] = [SectionBlock(text=_mrkdwn("\n".join(lines)), fields=fields)]
+    undo = action.result.get("undo")
+    if undo:
+        blocks.append(ContextBlock(elements=[_mrkdwn(
+            "Undo data recorded: " + escape(_value(undo)), 2000)]))
+    text = (f"{action.playbook} {action.status} on alert {alert.id}: "
+            f"{action.result.get('summary') or action.error or ''}")
+    return _message(escape(text), blocks)
