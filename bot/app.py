@@ -23,13 +23,12 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.approvers import Approvers
-from bot.audit import audit
 from bot.blocks import PlaybookLookup, mention, utc
 from bot.escape import escape
 from core.actions import Action, ActionStore, Decision
 from core.alerts import Alert, AlertStore
+from core.audit import audit
 from core.config import Secrets, Settings
-from core.streams import ACTIONS, Producer
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +176,6 @@ class Listeners:
         if not decision.accepted:
             self._tell(body, explain(decision, current))
             return
-        if decision.outcome == "approved":
-            # The runner consumes soc:actions; running here would hold a Bolt worker thread
-            # for minutes and lose the run if this process died.
-            Producer(self.redis).add(ACTIONS, {"action_id": request.id})
         if alert is not None and decision.outcome in ("approved", "denied"):
             self._update_alert(alert, alert.slack_channel, alert.slack_ts)
 

@@ -98,9 +98,15 @@ def is_active(action: Action, now: float | None = None) -> bool:
 
 
 def entity_text(alert: Alert) -> str:
-    """The alert's entity as escaped ``key value`` pairs, e.g. ``source.ip 203.0.113.7``."""
-    pairs = [f"{escape(k)} {escape(v)}" for k, v in alert.entity.items()]
-    return ", ".join(pairs) or "no entity"
+    """The alert's entity, escaped: ``ip 203.0.113.7``, ``security group sg-0abc``."""
+    return escape(plain_entity(alert)) or "no entity"
+
+
+def plain_entity(alert: Alert) -> str:
+    """The entity as unescaped text (``type value``), for the caller to escape."""
+    kind = str(alert.entity.get("type", "")).replace("_", " ")
+    value = str(alert.entity.get("value", ""))
+    return f"{kind} {value}".strip()
 
 
 def _mrkdwn(text: str, limit: int = SECTION_MAX) -> MarkdownTextObject:
@@ -158,7 +164,7 @@ def alert_message(alert: Alert, actions: list[Action], *,
         refs.append(f"<{escape(runbook)}|Runbook>")
     if refs:
         lines.append(" · ".join(refs))
-    pairs = [*alert.entity.items(), *alert.context.items()][:FIELDS_MAX]
+    pairs = list(alert.context.items())[:FIELDS_MAX]
     fields = [_mrkdwn(f"*{escape(k)}*\n{escape(_value(v))}", FIELD_MAX) for k, v in pairs]
     section = SectionBlock(text=_mrkdwn("\n".join(lines)), fields=fields or None)
 
@@ -170,7 +176,7 @@ def alert_message(alert: Alert, actions: list[Action], *,
     buttons = _alert_buttons(alert, actions, lookup)
     if buttons:
         blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=buttons))
-    text = f"[{severity}] {alert.title} — {', '.join(f'{k} {v}' for k, v in alert.entity.items())}"
+    text = f"[{severity}] {alert.title} — {plain_entity(alert)}"
     return _message(escape(text), blocks)
 
 
@@ -236,7 +242,8 @@ def approval_message(action: Action, alert: Alert, *, now: float | None = None) 
     lines = [(f"{mention(action.requested_by)} requested *{playbook}* on {entity_text(alert)} "
               f"(alert `{escape(alert.id)}`: {escape(alert.title)})"),
              f"Approvals: {len(action.approvals)} of {action.approvals_required}"
-             + (f" ({', '.join(mention(u) for u in action.approvals)})" if action.approvals else ""),
+             + (f" ({', '.join(mention(u) for u in action.approvals)})"
+                if action.approvals else ""),
              f"Expires: {utc(action.expires_at)}"]
     open_request = action.status == "requested" and now <= action.expires_at
     if not open_request:

@@ -149,12 +149,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
 def _demo(settings: Settings, secrets: Secrets) -> int:
     from bot.runtime import Runtime
     from collectors.pipeline import collect_cloudtrail, collect_secure
+    from core.alerts import AlertStore
     from core.redisconn import embedded
 
     with tempfile.TemporaryDirectory(prefix="socbot-demo-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
-        print("socbot demo: embedded Redis, bundled samples "
-              f"({SAMPLES / 'secure.log'}, {SAMPLES / 'cloudtrail.json'})\n", file=sys.stderr)
+        # The demo talks to a person: everything on stdout, in order.
+        print("socbot demo: a fresh embedded Redis; the bundled samples "
+              f"{SAMPLES / 'secure.log'} and {SAMPLES / 'cloudtrail.json'} go through the "
+              "collectors, the detection rules and the terminal notifier.\n", flush=True)
         runtime = Runtime(client, settings, secrets, roles=("detect", "notify", "respond"))
         runtime.build().start()
         secure = collect_secure(client, SAMPLES / "secure.log", threading.Event(),
@@ -162,10 +165,11 @@ def _demo(settings: Settings, secrets: Secrets) -> int:
         trail = collect_cloudtrail(client, SAMPLES / "cloudtrail.json")
         runtime.wait_idle(timeout=30)
         runtime.close()
-        print(f"\nsocbot demo: {secure.sent + trail.sent} events collected "
-              f"({secure.sent} log lines, {trail.sent} CloudTrail records). "
-              "Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN to send alerts to Slack; "
-              "see README.md.", file=sys.stderr)
+        alerts = len(AlertStore(client).open_alerts())
+        print(f"socbot demo: {secure.sent + trail.sent} events collected ({secure.sent} log "
+              f"lines, {trail.sent} CloudTrail records), {alerts} alerts. With SLACK_BOT_TOKEN "
+              "and SLACK_APP_TOKEN set, alerts go to Slack with buttons; see README.md.",
+              flush=True)
         client.shutdown()
     return 0
 

@@ -235,6 +235,7 @@ class TerminalNotifier:
         self.actions = actions
         self.stream = stream
         self._dirty: dict[str, None] = {}  # insertion-ordered set
+        self._shown: dict[str, int] = {}  # the count last printed per alert
 
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Print a new alert or a playbook result now; remember an update for :meth:`flush`."""
@@ -250,13 +251,16 @@ class TerminalNotifier:
             return
         alert = self.alerts.get(alert_id)
         if alert is not None:
-            self._print(*self.render(alert))
+            self._shown[alert.id] = alert.count
+            self._print(*self.render(alert), "")
 
     def flush(self) -> None:
         """Print one count line per alert updated since the last flush."""
         for alert_id in self._dirty:
             alert = self.alerts.get(alert_id)
-            if alert is not None:
+            # An update may already be shown (the alert was printed after it was counted).
+            if alert is not None and self._shown.get(alert.id) != alert.count:
+                self._shown[alert.id] = alert.count
                 self._print(f"{alert.id} [{alert.severity.upper()}] {alert.title}: "
                             f"count {alert.count}, last seen {blocks.utc(alert.last_seen)}")
         self._dirty.clear()
@@ -265,7 +269,7 @@ class TerminalNotifier:
     def render(alert: Alert) -> list[str]:
         """The lines printed for a new alert (not yet cleaned)."""
         lines = [f"=== [{alert.severity.upper()}] {alert.title} ({alert.id})",
-                 "entity: " + ", ".join(f"{k} {v}" for k, v in alert.entity.items()),
+                 "entity: " + blocks.plain_entity(alert),
                  (f"count {alert.count}; first seen {blocks.utc(alert.first_seen)}; "
                   f"last seen {blocks.utc(alert.last_seen)}; rule {alert.rule_id}")]
         lines += [f"  {k}: {v}" for k, v in list(alert.context.items())[:10]]

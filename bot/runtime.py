@@ -48,6 +48,7 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     consumers: dict[str, Consumer] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
+    http_server: Any = None
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def build(self) -> Runtime:
@@ -103,10 +104,10 @@ class Runtime:
         else:
             from bot.http import serve
 
-            server = serve(app, *self.listen)
+            server = self.http_server = serve(app, *self.listen)
             self.threads.append(threading.Thread(target=server.serve_forever, name="slack",
                                                  daemon=True))
-            self._closers.append(server.shutdown)
+            self._closers += [server.shutdown, server.server_close]
 
     def start(self) -> Runtime:
         """Start every stage in its own thread."""

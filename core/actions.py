@@ -25,6 +25,8 @@ from typing import Any
 
 import redis
 
+from core.streams import ACTIONS
+
 ACTION_STATUSES = ("requested", "approved", "denied", "expired", "running", "succeeded", "failed")
 DEFAULT_EXPIRY_S = 30 * 60
 ACTION_TTL_S = 90 * 86400
@@ -69,7 +71,8 @@ class Decision:
         return self.outcome in ("approved", "partial", "denied")
 
 
-# KEYS: action hash, approvers set. ARGV: user, token, now, new token, verdict (approve|deny)
+# KEYS: action hash, approvers set, actions stream.
+# ARGV: user, token, now, new token, verdict (approve|deny)
 _DECIDE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
@@ -92,6 +95,9 @@ redis.call('HSET', KEYS[1], 'token', ARGV[4])
 local needed = tonumber(redis.call('HGET', KEYS[1], 'approvals_required'))
 if redis.call('SCARD', KEYS[2]) >= needed then
   redis.call('HSET', KEYS[1], 'status', 'approved', 'decided_by', ARGV[1])
+  -- Queued in the same script: an approval can never be recorded without its run queued.
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*',
+             'action_id', redis.call('HGET', KEYS[1], 'id'))
   return 'approved'
 end
 return 'partial'
@@ -168,12 +174,16 @@ class ActionStore:
 
     def decide(self, action_id: str, user: str, token: str, verdict: str,
                now: float | None = None) -> Decision:
-        """Apply one approve or deny click by ``user`` carrying ``token``."""
+        """Apply one approve or deny click by ``user`` carrying ``token``.
+
+        The approval that completes a request also queues it on :data:`core.streams.ACTIONS`
+        for the playbook runner, atomically.
+        """
         if verdict not in ("approve", "deny"):
             raise ValueError("verdict must be 'approve' or 'deny'")
         now = time.time() if now is None else now
         outcome = _text(self._decide(
-            keys=[self.key(action_id), self.key(action_id) + ":approvers"],
+            keys=[self.key(action_id), self.key(action_id) + ":approvers", ACTIONS],
             args=[user, token, now, secrets.token_urlsafe(16), verdict],
         ))
         return Decision(outcome, self.get(action_id))

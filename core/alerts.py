@@ -221,7 +221,8 @@ class AlertStore:
             slack_channel=data.get("slack_channel", ""), slack_ts=data.get("slack_ts", ""),
         )
 
-    def transition(self, alert_id: str, status: str, user: str, reason: str = "") -> tuple[bool, str]:
+    def transition(self, alert_id: str, status: str, user: str,
+                   reason: str = "") -> tuple[bool, str]:
         """Move an alert to ``status`` if its lifecycle allows; return ``(done, previous)``.
 
         ``previous`` is the status found ("missing" if there is no such alert), so a refused

@@ -139,7 +139,8 @@ class Consumer:
             try:
                 self.step()
             except redis.ConnectionError as exc:
-                log.warning("redis unavailable on %s/%s: %s; retrying", self.stream, self.group, exc)
+                log.warning("redis unavailable on %s/%s: %s; retrying",
+                            self.stream, self.group, exc)
                 stop.wait(1.0)
 
     def step(self, block_ms: int | None = None) -> int:
@@ -168,7 +169,8 @@ class Consumer:
         start = "0-0"
         while True:
             reply = self.client.xautoclaim(
-                self.stream, self.group, self.name, self.min_idle_ms, start_id=start, count=self.batch
+                self.stream, self.group, self.name, self.min_idle_ms,
+                start_id=start, count=self.batch,
             )
             next_start, claimed = _text(reply[0]), reply[1]
             # Entries trimmed away while pending come back as None (Redis 6.2) or are

@@ -30,6 +30,7 @@ import redis
 
 from core.actions import Action, ActionStore
 from core.alerts import AlertStore
+from core.audit import audit
 from core.streams import ALERTS, Fields, Producer
 from playbooks.base import Playbook, PlaybookError, Result
 from playbooks.registry import PlaybookRegistry, UnknownPlaybook
@@ -94,6 +95,8 @@ class ActionRunner:
             return
         log.info("running %s for action %s (alert %s)", action.playbook, action.id,
                  action.alert_id)
+        audit(self.client, who="socbot", what=f"run:{action.playbook}", alert_id=action.alert_id,
+              action_id=action.id, result="running")
         timeout = playbook_cls.timeout_s or self.timeout_s
         try:
             result = _with_timeout(lambda: self._execute(action, playbook_cls), timeout)
@@ -109,6 +112,9 @@ class ActionRunner:
         else:
             self.actions.finish(action.id, "succeeded", result.to_dict())
             log.info("action %s succeeded: %s", action.id, result.summary)
+            audit(self.client, who="socbot", what=f"run:{action.playbook}",
+                  alert_id=action.alert_id, action_id=action.id,
+                  result=f"succeeded: {result.summary}"[:500])
             self._announce(action)
 
     def _execute(self, action: Action, playbook_cls: type[Playbook]) -> Result:
@@ -139,6 +145,8 @@ class ActionRunner:
     def _finish_failed(self, action: Action, error: str) -> None:
         self.actions.finish(action.id, "failed", {}, error=error)
         log.warning("action %s failed: %s", action.id, error)
+        audit(self.client, who="socbot", what=f"run:{action.playbook}", alert_id=action.alert_id,
+              action_id=action.id, result=f"failed: {error}"[:500])
         self._announce(action)
 
     def _announce(self, action: Action) -> None:

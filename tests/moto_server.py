@@ -1,9 +1,7 @@
 """moto's server mode on loopback, for tests that use real HTTP and real botocore.
 
-One server per test process (started on first use, on a free port). Import both fixtures into a
-test module::
-
-    from moto_server import aws_fixture, moto_server_fixture  # noqa: F401  (fixtures)
+One server per test process (started on first use, on a free port). ``tests/conftest.py``
+registers the fixtures for every test module::
 
     def test_something(aws: MotoServer) -> None:
         ec2 = boto3.client("ec2")   # talks to moto through AWS_ENDPOINT_URL

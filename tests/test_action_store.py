@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 from core.actions import ActionStore
+from core.streams import ACTIONS
 
 
 def test_the_requester_cannot_approve_their_own_request(redis_client: redis.Redis) -> None:
@@ -69,3 +70,13 @@ def test_move_is_compare_and_set(redis_client: redis.Redis) -> None:
     store.decide(action.id, "U2", action.token, "approve")
     assert store.move(action.id, "approved", "running")
     assert not store.move(action.id, "approved", "running")
+
+
+def test_the_completing_approval_queues_the_run_atomically(redis_client: redis.Redis) -> None:
+    store = ActionStore(redis_client)
+    action = store.create("A1", "terminate", "UREQ", approvals_required=2)
+    first = store.decide(action.id, "U1", action.token, "approve")
+    assert redis_client.xlen(ACTIONS) == 0
+    store.decide(action.id, "U2", first.action.token, "approve")  # type: ignore[union-attr]
+    entries = redis_client.xrange(ACTIONS)
+    assert [fields[b"action_id"].decode() for _, fields in entries] == [action.id]

@@ -20,9 +20,11 @@ TOKEN = re.compile(r"<([^>]*)>")
 
 def make_alert(**overrides: Any) -> Alert:
     values: dict[str, Any] = {
-        "id": "A1B2C3D4E5", "rule_id": "cloudtrail.sg_open_to_world", "title": "Security group open",
+        "id": "A1B2C3D4E5", "rule_id": "cloudtrail.sg_open_to_world",
+        "title": "Security group open",
         "severity": "high", "dedup_key": "sg-0123456789abcdef0",
-        "entity": {"group_id": "sg-0123456789abcdef0"}, "dataset": "cloudtrail", "status": "open",
+        "entity": {"type": "security_group", "value": "sg-0123456789abcdef0"},
+        "dataset": "cloudtrail", "status": "open",
         "count": 3, "first_seen": 1700000000.0, "last_seen": 1700000600.0, "mitre": ["T1562.007"],
         "runbook": "https://wiki.example.com/runbooks/sg-open?x=1&y=2",
         "context": {"cloud.account.id": "123456789012", "cloud.region": "eu-west-1"},
@@ -108,7 +110,7 @@ def test_runbook_must_be_a_plain_https_url() -> None:
 
 
 def test_hostile_strings_stay_text_in_alert_approval_and_result() -> None:
-    alert = make_alert(title=HOSTILE, entity={"user.name": HOSTILE},
+    alert = make_alert(title=HOSTILE, entity={"type": "user", "value": HOSTILE},
                        context={HOSTILE: HOSTILE, "ssid": b"\x00<!here>".decode()},
                        status="acknowledged", status_by=HOSTILE, status_reason=HOSTILE,
                        mitre=[HOSTILE])
@@ -128,7 +130,7 @@ def test_hostile_strings_stay_text_in_alert_approval_and_result() -> None:
 
 def test_huge_values_are_cut_to_slacks_limits() -> None:
     big = "<&>" * 5000
-    alert = make_alert(title=big, entity={"user.name": big},
+    alert = make_alert(title=big, entity={"type": "user", "value": big},
                        context={f"k{i}": big for i in range(30)})
     message = alert_message(alert, [], lookup=get)  # to_dict() raises past a limit
     header, section = message["blocks"][0], message["blocks"][1]

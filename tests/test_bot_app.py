@@ -25,7 +25,6 @@ from fake_slack import (
     button_value,
     buttons,
     signed_post,
-    slack_fixture,  # noqa: F401  (fixture)
     strings,
 )
 from slack_sdk.signature import SignatureVerifier
@@ -72,7 +71,8 @@ class Bot:
         values: dict[str, Any] = {
             "rule_id": "cloudtrail.sg_open_to_world", "title": "Security group open to the world",
             "severity": "high", "dedup_key": f"sg-{time.time_ns()}",
-            "entity": {"group_id": "sg-0123456789abcdef0"}, "event_ids": ["ev-1"],
+            "entity": {"type": "security_group", "value": "sg-0123456789abcdef0"},
+            "event_ids": ["ev-1"],
             "timestamp": time.time(), "dataset": "cloudtrail",
             "context": {"cloud.account.id": "123456789012", "cloud.region": "eu-west-1",
                      "instance_id": "i-0123456789abcdef0"},
@@ -363,7 +363,7 @@ def test_a_failure_is_logged_and_the_user_told_without_internals(bot: Bot) -> No
 
 def test_hostile_strings_never_render_as_mentions_or_links(bot: Bot) -> None:
     hostile = "<!channel> <!subteam^S1> <https://evil.example|Approve> &lt; \x00nul"
-    alert_id = bot.alert(title=f"Login by {hostile}", entity={"user.name": hostile},
+    alert_id = bot.alert(title=f"Login by {hostile}", entity={"type": "user", "value": hostile},
                          context={"ssid": f"cafe\x00{hostile}", "user_agent": hostile})
     bot.click(BOB, "alert_ack", alert_id)
     bot.slack.wait_for("chat.update")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from fake_slack import FakeSlack, buttons, slack_fixture  # noqa: F401  (fixture)
+from fake_slack import FakeSlack, buttons
 
 from bot.notifier import DIRTY, GROUP, SlackNotifier, TerminalNotifier, clean, make_web_client
 from core.actions import ActionStore
@@ -25,7 +25,8 @@ HOSTILE = "<!channel>\x1b[2J\x1b]0;pwned\x07\r\n\u202eevil\x00 <https://evil.exa
 def signal(n: int = 1, **overrides: Any) -> Signal:
     values: dict[str, Any] = {
         "rule_id": "secure.ssh_brute_force", "title": "SSH brute force", "severity": "high",
-        "dedup_key": "203.0.113.7", "entity": {"source.ip": "203.0.113.7"}, "event_ids": [f"ev-{n}"],
+        "dedup_key": "203.0.113.7", "entity": {"type": "ip", "value": "203.0.113.7"},
+        "event_ids": [f"ev-{n}"],
         "timestamp": 1700000000.0 + n, "dataset": "secure", "context": {"host.name": "bastion"},
         "playbooks": []}
     values.update(overrides)
@@ -231,21 +232,23 @@ def test_terminal_output_for_hostile_strings_has_no_control_characters(
     alerts, actions = AlertStore(redis_client), ActionStore(redis_client)
     out = io.StringIO()
     terminal = TerminalNotifier(alerts, actions, stream=out)
-    alert_id, _ = alerts.record(signal(title=f"Login {HOSTILE}", entity={"user.name": HOSTILE},
-                                       context={"ssid": HOSTILE}, playbooks=["revoke-world-ingress"]))
+    alert_id, _ = alerts.record(signal(title=f"Login {HOSTILE}",
+                                       entity={"type": "user", "value": HOSTILE},
+                                       context={"ssid": HOSTILE},
+                                       playbooks=["revoke-world-ingress"]))
     terminal.handle("1-0", {"alert_id": alert_id, "kind": "new"})
 
     text = out.getvalue()
     lines = text.splitlines()
     assert lines[0].startswith("=== [HIGH] Login <!channel>[2J]0;pwned")
-    assert any(line.startswith("entity: user.name <!channel>") for line in lines)
+    assert any(line.startswith("entity: user <!channel>") for line in lines)
     assert "count 1; first seen 2023-11-14 22:13 UTC" in text
     assert "suggested playbooks: revoke-world-ingress" in text
     for char in text:
         assert char == "\n" or (unicodedata.category(char) != "Cc"
                                 and char not in "\u202a\u202b\u202c\u202d\u202e"), repr(char)
     # A hostile value cannot add lines of its own: one line per field.
-    assert len(lines) == 5
+    assert len(lines) == 6 and lines[-1] == ""  # the block ends with one blank line
 
 
 def test_terminal_updates_are_one_line_per_alert_per_batch(redis_client: redis.Redis) -> None:

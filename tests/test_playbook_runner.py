@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 import pytest
 import redis
-from moto_server import ACCOUNT, REGION, MotoServer, aws_fixture, moto_server_fixture  # noqa: F401
+from moto_server import ACCOUNT, REGION, MotoServer
 
 from core.actions import Action, ActionStore
 from core.alerts import AlertStore, Signal
-from core.streams import ACTIONS, ALERTS, Consumer, Producer
+from core.streams import ACTIONS, ALERTS, AUDIT, Consumer
 from playbooks.base import Plan, Playbook, Result, Target
 from playbooks.registry import PlaybookRegistry
 from playbooks.revoke_world_ingress import RevokeWorldIngress
@@ -111,7 +111,8 @@ def request(runner: ActionRunner, group: str, playbook: str = "revoke-world-ingr
     """An alert naming ``group`` and a request on it, approved by ``approvers``."""
     context = {"group_id": group, "cloud.region": REGION, "cloud.account.id": ACCOUNT}
     signal = Signal(rule_id="aws.sg_world_open", title="SG open to the world", severity="high",
-                    dedup_key=group, entity={"group_id": group}, event_ids=["e1"],
+                    dedup_key=group, entity={"type": "security_group", "value": group},
+                    event_ids=["e1"],
                     timestamp=time.time(), dataset="cloudtrail", context=context)
     alert_id, _ = runner.alerts.record(signal)
     action = runner.actions.create(alert_id, playbook, "U1",
@@ -141,8 +142,7 @@ def announcements(client: redis.Redis) -> list[dict[str, str]]:
 def test_approved_action_runs_from_the_stream_and_its_result_is_announced(
         runner: ActionRunner, redis_client: redis.Redis, ec2: Any) -> None:
     group = make_group(ec2, WORLD_SSH)
-    action = request(runner, group)
-    Producer(redis_client).add(ACTIONS, {"action_id": action.id})
+    action = request(runner, group)  # approved: the approval itself queued the run
     consumer = Consumer(redis_client, ACTIONS, GROUP, "test", runner.handle)
     assert consumer.step(block_ms=100) == 1
     done = stored(runner, action)
@@ -153,6 +153,9 @@ def test_approved_action_runs_from_the_stream_and_its_result_is_announced(
     assert announcements(redis_client) == [
         {"alert_id": action.alert_id, "kind": "action_result", "action_id": action.id}]
     assert redis_client.xpending(ACTIONS, GROUP)["pending"] == 0
+    trail = [{k.decode(): v.decode() for k, v in f.items()} for _, f in redis_client.xrange(AUDIT)]
+    assert [(e["what"], e["result"].split(":")[0]) for e in trail] == [
+        ("run:revoke-world-ingress", "running"), ("run:revoke-world-ingress", "succeeded")]
 
 
 def test_an_action_not_yet_approved_is_not_run(

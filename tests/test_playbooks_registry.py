@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto_server import ACCOUNT, REGION, MotoServer, aws_fixture, moto_server_fixture  # noqa: F401
+from moto_server import ACCOUNT, REGION, MotoServer
 
 from playbooks.base import Playbook, PlaybookFailed, PlaybookInputError, Retry
 from playbooks.registry import (

@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto_server import ACCOUNT, REGION, MotoServer, aws_fixture, moto_server_fixture  # noqa: F401
+from moto_server import ACCOUNT, REGION, MotoServer
 
 from playbooks.base import PlaybookFailed, PlaybookInputError, Target
 from playbooks.registry import get

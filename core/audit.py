@@ -1,9 +1,9 @@
-"""The audit trail: one Redis stream entry per change made from Slack.
+"""The audit trail: one Redis stream entry per change.
 
 Every acknowledgement, remediation request, approval and denial (and every refused attempt
-at one) is appended to :data:`core.streams.AUDIT` with who did it, what, on which alert and
-request, the result and when. Entries are flat strings so they can be shipped as they are
-(fluentd, a SIEM).
+at one), and every playbook run, is appended to :data:`core.streams.AUDIT` with who did it,
+what, on which alert and request, the result and when. Entries are flat strings so they can
+be shipped as they are (fluentd, a SIEM).
 """
 
 from __future__ import annotations
