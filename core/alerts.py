@@ -96,7 +96,8 @@ _JSON_FIELDS = ("entity", "mitre", "context", "playbooks")
 _FLOAT_FIELDS = ("first_seen", "last_seen", "status_at")
 
 # KEYS: dedup key, new alert key, new alert's signal set, open-alert index
-# ARGV: signal id, new alert id, signal time, window, count, event id, flat field pairs...
+# ARGV: signal id, new alert id, signal time, window, count, event id, recent-events cap,
+#       severity rank, severity, title, context (JSON), then the new alert's field pairs
 _RECORD_SIGNAL = """
 local existing = redis.call('GET', KEYS[1])
 local ts = tonumber(ARGV[3])
@@ -116,11 +117,17 @@ if existing then
     redis.call('LPUSH', akey .. ':events', ARGV[6])
     redis.call('LTRIM', akey .. ':events', 0, tonumber(ARGV[7]) - 1)
     redis.call('EXPIRE', KEYS[1], window * 2 + 86400)
+    -- A more severe signal raises the alert and brings its own title and context:
+    -- an SSH port opened after an HTTPS one makes the alert about SSH.
+    local rank = tonumber(redis.call('HGET', akey, 'severity_rank') or '0')
+    if tonumber(ARGV[8]) > rank then
+      redis.call('HSET', akey, 'severity_rank', ARGV[8], 'severity', ARGV[9],
+                 'title', ARGV[10], 'context', ARGV[11])
+    end
     return {existing, 'updated'}
   end
 end
-local pairs_start = 8
-for i = pairs_start, #ARGV, 2 do
+for i = 12, #ARGV, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -179,7 +186,7 @@ class AlertStore:
             "first_seen": signal.timestamp, "last_seen": signal.timestamp,
             "runbook": signal.runbook, "created_at": now,
             "entity": signal.entity, "mitre": signal.mitre, "context": signal.context,
-            "playbooks": signal.playbooks,
+            "playbooks": signal.playbooks, "severity_rank": SEVERITIES.index(signal.severity),
         }
         flat: list[Any] = []
         for name, value in values.items():
@@ -190,7 +197,8 @@ class AlertStore:
         result = self._record(
             keys=[dedup, akey, akey + ":signals", self.OPEN_INDEX],
             args=[signal.id, alert_id, signal.timestamp, signal.window_s, signal.count,
-                  event_id, RECENT_EVENT_IDS, *flat],
+                  event_id, RECENT_EVENT_IDS, SEVERITIES.index(signal.severity),
+                  signal.severity, signal.title, json.dumps(signal.context), *flat],
         )
         found, outcome = (_text(part) for part in result)
         if outcome == "new":

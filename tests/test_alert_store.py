@@ -88,3 +88,16 @@ def test_closed_alerts_leave_the_open_index(redis_client: redis.Redis) -> None:
     close, _ = store.record(signal(2, key="b"))
     store.transition(close, "false_positive", "U1", reason="scanner we own")
     assert [a.id for a in store.open_alerts()] == [keep]
+
+
+def test_a_more_severe_signal_raises_the_alert_with_its_title(redis_client: redis.Redis) -> None:
+    store = AlertStore(redis_client)
+    alert_id, _ = store.record(Signal(**{**signal(1).__dict__, "severity": "medium",
+                                         "title": "HTTPS open", "context": {"ports": "443"}}))
+    store.record(Signal(**{**signal(2).__dict__, "severity": "high", "title": "SSH open",
+                           "context": {"ports": "22"}}))
+    store.record(Signal(**{**signal(3).__dict__, "severity": "low", "title": "quiet"}))
+    alert = store.get(alert_id)
+    assert alert is not None
+    assert (alert.severity, alert.title, alert.context, alert.count) == (
+        "high", "SSH open", {"ports": "22"}, 3)

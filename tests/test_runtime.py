@@ -1,0 +1,45 @@
+"""Which stages a process runs, and how it reaches Slack."""
+
+from __future__ import annotations
+
+import io
+
+import redis
+
+from bot.runtime import Runtime
+from core.config import Secrets, Settings
+
+
+def test_without_slack_credentials_alerts_go_to_the_terminal(redis_client: redis.Redis) -> None:
+    runtime = Runtime(redis_client, Settings(), Secrets(), out=io.StringIO()).build()
+    assert sorted(runtime.consumers) == ["detect", "notify", "respond"]
+    notifier = runtime.consumers["notify"].handler.__self__  # type: ignore[attr-defined]
+    assert type(notifier).__name__ == "TerminalNotifier"
+    assert runtime.http_server is None and not runtime.threads
+
+
+def test_an_app_token_selects_socket_mode(redis_client: redis.Redis) -> None:
+    secrets = Secrets(slack_bot_token="xoxb-1", slack_app_token="xapp-1",
+                      slack_api_url="http://127.0.0.1:9/api/")
+    runtime = Runtime(redis_client, Settings(), secrets, roles=("slack",)).build()
+    assert runtime.http_server is None
+    assert [t.name for t in runtime.threads] == ["slack"]
+    assert runtime.threads[0]._target.__self__.__class__.__name__ == (  # type: ignore[attr-defined]
+        "SocketModeHandler")
+
+
+def test_a_signing_secret_alone_selects_http_mode(redis_client: redis.Redis) -> None:
+    secrets = Secrets(slack_bot_token="xoxb-1", slack_signing_secret="s",
+                      slack_api_url="http://127.0.0.1:9/api/")
+    runtime = Runtime(redis_client, Settings(), secrets, roles=("slack",),
+                      listen=("127.0.0.1", 0)).build()
+    try:
+        assert runtime.http_server is not None and runtime.http_server.server_port > 0
+    finally:
+        runtime.http_server.server_close()
+
+
+def test_one_role_per_process_for_scaling_out(redis_client: redis.Redis) -> None:
+    runtime = Runtime(redis_client, Settings(), Secrets(), roles=("detect",)).build()
+    assert list(runtime.consumers) == ["detect"]
+    assert runtime.consumers["detect"].group == "detect"
