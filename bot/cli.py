@@ -1,6 +1,8 @@
 """The ``socbot`` command line.
 
-Every subcommand is a thin layer over the library; ``socbot --help`` and README.md list them.
+Each area registers its own subcommands (``collectors/cli.py``, ``detections/cli.py``,
+``playbooks/cli.py``; ``run`` and ``config`` live here), so adding a command touches one
+module. ``socbot --help`` and README.md list them.
 """
 
 from __future__ import annotations
@@ -8,20 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from core.config import ConfigError, Secrets, Settings, load
+from core.process import stop_on_signals
 
 log = logging.getLogger("socbot")
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
-SOURCES = ("secure", "cloudtrail")
 
 EPILOG = """\
 environment:
@@ -37,7 +37,11 @@ first run:  socbot run --demo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render the README's command list)."""
+    """The argument parser, with every area's subcommands."""
+    from collectors.cli import register as collectors
+    from detections.cli import register as detections
+    from playbooks.cli import register as playbooks
+
     parser = argparse.ArgumentParser(
         prog="socbot", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Security operations bot: collect events, detect, alert in Slack, "
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bot (all stages, or one with --role)",
                               description="Run the bot's stages in this process.")
+    run.set_defaults(handler=cmd_run)
     run.add_argument("--role", action="append", choices=("detect", "notify", "respond", "slack"),
                      help="run only this stage (repeatable); default: all")
     run.add_argument("--listen", default="0.0.0.0:3000", metavar="HOST:PORT",
@@ -58,35 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true",
                      help="feed the bundled sample log and CloudTrail file through a fresh "
                           "embedded Redis, print the alerts, and exit")
-
-    collect = commands.add_parser("collect", help="forward a source's events to Redis")
-    sources = collect.add_subparsers(dest="source", metavar="SOURCE")
-    sources.required = True
-    secure = sources.add_parser("secure", help="tail /var/log/secure or auth.log")
-    secure.add_argument("--path", required=True, help="the log file to follow")
-    secure.add_argument("--from-start", action="store_true",
-                        help="read a file never seen before from its start (default: its end)")
-    secure.add_argument("--once", action="store_true", help="stop at the end of the file")
-    cloudtrail = sources.add_parser("cloudtrail", help="read CloudTrail delivery files")
-    cloudtrail.add_argument("--path", required=True, nargs="+",
-                            help="files or directories (.json, .json.gz)")
-
-    parse = commands.add_parser("parse", help="print normalized events as JSON Lines (no Redis)")
-    parse.add_argument("--source", required=True, choices=SOURCES)
-    parse.add_argument("paths", nargs="+", metavar="PATH")
-    parse.add_argument("--summary", action="store_true",
-                       help="print counts per action and outcome instead of events")
-
-    replay = commands.add_parser("replay", help="run detection over files (backtesting)")
-    replay.add_argument("--source", required=True, choices=SOURCES)
-    replay.add_argument("paths", nargs="+", metavar="PATH")
-    replay.add_argument("--format", choices=("jsonl",), default="jsonl",
-                        help="output format (default %(default)s)")
-
-    playbooks = commands.add_parser("playbooks", help="list the remediation playbooks")
-    playbooks.add_argument("action", choices=("list",))
-
+    collectors(commands)
+    detections(commands)
+    playbooks(commands)
     config = commands.add_parser("config", help="validate the configuration file")
+    config.set_defaults(handler=cmd_config)
     config.add_argument("action", choices=("check",))
     return parser
 
@@ -100,29 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load(args.config)
         secrets = Secrets.from_env()
         secrets.check_slack()
-        handler = globals()[f"cmd_{args.command}"]
-        return int(handler(args, settings, secrets) or 0)
+        return int(args.handler(args, settings, secrets) or 0)
     except ConfigError as exc:
         print(f"socbot: configuration error:\n{exc}", file=sys.stderr)
         return 2
     except ConnectionError as exc:
         print(f"socbot: {exc}", file=sys.stderr)
         return 3
+    except FileNotFoundError as exc:
+        print(f"socbot: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handle(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-    return stop
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
@@ -136,7 +108,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
         return _demo(settings, secrets if secrets.slack_enabled else Secrets())
     client = connect()
     runtime = Runtime(client, settings, secrets, roles=roles, listen=(host, int(port)))
-    runtime.stop = _stop_on_signals()
+    runtime.stop = stop_on_signals()
     runtime.build().start()
     where = "Slack" if secrets.slack_enabled else "this terminal"
     print(f"socbot: running {', '.join(roles)}; alerts go to {where}. Ctrl-C stops.",
@@ -171,95 +143,6 @@ def _demo(settings: Settings, secrets: Secrets) -> int:
               "and SLACK_APP_TOKEN set, alerts go to Slack with buttons; see README.md.",
               flush=True)
         client.shutdown()
-    return 0
-
-
-def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot collect secure|cloudtrail``."""
-    from collectors.pipeline import collect_cloudtrail, collect_secure
-    from core.redisconn import connect
-
-    client = connect()
-    if args.source == "secure":
-        stats = collect_secure(client, Path(args.path), _stop_on_signals(),
-                               from_start=args.from_start, once=args.once)
-    else:
-        totals: dict[str, int] = {}
-        for path in args.path:
-            for name, value in vars(collect_cloudtrail(client, Path(path))).items():
-                totals[name] = totals.get(name, 0) + value
-        print(f"socbot collect cloudtrail: {json.dumps(totals)}", file=sys.stderr)
-        return 0
-    print(f"socbot collect secure: {json.dumps(vars(stats))}", file=sys.stderr)
-    return 0
-
-
-def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot parse``."""
-    from bot.sources import read_events
-    from core.events import dumps
-
-    counts: dict[tuple[str, str], int] = {}
-    result = read_events(args.source, [Path(p) for p in args.paths])
-    out = sys.stdout
-    for event in result:
-        if args.summary:
-            key = (event["event.action"], event["event.outcome"])
-            counts[key] = counts.get(key, 0) + 1
-        else:
-            out.write(dumps(event) + "\n")
-    if args.summary:
-        width = max((len(a) for a, _ in counts), default=6)
-        out.write(f"{'action':<{width}}  {'outcome':<8}  count\n")
-        for (action, outcome), count in sorted(counts.items(), key=lambda kv: -kv[1]):
-            out.write(f"{action:<{width}}  {outcome:<8}  {count}\n")
-    print(result.report(), file=sys.stderr)
-    return 0
-
-
-def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot replay``: detection over files, signals and alerts as JSON Lines."""
-    from bot.progress import Progress
-    from bot.sources import read_events
-    from core.alerts import AlertStore
-    from core.redisconn import embedded
-    from detections.engine import Engine
-    from detections.rule import load_all
-
-    out = sys.stdout
-    with tempfile.TemporaryDirectory(prefix="socbot-replay-") as tmp:
-        client = embedded(Path(tmp) / "redis.db")
-        engine = Engine(client, load_all(), settings.rules)
-        store = AlertStore(client)
-        alert_ids: list[str] = []
-        result = read_events(args.source, [Path(p) for p in args.paths])
-        progress = Progress("replay", total_bytes=result.total_bytes)
-        for event in result:
-            for sig in engine.evaluate(event):
-                alert_id, outcome = store.record(sig)
-                if outcome == "new":
-                    alert_ids.append(alert_id)
-                out.write(json.dumps({"type": "signal", "alert_id": alert_id, **sig.to_dict()},
-                                     default=str) + "\n")
-            progress.update(result.bytes_read)
-        progress.done()
-        for alert_id in alert_ids:
-            alert = store.get(alert_id)
-            if alert is not None:
-                out.write(json.dumps({"type": "alert", **alert.to_dict()}, default=str) + "\n")
-        print(f"{result.report()}; {len(alert_ids)} alerts", file=sys.stderr)
-        client.shutdown()
-    return 0
-
-
-def cmd_playbooks(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot playbooks list``."""
-    from playbooks.registry import all_playbooks
-
-    for playbook in all_playbooks():
-        approvals = f"{playbook.approvals_required} approval(s)"
-        kind = "destructive" if playbook.destructive else "reversible"
-        print(f"{playbook.name:<28} {kind:<12} {approvals:<14} {playbook.description}")
     return 0
 
 
