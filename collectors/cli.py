@@ -58,7 +58,7 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot parse``."""
-    from bot.sources import read_events
+    from collectors.files import read_events
     from core.events import dumps
 
     counts: dict[tuple[str, str], int] = {}

@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files, signals and alerts as JSON Lines."""
     from bot.progress import Progress
-    from bot.sources import read_events
+    from collectors.files import read_events
     from core.alerts import AlertStore
     from core.redisconn import embedded
     from detections.engine import Engine

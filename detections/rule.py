@@ -137,8 +137,10 @@ def load_all() -> dict[str, Rule]:
     """Import every rule module under ``detections`` and return the registry."""
     import detections
 
+    # Rules live one level down (detections/<source>/<rule>.py); the engine's own modules
+    # sit at the top and are not imported here.
     for module in pkgutil.walk_packages(detections.__path__, "detections."):
-        if module.name.rsplit(".", 1)[-1] not in ("rule", "engine", "worker"):
+        if module.name.count(".") >= 2 and not module.ispkg:
             importlib.import_module(module.name)
     return REGISTRY
 
