@@ -33,12 +33,22 @@ class _Section(BaseModel):
 
 
 class Routing(_Section):
-    """Which channel an alert goes to: rule, then dataset, then severity, then default."""
+    """Which channel an alert goes to: rule, account, dataset, severity, then default."""
 
     default: str = "#security-alerts"
     by_severity: dict[str, str] = Field(default_factory=dict)
     by_dataset: dict[str, str] = Field(default_factory=dict)
     by_rule: dict[str, str] = Field(default_factory=dict)
+    by_account: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("by_account")
+    @classmethod
+    def _account_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for account in value:
+            if not (len(str(account)) == 12 and str(account).isdigit()):
+                raise ValueError(f"{account!r} is not an AWS account id; write the 12 digits "
+                                 "in quotes, such as '123456789012'")
+        return value
 
     @field_validator("by_severity")
     @classmethod
@@ -49,11 +59,74 @@ class Routing(_Section):
         return value
 
 
+class VerifyUser(_Section):
+    """"Was this you?": DM the person an alert names and let them confirm or deny it."""
+
+    # rule id -> alert context field naming the person (user.name, user.email, ...)
+    rules: dict[str, str] = Field(default_factory=dict)
+    # person (as the field names them) -> Slack user id; otherwise users.lookupByEmail
+    users: dict[str, str] = Field(default_factory=dict)
+    email_domain: str = ""  # "example.com": look up "alice" as alice@example.com
+    timeout_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    quiet_hours: int = Field(default=21, ge=1, le=30 * 24)
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, user in value.items():
+            if not (user[:1] in ("U", "W") and user[1:].isalnum()):
+                raise ValueError(f"{name}: {user!r} is not a Slack user id (U0123ABCD); copy it "
+                                 "from the person's profile, 'Copy member ID'")
+        return value
+
+
 class SlackSettings(_Section):
     """Slack behaviour; tokens come from the environment, never from this file."""
 
     routing: Routing = Field(default_factory=Routing)
     oncall_usergroup: str = ""
+    # severity -> minutes an alert may stay unacknowledged before the on-call group is paged
+    # in its thread (again every as many minutes, at most escalation_repeats times)
+    escalate_after_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"critical": 10, "high": 30, "medium": 120})
+    escalation_repeats: int = Field(default=3, ge=1, le=20)
+    mute_hours: list[int] = Field(default_factory=lambda: [1, 24], min_length=1, max_length=4)
+    verify_user: VerifyUser = Field(default_factory=VerifyUser)
+
+    @field_validator("oncall_usergroup")
+    @classmethod
+    def _usergroup(cls, value: str) -> str:
+        if value and not (value.startswith("S") and value[1:].isalnum()):
+            raise ValueError(f"{value!r} is not a user group id; write the group's id "
+                             "(S0123ABCD, from the group's page), not its @handle")
+        return value
+
+    @field_validator("escalate_after_minutes")
+    @classmethod
+    def _escalation(cls, value: dict[str, int]) -> dict[str, int]:
+        for severity, minutes in value.items():
+            if severity not in SEVERITIES:
+                raise ValueError(f"unknown severity {severity!r}; use one of "
+                                 f"{', '.join(SEVERITIES)}")
+            if not 1 <= minutes <= 7 * 24 * 60:
+                raise ValueError(f"{severity}: {minutes} minutes; write 1 to 10080 "
+                                 "(leave the severity out to never escalate it)")
+        return value
+
+    @field_validator("mute_hours")
+    @classmethod
+    def _mute_hours(cls, value: list[int]) -> list[int]:
+        for hours in value:
+            if not 1 <= hours <= 30 * 24:
+                raise ValueError(f"{hours}: a mute button lasts 1 to 720 hours")
+        return value
+
+
+class EventRetention(_Section):
+    """Recent events kept in Redis for ``/soc recent`` and ``/soc search``."""
+
+    retention_hours: int = Field(default=72, ge=1, le=90 * 24)
+    max_events: int = Field(default=2_000_000, ge=1000, le=100_000_000)
 
 
 class Approvals(_Section):
@@ -82,6 +155,45 @@ class AwsSettings(_Section):
     default_region: str = "us-east-1"
 
 
+class EnrichmentSettings(_Section):
+    """Context added to an alert before it is posted (``enrichment/``): network labels, GeoIP
+    databases and how long each source's answers are cached in Redis."""
+
+    enabled: bool = True
+    vpn_cidrs: list[str] = Field(default_factory=list)
+    network_labels: dict[str, str] = Field(default_factory=dict)
+    maxmind_city_db: str = ""
+    maxmind_asn_db: str = ""
+    geoip_ttl_s: int = Field(default=7 * 86400, ge=0)
+    aws_ttl_s: int = Field(default=900, ge=0)
+    directory_ttl_s: int = Field(default=3600, ge=0)
+    history_ttl_s: int = Field(default=60, ge=0)
+    failure_ttl_s: int = Field(default=60, ge=0)
+    aws_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("vpn_cidrs")
+    @classmethod
+    def _vpn_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            _check_cidr(cidr)
+        return value
+
+    @field_validator("network_labels")
+    @classmethod
+    def _labelled_cidrs(cls, value: dict[str, str]) -> dict[str, str]:
+        for cidr in value:
+            _check_cidr(cidr)
+        return value
+
+
+def _check_cidr(cidr: str) -> None:
+    try:
+        ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise ValueError(f"{cidr!r} is not a network; write an address range such as "
+                         "10.20.0.0/16 or 2001:db8::/32") from None
+
+
 class RuleSettings(_Section):
     """Per-rule overrides: enabled, severity and the rule's own parameters."""
 
@@ -104,8 +216,10 @@ class Settings(_Section):
     approvals: Approvals = Field(default_factory=Approvals)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
+    events: EventRetention = Field(default_factory=EventRetention)
     office_cidrs: list[str] = Field(default_factory=list)
     approved_amis: list[str] = Field(default_factory=list)
+    enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
 
     @field_validator("office_cidrs")
     @classmethod
@@ -205,8 +319,10 @@ def load(path: str | Path | None = None) -> Settings:
         raise ConfigError("\n".join(_describe(str(file), e) for e in exc.errors())) from exc
 
 
-def route(settings: Settings, *, rule_id: str, dataset: str, severity: str) -> str:
-    """The channel for an alert: by rule, then dataset, then severity, then the default."""
+def route(settings: Settings, *, rule_id: str, dataset: str, severity: str,
+          account: str = "") -> str:
+    """The channel for an alert: by rule, account, dataset, severity, then the default."""
     routing = settings.slack.routing
-    return (routing.by_rule.get(rule_id) or routing.by_dataset.get(dataset)
-            or routing.by_severity.get(severity) or routing.default)
+    return (routing.by_rule.get(rule_id) or (account and routing.by_account.get(account))
+            or routing.by_dataset.get(dataset) or routing.by_severity.get(severity)
+            or routing.default)
