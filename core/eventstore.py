@@ -1,0 +1,265 @@
+"""Recent events kept in Redis for ``/soc recent`` and ``/soc search``, with indexes.
+
+Fed by its own consumer group (``index``) on ``soc:events``, so indexing never slows detection.
+Layout (every key a stream, so entry ids are ingest times in ms and a ``since`` bound is an id
+range, not a scan):
+
+* ``soc:es:all``: one entry per event, field ``e`` = a compact copy of the event (the vendor
+  record ``original`` dropped, long strings cut), trimmed to the retention (``MINID``) and to
+  ``max_events``;
+* ``soc:es:ix:{kind}:{value}`` for kind ``dataset``, ``user`` (``user.name``), ``ip``
+  (``source.ip``) and ``host`` (``host.name``): field ``r`` = the id of the event in
+  ``soc:es:all``; trimmed to the retention and expiring with it when no event arrives;
+* ``soc:es:last``: per dataset, the ``@timestamp`` of the last event and when it was indexed.
+
+A search reads the most selective index it was given newest first and filters the events on the
+other conditions, scanning at most ``MAX_SCAN`` references: answers stay well under a second on
+millions of stored events (``bench/bench_eventstore.py``). An event delivered twice is indexed
+twice and shown once (results are deduplicated by ``event.id``).
+
+Example::
+
+    store = EventStore(redis_client, retention_s=72 * 3600)
+    store.add({"@timestamp": "...", "event.id": "e1", "event.dataset": "secure", ...})
+    store.search(ip="203.0.113.7", since_s=86400, limit=20).events
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from core.events import Event, loads
+
+GROUP = "index"
+ALL = "soc:es:all"
+LAST = "soc:es:last"
+INDEX_FIELDS = {"dataset": "event.dataset", "user": "user.name", "ip": "source.ip",
+                "host": "host.name"}
+MAX_VALUE = 256  # longer values are stored but not indexed (nobody types them)
+MAX_STRING = 512
+MAX_SCAN = 20_000
+PAGE = 500
+
+# KEYS: all-stream, last-hash, then one index stream per indexed value.
+# ARGV: compact event, min id (retention), retention s, max events, dataset, @timestamp, now,
+#       now in ms. Ids come from the caller's clock (so tests can move time), kept increasing;
+#       an index entry takes the id of its event, so every index increases too.
+_ADD = """
+local ms, seq = tonumber(ARGV[8]), 0
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  local lms, lseq = string.match(last[1], '(%d+)-(%d+)')
+  if ms <= tonumber(lms) then ms, seq = tonumber(lms), tonumber(lseq) + 1 end
+end
+local id = string.format('%.0f-%.0f', ms, seq)
+redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], id, 'e', ARGV[1])
+for i = 3, #KEYS do
+  redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[2], id, 'r', id)
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3]))
+end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[5], ARGV[6], ARGV[5] .. '@indexed', ARGV[7])
+end
+return id
+"""
+
+
+def normalize(kind: str, value: object) -> str | None:
+    """The form a value is indexed and searched under, or None if it cannot be indexed."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or len(text) > MAX_VALUE:
+        return None
+    if kind == "ip":
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            return None
+    if kind == "host":
+        return text.lower()
+    return text
+
+
+def compact(event: Event) -> Event:
+    """The copy kept for display: no vendor record, strings cut to ``MAX_STRING``."""
+    out: Event = {}
+    for key, value in event.items():
+        if key == "original":
+            continue
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            value = value[:MAX_STRING] + "…"
+        elif isinstance(value, (dict, list)):
+            text = json.dumps(value, default=str, ensure_ascii=False)
+            value = text if len(text) <= MAX_STRING else text[:MAX_STRING] + "…"
+        out[key] = value
+    return out
+
+
+@dataclass
+class SearchResult:
+    """Events found, newest first; ``truncated`` when the scan bound stopped the search."""
+
+    events: list[Event] = field(default_factory=list)
+    scanned: int = 0
+    truncated: bool = False
+
+
+class EventStore:
+    """Recent events with retention and indexes by dataset, user, IP and host."""
+
+    def __init__(self, client: redis.Redis, *, retention_s: int = 72 * 3600,
+                 max_events: int = 2_000_000, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.retention_s = retention_s
+        self.max_events = max_events
+        self.clock = clock
+        self._add = client.register_script(_ADD)
+        self._since_trim = 0
+
+    @staticmethod
+    def index_key(kind: str, value: str) -> str:
+        """The index stream of one value (already normalized)."""
+        return f"soc:es:ix:{kind}:{value}"
+
+    def _min_id(self, seconds: float) -> str:
+        return f"{max(int((self.clock() - seconds) * 1000), 0)}-0"
+
+    def add_many(self, events: Iterable[Event]) -> int:
+        """Store events (one round trip per call); return how many were stored."""
+        pipe = self.client.pipeline(transaction=False)
+        now = self.clock()
+        min_id = self._min_id(self.retention_s)
+        count = 0
+        for event in events:
+            keys = [ALL, LAST]
+            for kind, name in INDEX_FIELDS.items():
+                value = normalize(kind, event.get(name))
+                if value is not None:
+                    keys.append(self.index_key(kind, value))
+            self._add(keys=keys, args=[
+                json.dumps(compact(event), default=str, ensure_ascii=False,
+                           separators=(",", ":")),
+                min_id, self.retention_s, self.max_events,
+                str(event.get("event.dataset", ""))[:MAX_VALUE],
+                str(event.get("@timestamp", "")), f"{now:.3f}", int(now * 1000)], client=pipe)
+            count += 1
+        if count:
+            pipe.execute()
+            self._since_trim += count
+            if self._since_trim >= 10_000:
+                self._since_trim = 0
+                self.client.xtrim(ALL, maxlen=self.max_events, approximate=True)
+        return count
+
+    def add(self, event: Event) -> None:
+        """Store one event."""
+        self.add_many([event])
+
+    def handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Consumer handler for ``soc:events`` (group ``index``)."""
+        self.add(loads(fields["e"]))
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def recent(self, dataset: str | None = None, limit: int = 10) -> list[Event]:
+        """The newest ``limit`` events, of one dataset or of all."""
+        if dataset is None:
+            rows = self.client.xrevrange(ALL, max="+", min=self._min_id(self.retention_s),
+                                         count=limit)
+            return _dedup(_decode(fields) for _id, fields in rows)[:limit]
+        return self.search(dataset=dataset, limit=limit).events
+
+    def search(self, *, user: str | None = None, ip: str | None = None,
+               host: str | None = None, dataset: str | None = None,
+               since_s: float | None = None, limit: int = 20) -> SearchResult:
+        """Events matching every condition given, newest first (at least one is needed)."""
+        wanted = {kind: normalize(kind, value) for kind, value in
+                  (("user", user), ("ip", ip), ("host", host), ("dataset", dataset))
+                  if value is not None}
+        if not wanted:
+            raise ValueError("give at least one of user, ip, host or dataset")
+        if any(value is None for value in wanted.values()):
+            return SearchResult()
+        conditions = {kind: str(value) for kind, value in wanted.items()}
+        lengths = self._lengths(conditions)
+        kind = min(lengths, key=lambda k: lengths[k])
+        result = SearchResult()
+        if lengths[kind] == 0:
+            return result
+        key = self.index_key(kind, conditions[kind])
+        # Trimming is approximate (whole stream nodes); the retention is exact for readers.
+        low = self._min_id(min(since_s or self.retention_s, self.retention_s))
+        high = "+"
+        seen: set[str] = set()
+        while len(result.events) < limit:
+            refs = self.client.xrevrange(key, max=high, min=low, count=PAGE)
+            if not refs:
+                break
+            result.scanned += len(refs)
+            for event in self._fetch([_text(f[b"r"] if b"r" in f else f["r"])
+                                      for _id, f in refs]):
+                if all(normalize(k, event.get(INDEX_FIELDS[k])) == v
+                       for k, v in conditions.items()):
+                    event_id = str(event.get("event.id", ""))
+                    if event_id not in seen:
+                        seen.add(event_id)
+                        result.events.append(event)
+                        if len(result.events) >= limit:
+                            break
+            if len(refs) < PAGE:
+                break
+            if result.scanned >= MAX_SCAN:
+                result.truncated = True
+                break
+            high = "(" + _text(refs[-1][0])
+        return result
+
+    def _lengths(self, conditions: dict[str, str]) -> dict[str, int]:
+        pipe = self.client.pipeline(transaction=False)
+        for kind, value in conditions.items():
+            pipe.xlen(self.index_key(kind, value))
+        return dict(zip(conditions, pipe.execute(), strict=True))
+
+    def _fetch(self, ids: list[str]) -> list[Event]:
+        pipe = self.client.pipeline(transaction=False)
+        for event_id in ids:
+            pipe.xrange(ALL, min=event_id, max=event_id, count=1)
+        return [_decode(rows[0][1]) for rows in pipe.execute() if rows]
+
+    def last_seen(self) -> dict[str, tuple[str, float]]:
+        """Per dataset: the last event's ``@timestamp`` and when it was indexed (epoch s)."""
+        raw = {_text(k): _text(v) for k, v in self.client.hgetall(LAST).items()}
+        return {name: (stamp, float(raw.get(f"{name}@indexed", 0) or 0))
+                for name, stamp in raw.items() if "@" not in name}
+
+    def count(self) -> int:
+        """How many events are stored."""
+        return int(self.client.xlen(ALL))
+
+
+def _decode(fields: dict[Any, Any]) -> Event:
+    raw = fields.get(b"e", fields.get("e", "{}"))
+    return loads(raw)
+
+
+def _dedup(events: Iterable[Event]) -> list[Event]:
+    seen: set[str] = set()
+    out = []
+    for event in events:
+        key = str(event.get("event.id", ""))
+        if key not in seen:
+            seen.add(key)
+            out.append(event)
+    return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
