@@ -62,8 +62,9 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from collectors.syslog import HeaderError, parse_header
 from core.events import Event, format_timestamp, stable_id
 
 MAX_LINE_BYTES = 8192
@@ -79,22 +80,6 @@ class LineTooLong(ParseError):
     """The line is over :data:`MAX_LINE_BYTES`; it is set aside, never matched or truncated."""
 
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-
-# "Nov 23 03:12:09 host rest", "Jul  7 ...", "Jun 2 ..." and syslog-ng's "2015 Nov 13 ...".
-_RFC3164 = re.compile(
-    r"(?:(?P<year>\d{4}) )?(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) "
-    r"(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2}) (?P<host>[^ ]+) (?P<rest>.*)"
-)
-# rsyslog high precision: "2021-03-01T10:00:01.123456+01:00 host rest" (zone optional).
-_RFC3339 = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?"
-    r"(?P<zone>Z|[+-]\d{2}:?\d{2})? (?P<host>[^ ]+) (?P<rest>.*)"
-)
-# "sshd[123]: msg", "sudo: msg", "su(pam_unix)[23164]: msg" (old PAM style).
-_TAG = re.compile(
-    r"(?P<prog>[^ \[\]():]+)(?:\((?P<sub>[^ ()]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)")
 # Solaris prefixes messages with a message id: "[ID 800047 auth.notice] Failed none for ...".
 _SOLARIS_ID = re.compile(r"\[ID \d+ [a-z0-9]+\.[a-z]+\] ")
 
@@ -152,6 +137,28 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "su_sulog": re.compile(r"(?P<sign>[+-]) (?P<tty>[^ ]+) (?P<user>[^ :]+):(?P<target>[^ ]+)"),
     "su_aix": re.compile(
         r"(?P<failed>failed): (?P<tty>[^ ]+) changing from (?P<user>[^ ]+) to (?P<target>[^ ]+)"),
+    # shadow-utils (useradd, groupadd, usermod, userdel, groupdel, passwd) and pam_unix.
+    "useradd": re.compile(
+        r"new user: name=(?P<name>[^ ,]+), UID=(?P<uid>\d+), GID=(?P<gid>\d+), "
+        r"home=(?P<home>[^,]*), shell=(?P<shell>[^,]*)(?:, from=(?P<from>[^ ,]*))?"),
+    "useradd_failed": re.compile(r"failed adding user '(?P<name>[^']*)', (?P<reason>.*)"),
+    "groupadd": re.compile(
+        r"(?:new group|group added to /etc/group): name=(?P<name>[^ ,]+), GID=(?P<gid>\d+)"
+        r"(?:, from=(?P<from>[^ ,]*))?"),
+    "group_member": re.compile(
+        r"add '(?P<name>[^']+)' to (?P<shadow>shadow )?group '(?P<group>[^']+)'"
+        r"(?:, from=(?P<from>[^ ,]*))?"),
+    "usermod": re.compile(
+        r"(?:change user '(?P<name>[^']+)' (?P<what>[a-z]+) from '(?P<old>[^']*)' to "
+        r"'(?P<new>[^']*)'|change user name '(?P<old_name>[^']+)' to '(?P<new_name>[^']+)'|"
+        r"(?P<lock>lock|unlock) user '(?P<locked>[^']+)' password)(?:, from=(?P<from>[^ ,]*))?"),
+    "userdel": re.compile(r"delete user '(?P<name>[^']+)'(?:, from=(?P<from>[^ ,]*))?"),
+    "groupdel": re.compile(
+        r"(?:group '(?P<name>[^']+)' removed|remove group '(?P<name2>[^']+)')"
+        r"(?: from /etc/group)?(?:, from=(?P<from>[^ ,]*))?"),
+    "passwd": re.compile(
+        r"(?:pam_unix\(passwd:chauthtok\): password changed for (?P<name>[^ ]+)|"
+        r"password for '(?P<name2>[^']+)' changed by '(?P<by>[^']+)')"),
 }
 
 Fields = dict[str, object]
@@ -280,115 +287,186 @@ def _su(m: re.Match[str]) -> Fields:
     return fields
 
 
+def _account(action: str) -> Callable[[re.Match[str]], Fields]:
+    """Builder for shadow-utils and passwd lines: who was created, changed or removed."""
+    def build(m: re.Match[str]) -> Fields:
+        g = m.groupdict()
+        fields: Fields = {"event.action": action, "event.outcome": "success"}
+        name = g.get("name") or g.get("name2") or g.get("locked") or g.get("old_name")
+        if action in ("group_created", "group_deleted"):
+            fields["group.name"] = name
+            if g.get("gid"):
+                fields["group.id"] = g["gid"]
+                fields["system.auth.groupadd.name"] = name
+                fields["system.auth.groupadd.gid"] = g["gid"]
+        else:
+            fields["user.target.name"] = name
+        if action == "user_created":
+            if g.get("reason") is not None:
+                fields["event.outcome"] = "failure"
+                fields["error.message"] = g["reason"]
+            else:
+                fields.update({
+                    "user.target.id": g["uid"], "user.target.group.id": g["gid"],
+                    "system.auth.useradd.name": name, "system.auth.useradd.uid": g["uid"],
+                    "system.auth.useradd.gid": g["gid"], "system.auth.useradd.home": g["home"],
+                    "system.auth.useradd.shell": g["shell"],
+                })
+        elif action == "user_group_added":
+            fields["group.name"] = g["group"]
+            if g["shadow"]:
+                fields["system.auth.group.shadow"] = True
+        elif action == "user_modified":
+            if g.get("what"):
+                fields["system.auth.usermod.change"] = g["what"]
+                fields["system.auth.usermod.old"] = g["old"]
+                fields["system.auth.usermod.new"] = g["new"]
+            elif g.get("new_name"):
+                fields["system.auth.usermod.change"] = "name"
+                fields["system.auth.usermod.old"] = g["old_name"]
+                fields["system.auth.usermod.new"] = g["new_name"]
+            else:
+                fields["system.auth.usermod.change"] = f"{g['lock']} password"
+        elif action == "password_changed" and g.get("by"):
+            fields["user.name"] = g["by"]
+        if g.get("from"):
+            fields["system.auth.tty"] = g["from"]
+        return fields
+    return build
+
+
 @dataclass(frozen=True)
 class _Rule:
-    """One message pattern: the programs it applies to (None: any) and how to build fields."""
+    """One message pattern and how to build fields from its match."""
 
-    pattern: str
-    programs: frozenset[str] | None
+    pattern: re.Pattern[str]
     build: Callable[[re.Match[str]], Fields]
 
 
-_SU = frozenset({"su"})
-_RULES: tuple[_Rule, ...] = (
-    _Rule("ssh_login", _SSHD, _ssh_login),
-    _Rule("ssh_invalid_user", _SSHD, _ssh_invalid),
-    _Rule("ssh_connection_closed", _SSHD, _ssh_simple("ssh_connection_closed", "failure")),
-    _Rule("ssh_disconnected", _SSHD, _ssh_disconnected),
-    _Rule("ssh_max_auth_attempts", _SSHD, _ssh_simple("ssh_max_auth_attempts", "failure")),
-    _Rule("ssh_bad_protocol_version", _SSHD, _ssh_simple("ssh_bad_protocol_version", "failure")),
-    _Rule("ssh_no_identification", _SSHD, _ssh_simple("ssh_no_identification", "failure")),
-    _Rule("pam_auth_failure", None, _pam_failure),
-    _Rule("sudo", frozenset({"sudo"}), _sudo),
-    _Rule("su_util_linux", _SU, _su),
-    _Rule("su_bsd", _SU, _su),
-    _Rule("su_shadow", _SU, _su),
-    _Rule("su_sulog", _SU, _su),
-    _Rule("su_aix", _SU, _su),
-)
+def _rule(name: str, build: Callable[[re.Match[str]], Fields]) -> _Rule:
+    return _Rule(_PATTERNS[name], build)
 
 
-def _rfc3164_time(m: re.Match[str], now: datetime) -> datetime:
-    """The moment of a year-less timestamp: this year, or last year if that is > 1 day ahead."""
-    month = _MONTHS.get(m["mon"])
-    if month is None:
-        raise ParseError(f"unknown month {m['mon']!r}")
-    years = [int(m["year"])] if m["year"] else [now.year, now.year - 1, now.year - 2]
-    for year in years:
-        try:
-            moment = datetime(year, month, int(m["day"]), int(m["h"]), int(m["m"]), int(m["s"]),
-                              tzinfo=UTC)
-        except ValueError:
-            continue  # Feb 29 outside a leap year, or a bad day/time: try the year before
-        if m["year"] or moment <= now + timedelta(days=1):
-            return moment
-    raise ParseError("timestamp is not a valid date")
+_PAM = _rule("pam_auth_failure", _pam_failure)
+_SSH_LOGIN = _rule("ssh_login", _ssh_login)
+# sshd messages, by their first word: a dict lookup instead of trying every pattern.
+_SSHD_BY_WORD: dict[str, tuple[_Rule, ...]] = {
+    "Failed": (_SSH_LOGIN,),
+    "Accepted": (_SSH_LOGIN,),
+    "Invalid": (_rule("ssh_invalid_user", _ssh_invalid),),
+    "Connection": (_rule("ssh_connection_closed",
+                         _ssh_simple("ssh_connection_closed", "failure")),),
+    "Disconnected": (_rule("ssh_disconnected", _ssh_disconnected),),
+    "error:": (_rule("ssh_max_auth_attempts", _ssh_simple("ssh_max_auth_attempts", "failure")),),
+    "maximum": (_rule("ssh_max_auth_attempts", _ssh_simple("ssh_max_auth_attempts", "failure")),),
+    "Bad": (_rule("ssh_bad_protocol_version",
+                  _ssh_simple("ssh_bad_protocol_version", "failure")),),
+    "Did": (_rule("ssh_no_identification", _ssh_simple("ssh_no_identification", "failure")),),
+}
+_SU_RULES = tuple(_rule(n, _su) for n in
+                  ("su_util_linux", "su_bsd", "su_shadow", "su_sulog", "su_aix"))
+_USERMOD = (_rule("group_member", _account("user_group_added")),
+            _rule("usermod", _account("user_modified")))
+# Other programs: the patterns their messages may match (pam_unix failures apply to any).
+_BY_PROGRAM: dict[str, tuple[_Rule, ...]] = {
+    "sudo": (_PAM, _rule("sudo", _sudo)),
+    "su": (_PAM, *_SU_RULES),
+    "useradd": (_rule("useradd", _account("user_created")),
+                _rule("useradd_failed", _account("user_created")), *_USERMOD),
+    "groupadd": (_rule("groupadd", _account("group_created")),),
+    "usermod": _USERMOD,
+    "gpasswd": _USERMOD,
+    "userdel": (_rule("userdel", _account("user_deleted")),
+                _rule("groupdel", _account("group_deleted"))),
+    "groupdel": (_rule("groupdel", _account("group_deleted")),),
+    "passwd": (_PAM, _rule("passwd", _account("password_changed"))),
+}
+_SSHD_RULES = tuple(dict.fromkeys(r for rules in _SSHD_BY_WORD.values() for r in rules))
+# A line with no syslog prefix (journalctl -o cat) names no program: every pattern may apply.
+_ALL_RULES = tuple(dict.fromkeys(
+    (*_SSHD_RULES, _PAM, *(r for rules in _BY_PROGRAM.values() for r in rules))))
+_FAILURE_WORDS = "authentication failure"
 
 
-def _rfc3339_time(m: re.Match[str]) -> datetime:
-    text = f"{m['date']}T{m['time']}"
-    if m["frac"]:
-        text += "." + m["frac"][:6].ljust(6, "0")
-    zone = m["zone"]
-    if zone and zone != "Z":
-        text += zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ParseError(f"bad timestamp: {exc}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _candidates(program: str, msg: str) -> tuple[_Rule, ...]:
+    """The rules worth trying: a cheap look at program and first word before any regex."""
+    if program in _SSHD:
+        rules = _SSHD_BY_WORD.get(msg.partition(" ")[0], ())
+        if rules:
+            return rules
+        return (_PAM,) if _FAILURE_WORDS in msg else ()
+    rules = _BY_PROGRAM.get(program)
+    if rules is not None:
+        return rules
+    return (_PAM,) if _FAILURE_WORDS in msg else ()
+
+
+def _match(rules: tuple[_Rule, ...], msg: str) -> Fields | None:
+    for rule in rules:
+        match = rule.pattern.fullmatch(msg)
+        if match is not None:
+            return rule.build(match)
+    return None
 
 
 def parse_line(line: str, *, now: datetime | None = None, event_id: str | None = None
                ) -> Event | None:
     """Parse one syslog line into an event, or None if its message is of no interest.
 
-    ``now`` gives the year to year-less timestamps (default: the current UTC time).
+    ``now`` gives the year to year-less timestamps (default: the current UTC time) and the
+    time of a line that has no timestamp at all (``journalctl -o cat``; such a line is read
+    only if its message is one we know, and is tagged ``timestamp_missing``).
     ``event_id`` becomes ``event.id`` (the tailer passes a hash of host, file and offset);
     without it the id is a hash of host, timestamp and line. Raises :class:`LineTooLong` for
     a line over :data:`MAX_LINE_BYTES` and :class:`ParseError` for a line that is not syslog.
     """
     raw = line.removesuffix("\n").removesuffix("\r")
-    # Checked before any regex runs: long lines are where matching cost hides.
-    if len(raw) > MAX_LINE_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
+    # Checked before any regex runs: long lines are where matching cost hides. A str holds
+    # at most 4 bytes a character, so only lines near the bound need encoding to count.
+    if len(raw) > MAX_LINE_BYTES or (len(raw) * 4 > MAX_LINE_BYTES and not raw.isascii()
+                                     and len(raw.encode("utf-8", "surrogatepass"))
+                                     > MAX_LINE_BYTES):
         raise LineTooLong(f"line is over {MAX_LINE_BYTES} bytes")
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    header = _RFC3164.fullmatch(raw)
-    if header:
-        moment = _rfc3164_time(header, now)
-    else:
-        header = _RFC3339.fullmatch(raw)
-        if not header:
+    try:
+        header = parse_header(raw, now)
+    except HeaderError as exc:
+        raise ParseError(str(exc)) from None
+    if header is None:
+        fields = _match(_ALL_RULES, raw)
+        if fields is None:
             raise ParseError("not a syslog line: no timestamp and host at the start")
-        moment = _rfc3339_time(header)
-    tag = _TAG.fullmatch(header["rest"])
-    if not tag:
-        return None  # syslog-shaped, but no "program:" tag ("-- MARK --" and the like)
-    program, msg = tag["prog"], tag["msg"]
-    solaris = _SOLARIS_ID.match(msg)
-    if solaris:
-        msg = msg[solaris.end():]
-    for rule in _RULES:
-        if rule.programs is not None and program not in rule.programs:
-            continue
-        match = _PATTERNS[rule.pattern].fullmatch(msg)
-        if match is None:
-            continue
-        fields = rule.build(match)
-        timestamp = format_timestamp(moment)
-        host = header["host"]
-        event: Event = {
-            "@timestamp": timestamp,
-            "event.id": event_id or stable_id(host, timestamp, raw),
-            "event.dataset": "secure",
-            "host.name": host,
-            "process.name": program,
-        }
-        if tag["pid"]:
-            event["process.pid"] = int(tag["pid"])
+        timestamp = format_timestamp(now)
+        event: Event = {"@timestamp": timestamp,
+                        "event.id": event_id or stable_id("", timestamp, raw),
+                        "event.dataset": "secure"}
         event.update(fields)
+        event["tags"] = [*event.get("tags", ()), "timestamp_missing"]
         event["message"] = raw
         return event
-    return None
+    program, msg = header.program, header.msg
+    if program is None:
+        return None  # syslog-shaped, but no "program:" tag ("-- MARK --" and the like)
+    if msg.startswith("[ID "):
+        solaris = _SOLARIS_ID.match(msg)
+        if solaris:
+            msg = msg[solaris.end():]
+    fields = _match(_candidates(program, msg), msg)
+    if fields is None:
+        return None
+    timestamp = format_timestamp(header.moment)
+    host = header.host
+    event = {
+        "@timestamp": timestamp,
+        "event.id": event_id or stable_id(host, timestamp, raw),
+        "event.dataset": "secure",
+        "host.name": host,
+        "process.name": program,
+    }
+    if header.pid is not None:
+        event["process.pid"] = header.pid
+    event.update(fields)
+    event["message"] = raw
+    return event

@@ -274,6 +274,13 @@ BEATS_TO_OURS = {
     "system.auth.sudo.tty": "system.auth.sudo.tty",
     "system.auth.sudo.user": "system.auth.sudo.user",
     "system.auth.sudo.error": "system.auth.sudo.error",
+    "system.auth.groupadd.name": "system.auth.groupadd.name",
+    "system.auth.groupadd.gid": "system.auth.groupadd.gid",
+    "system.auth.useradd.name": "system.auth.useradd.name",
+    "system.auth.useradd.uid": "system.auth.useradd.uid",
+    "system.auth.useradd.gid": "system.auth.useradd.gid",
+    "system.auth.useradd.home": "system.auth.useradd.home",
+    "system.auth.useradd.shell": "system.auth.useradd.shell",
 }
 
 
@@ -282,10 +289,6 @@ def test_fields_match_filebeats_expected_fields(shared_data: Path) -> None:
     for case in _beats_cases(shared_data):
         expected = case["expected_fields"]
         event = parse_line(case["log_line"], now=NOW)
-        if any(key.startswith(("system.auth.groupadd", "system.auth.useradd"))
-               for key in expected):
-            assert event is None  # account management lines are not parsed this round
-            continue
         assert event is not None, case["log_line"]
         for theirs, ours in BEATS_TO_OURS.items():
             if theirs in expected:
@@ -293,7 +296,7 @@ def test_fields_match_filebeats_expected_fields(shared_data: Path) -> None:
                 compared += 1
         stamp = datetime.strptime(expected["system.auth.timestamp"], "%b %d %H:%M:%S")
         assert event["@timestamp"][5:19] == stamp.strftime("%m-%dT%H:%M:%S")
-    assert compared == 39
+    assert compared == 50
 
 
 def test_beats_outcomes(shared_data: Path) -> None:
@@ -305,7 +308,8 @@ def test_beats_outcomes(shared_data: Path) -> None:
     assert outcomes == {
         1: ("ssh_login", "success"), 2: ("ssh_login", "success"),
         3: ("ssh_invalid_user", "failure"), 5: ("sudo", "success"), 7: ("sudo", "success"),
-        8: ("sudo", "failure"),
+        8: ("sudo", "failure"), 9: ("group_created", "success"),
+        10: ("user_created", "success"),
     }
 
 
@@ -329,6 +333,7 @@ WAZUH_EXPECTED = {
     "5405": {("sudo", "failure")},
     "5503": {("pam_auth_failure", "failure")},
     "2502": {("pam_auth_failure", "failure")},
+    "5905": {("user_created", "failure")},
 }
 
 
@@ -346,7 +351,7 @@ def test_wazuh_labelled_lines(shared_data: Path) -> None:
         assert expected is not None, case["log_line"]
         assert (event["event.action"], event["event.outcome"]) in expected, case["log_line"]
         recognised += 1
-    assert recognised == 19
+    assert recognised == 20
 
 
 def test_wazuh_sudo_and_su_fields(shared_data: Path) -> None:
@@ -373,3 +378,104 @@ def test_pam_unix_with_hostile_user_keeps_rhost() -> None:
     assert event["source.ip"] == "192.0.2.44"
     assert event["user.name"] == "x rhost=6.6.6.6"
     assert event["system.auth.pam.service"] == "sshd"
+
+
+# --- more shapes: RFC 5424, journald output, PRI, New Year ----------------------------------
+
+INVALID = "Invalid user a from 192.0.2.1 port 22"
+
+
+@pytest.mark.parametrize(("line", "stamp", "host"), [
+    ("<38>1 2026-03-01T10:00:01.25+01:00 bastion sshd 4242 - - " + INVALID,
+     "2026-03-01T09:00:01.250000Z", "bastion"),
+    ('<38>1 2026-03-01T10:00:01Z bastion sshd-session 7 MSGID [x@1 a="q\\"]" b="2"][y@2] '
+     + INVALID, "2026-03-01T10:00:01Z", "bastion"),
+    ("<38>Nov 23 03:12:09 bastion sshd[7]: " + INVALID, "2026-11-23T03:12:09Z", "bastion"),
+    ("Nov 23 03:12:09.123456 bastion sshd[7]: " + INVALID,          # journalctl short-precise
+     "2026-11-23T03:12:09.123456Z", "bastion"),
+    ("2026-11-23T03:12:09+0100 bastion sshd[7]: " + INVALID,        # journalctl short-iso
+     "2026-11-23T02:12:09Z", "bastion"),
+    ("1795403529.5 bastion sshd[7]: " + INVALID,                    # journalctl short-unix
+     "2026-11-23T03:12:09.500000Z", "bastion"),
+])
+def test_header_shapes(line: str, stamp: str, host: str) -> None:
+    event = parse(line)
+    assert (event["@timestamp"], event["host.name"], event["event.action"]) == (
+        stamp, host, "ssh_invalid_user")
+    assert event["source.ip"] == "192.0.2.1" and event["process.pid"] in (4242, 7)
+
+
+def test_rfc5424_structured_data_cannot_hide_a_second_message() -> None:
+    line = ('<38>1 2026-03-01T10:00:01Z h sshd 1 - [a@1 x="] ' + INVALID + '"] '
+            "Invalid user b from 198.51.100.9 port 1")
+    event = parse(line)
+    assert (event["user.name"], event["source.ip"]) == ("b", "198.51.100.9")
+
+
+def test_journald_line_without_prefix_is_read_with_the_read_time() -> None:
+    event = parse("Failed password for root from 203.0.113.5 port 2222 ssh2")
+    assert (event["event.action"], event["source.ip"], event["@timestamp"]) == (
+        "ssh_login", "203.0.113.5", "2026-11-23T12:00:00Z")
+    assert "timestamp_missing" in event["tags"] and "host.name" not in event
+
+
+def test_journald_line_without_prefix_of_unknown_text_is_unparsed() -> None:
+    with pytest.raises(ParseError):
+        parse_line("Server listening on 0.0.0.0 port 22.", now=NOW)
+
+
+def test_january_line_read_just_before_new_year_is_next_year() -> None:
+    event = parse_line("Jan  1 00:00:03 h sshd[1]: " + INVALID,
+                       now=datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC))
+    assert event is not None and event["@timestamp"] == "2027-01-01T00:00:03Z"
+
+
+def test_file_across_new_year_read_in_january() -> None:
+    now = datetime(2027, 1, 1, 0, 10, tzinfo=UTC)
+    stamps = [parse_line(f"{day} h sshd[1]: " + INVALID, now=now)["@timestamp"][:10]  # type: ignore[index]
+              for day in ("Dec 31 23:59:59", "Jan  1 00:00:01")]
+    assert stamps == ["2026-12-31", "2027-01-01"]
+
+
+def test_feb_29_goes_to_the_last_leap_year() -> None:
+    event = parse_line("Feb 29 10:00:00 h sshd[1]: " + INVALID, now=NOW)
+    assert event is not None and event["@timestamp"].startswith("2024-02-29")
+
+
+# --- account management ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("line", "action", "fields"), [
+    ("useradd[1]: new user: name=eve, UID=1001, GID=1001, home=/home/eve, shell=/bin/bash, "
+     "from=/dev/pts/0", "user_created",
+     {"user.target.name": "eve", "user.target.id": "1001", "system.auth.tty": "/dev/pts/0"}),
+    ("groupadd[1]: group added to /etc/group: name=ops, GID=1002", "group_created",
+     {"group.name": "ops", "group.id": "1002"}),
+    ("usermod[1]: add 'eve' to group 'wheel'", "user_group_added",
+     {"user.target.name": "eve", "group.name": "wheel"}),
+    ("usermod[1]: add 'eve' to shadow group 'wheel'", "user_group_added",
+     {"user.target.name": "eve", "system.auth.group.shadow": True}),
+    ("usermod[1]: change user 'eve' shell from '/bin/bash' to '/bin/sh'", "user_modified",
+     {"system.auth.usermod.change": "shell", "system.auth.usermod.new": "/bin/sh"}),
+    ("usermod[1]: lock user 'eve' password", "user_modified",
+     {"user.target.name": "eve", "system.auth.usermod.change": "lock password"}),
+    ("usermod[1]: change user name 'eve' to 'mallory'", "user_modified",
+     {"system.auth.usermod.old": "eve", "system.auth.usermod.new": "mallory"}),
+    ("userdel[1]: delete user 'eve'", "user_deleted", {"user.target.name": "eve"}),
+    ("groupdel[1]: group 'ops' removed", "group_deleted", {"group.name": "ops"}),
+    ("passwd[1]: pam_unix(passwd:chauthtok): password changed for eve", "password_changed",
+     {"user.target.name": "eve"}),
+    ("passwd[1]: password for 'eve' changed by 'root'", "password_changed",
+     {"user.target.name": "eve", "user.name": "root"}),
+])
+def test_account_management(line: str, action: str, fields: dict) -> None:
+    event = parse("Nov 23 03:12:09 h " + line)
+    assert (event["event.action"], event["event.outcome"]) == (action, "success")
+    assert {k: event[k] for k in fields} == fields
+
+
+def test_su_pam_failure_names_the_service() -> None:
+    event = parse("Nov 23 03:12:09 h su: pam_unix(su:auth): authentication failure; logname=bob "
+                  "uid=1000 euid=0 tty=pts/0 ruser=bob rhost=  user=root")
+    assert (event["event.action"], event["system.auth.pam.service"], event["user.name"]) == (
+        "pam_auth_failure", "su", "root")
+    assert "source.ip" not in event
