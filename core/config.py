@@ -149,11 +149,100 @@ class Approvals(_Section):
         return value
 
 
-class AwsSettings(_Section):
-    """How playbooks reach AWS: a role assumed in the alert's account, or the local credentials."""
+_IAM_ROLE_NAME = re.compile(r"([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}", re.ASCII)
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*", re.ASCII)
+
+
+def _role_name(value: str) -> str:
+    if value and not _IAM_ROLE_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an IAM role name; write the name only, such as "
+                         "socbot-remediation (not its ARN)")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if value and not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an environment variable name; write one such as "
+                         "SOCBOT_AWS_EXTERNAL_ID (the ExternalId itself is a secret: keep it "
+                         "in the environment, not in this file)")
+    return value
+
+
+class AwsAccount(_Section):
+    """How to reach one account: its role name and the variable holding its ExternalId."""
 
     role_name: str = ""
+    external_id_env: str = ""
+
+    @field_validator("role_name")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        return _role_name(value)
+
+    @field_validator("external_id_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return _env_name(value)
+
+
+class AwsSettings(_Section):
+    """How playbooks reach AWS: a role assumed in the alert's account, or the local credentials.
+
+    ``accounts`` overrides ``role_name`` and ``external_id_env`` per account id.
+    """
+
+    role_name: str = ""
+    external_id_env: str = "SOCBOT_AWS_EXTERNAL_ID"
     default_region: str = "us-east-1"
+    accounts: dict[str, AwsAccount] = Field(default_factory=dict)
+
+    @field_validator("role_name")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        return _role_name(value)
+
+    @field_validator("external_id_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return _env_name(value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_ids(cls, value: dict[str, AwsAccount]) -> dict[str, AwsAccount]:
+        for account in value:
+            if not (len(account) == 12 and account.isascii() and account.isdigit()):
+                raise ValueError(f"{account!r} is not an AWS account id; write the 12 digits "
+                                 "in quotes, such as '123456789012'")
+        return value
+
+
+class PlaybookSettings(_Section):
+    """What the remediation playbooks read besides the alert (README: configuration)."""
+
+    # A run that takes longer fails (per playbook: timeouts.<name>).
+    timeout_s: float = Field(default=120, gt=0, le=3600)
+    timeouts: dict[str, float] = Field(default_factory=dict)
+    # quarantine-instance: the security group (one per VPC) swapped onto the instance.
+    isolation_group_name: str = Field(default="socbot-isolation", min_length=1, max_length=255)
+    # block-ip-nacl and quarantine-instance: network ACL rule numbers socbot may use. Rules are
+    # evaluated lowest first, so these must be below the numbers of your allow rules.
+    nacl_rule_range: tuple[int, int] = (1, 99)
+    # restart-cloudtrail-logging: known-good event selectors per trail name, restored when a
+    # trail's selectors were emptied; a trail not listed gets all management events.
+    trail_event_selectors: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    # ssm-triage: how long to wait for the command's output.
+    ssm_wait_s: float = Field(default=60, gt=0, le=600)
+    # `socbot playbooks run --break-glass`: run without an approval (audited). Off by default.
+    allow_break_glass: bool = False
+
+    @field_validator("nacl_rule_range")
+    @classmethod
+    def _rule_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not 1 <= low <= high <= 32766:
+            raise ValueError("write two rule numbers [low, high] with 1 <= low <= high <= "
+                             "32766, below your own allow rules, such as [1, 99]")
+        return value
 
 
 class EnrichmentSettings(_Section):
@@ -393,6 +482,7 @@ class Settings(_Section):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     approvals: Approvals = Field(default_factory=Approvals)
     aws: AwsSettings = Field(default_factory=AwsSettings)
+    playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings)
     rules: dict[str, RuleSettings] = Field(default_factory=dict)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     events: EventRetention = Field(default_factory=EventRetention)
