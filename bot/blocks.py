@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,18 +40,24 @@ from slack_sdk.models.blocks import (
 from bot.escape import escape, escape_truncate, truncate
 from core.actions import Action
 from core.alerts import Alert
+from core.mutes import Mute
 
 ACK = "alert_ack"
+RESOLVE = "alert_resolve"
+FALSE_POSITIVE = "alert_false_positive"
+MUTE = "alert_mute"
 REQUEST = "playbook_request"
 APPROVE = "approval_approve"
 DENY = "approval_deny"
 
 USER_ID = re.compile(r"[UW][A-Z0-9]+", re.ASCII)
+USERGROUP_ID = re.compile(r"S[A-Z0-9]+", re.ASCII)
 PLAYBOOK_NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", re.ASCII)
 SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:",
                   "medium": ":large_yellow_circle:", "low": ":large_blue_circle:",
                   "info": ":white_circle:"}
 LABELS = {"revoke-world-ingress": "Revoke rule"}
+ENRICHMENT = "enrichment"  # alert.context key holding enrichment (a mapping), shown apart
 # Requests that still block a second request for the same playbook on the same alert.
 ACTIVE = ("requested", "approved", "running")
 HEADER_MAX, SECTION_MAX, FIELD_MAX, FIELDS_MAX = 150, 3000, 2000, 10
@@ -66,6 +72,11 @@ def mention(user_id: str) -> str:
     if USER_ID.fullmatch(user_id or ""):
         return f"<@{user_id}>"
     return escape(user_id) or "someone"
+
+
+def group_mention(group_id: str) -> str:
+    """``<!subteam^S…>`` for a valid user group id; empty for anything else."""
+    return f"<!subteam^{group_id}>" if USERGROUP_ID.fullmatch(group_id or "") else ""
 
 
 def utc(ts: float) -> str:
@@ -141,21 +152,25 @@ def _lookup(lookup: PlaybookLookup | None, name: str) -> Any | None:
 # --- alert ---------------------------------------------------------------------------------
 
 def alert_message(alert: Alert, actions: list[Action], *,
-                  lookup: PlaybookLookup | None = None) -> Message:
-    """The alert as posted in its channel, with Acknowledge and one Run button per playbook.
+                  lookup: PlaybookLookup | None = None, oncall: str = "",
+                  mute: Mute | None = None, mute_hours: Sequence[int] = (1, 24)) -> Message:
+    """The alert as posted in its channel, with its buttons.
 
     ``actions`` are the remediation requests made on the alert; their state is listed, and a
     playbook with a pending, approved or running request gets no second Run button.
-    ``lookup`` finds a playbook class by name (default: the playbook registry).
+    ``lookup`` finds a playbook class by name (default: the playbook registry). ``oncall`` is
+    the on-call user group id, mentioned when the alert is critical; ``mute`` the mute in force
+    on the alert's rule and entity; ``mute_hours`` the Mute buttons offered.
     """
     severity = alert.severity.upper()
     emoji = SEVERITY_EMOJI.get(alert.severity, ":white_circle:")
     header = HeaderBlock(text=PlainTextObject(
         text=truncate(f"{emoji} {escape(severity)}: {escape(alert.title)}", HEADER_MAX)))
 
-    lines = [f"*{entity_text(alert)}*",
-             (f"Rule `{escape(alert.rule_id)}` · {alert.count} event(s) · "
-              f"first seen {utc(alert.first_seen)} · last seen {utc(alert.last_seen)}")]
+    what = (f"*{entity_text(alert)}*: {alert.count} {escape(alert.dataset) or 'event'} "
+            f"event(s) matched `{escape(alert.rule_id)}`")
+    lines = [what, f"{alert.count} event(s) · first seen {utc(alert.first_seen)} · "
+                   f"last seen {utc(alert.last_seen)}"]
     refs = []
     if alert.mitre:
         refs.append("MITRE ATT&amp;CK " + ", ".join(escape(m) for m in alert.mitre))
@@ -164,20 +179,42 @@ def alert_message(alert: Alert, actions: list[Action], *,
         refs.append(f"<{escape(runbook)}|Runbook>")
     if refs:
         lines.append(" · ".join(refs))
-    pairs = list(alert.context.items())[:FIELDS_MAX]
+    pairs = [(k, v) for k, v in alert.context.items() if k != ENRICHMENT][:FIELDS_MAX]
     fields = [_mrkdwn(f"*{escape(k)}*\n{escape(_value(v))}", FIELD_MAX) for k, v in pairs]
     section = SectionBlock(text=_mrkdwn("\n".join(lines)), fields=fields or None)
 
-    blocks: list[Block] = [header, section,
-                           ContextBlock(elements=[_mrkdwn(status_line(alert))])]
+    blocks: list[Block] = [header]
+    page = group_mention(oncall) if alert.severity == "critical" else ""
+    if page:
+        blocks.append(SectionBlock(text=_mrkdwn(f"{page} critical alert: please acknowledge")))
+    blocks.append(section)
+    enrichment = enrichment_text(alert.context.get(ENRICHMENT))
+    if enrichment:
+        blocks.append(ContextBlock(elements=[_mrkdwn(enrichment)]))
+    state = status_line(alert)
+    if mute is not None:
+        state += f" · :mute: Muted until {utc(mute.until)} by {mention(mute.by)}"
+    blocks.append(ContextBlock(elements=[_mrkdwn(state)]))
     if actions:
         history = "\n".join(_action_line(a) for a in actions[-10:])
         blocks.append(ContextBlock(elements=[_mrkdwn(history)]))
-    buttons = _alert_buttons(alert, actions, lookup)
+    buttons = _alert_buttons(alert, actions, lookup, muted=mute is not None,
+                             mute_hours=mute_hours)
     if buttons:
         blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=buttons))
-    text = f"[{severity}] {alert.title} — {plain_entity(alert)}"
-    return _message(escape(text), blocks)
+    text = escape(f"[{severity}] {alert.title} — {plain_entity(alert)}")
+    if page:
+        text = f"{page} {text}"
+    return _message(text, blocks)
+
+
+def enrichment_text(enrichment: Any) -> str:
+    """Enrichment context (``alert.context["enrichment"]``, a mapping) as escaped lines."""
+    if not isinstance(enrichment, dict) or not enrichment:
+        return ""
+    lines = [f"*{escape(key)}*: {escape(_value(value))}"
+             for key, value in list(enrichment.items())[:20]]
+    return truncate(":mag: " + " · ".join(lines), 2000)
 
 
 def status_line(alert: Alert) -> str:
@@ -199,13 +236,22 @@ def _action_line(action: Action) -> str:
             f"{escape(action.status)}")
 
 
-def _alert_buttons(alert: Alert, actions: list[Action],
-                   lookup: PlaybookLookup | None) -> list[ButtonElement]:
+def _alert_buttons(alert: Alert, actions: list[Action], lookup: PlaybookLookup | None, *,
+                   muted: bool = False,
+                   mute_hours: Sequence[int] = (1, 24)) -> list[ButtonElement]:
     buttons = []
     if alert.status == "open":
-        buttons.append(ButtonElement(text="Acknowledge", action_id=ACK, value=alert.id))
+        buttons.append(ButtonElement(text="Acknowledge", action_id=ACK, value=alert.id,
+                                     style="primary"))
     if alert.status not in ("open", "acknowledged"):
         return buttons
+    buttons.append(ButtonElement(text="Resolve", action_id=RESOLVE, value=alert.id))
+    buttons.append(ButtonElement(text="False positive", action_id=FALSE_POSITIVE,
+                                 value=alert.id))
+    if not muted:
+        for hours in mute_hours:
+            buttons.append(ButtonElement(text=f"Mute {hours} h", action_id=f"{MUTE}_{hours}",
+                                         value=f"{alert.id}|{hours}"))
     busy = {a.playbook for a in actions if is_active(a)}
     for name in alert.playbooks:
         # A name that is not kebab-case cannot be a registered playbook: no button for it.

@@ -76,12 +76,14 @@ def test_acknowledged_alert_shows_who_and_no_acknowledge_button() -> None:
     alert = make_alert(status="acknowledged", status_by="U0ALICE", status_at=1700000000.0)
     message = alert_message(alert, [], lookup=get)
     assert "Acknowledged by <@U0ALICE> at 2023-11-14 22:13 UTC" in json.dumps(message)
-    assert [b["action_id"] for b in buttons(message)] == ["playbook_request"]
+    assert [b["action_id"] for b in buttons(message)] == [
+        "alert_resolve", "alert_false_positive", "alert_mute_1", "alert_mute_24",
+        "playbook_request"]
 
 
 def test_no_run_button_while_a_request_is_pending_and_none_when_resolved() -> None:
     pending = alert_message(make_alert(), [make_action()], lookup=get)
-    assert [b["action_id"] for b in buttons(pending)] == ["alert_ack"]
+    assert "playbook_request" not in [b["action_id"] for b in buttons(pending)]
     expired = alert_message(make_alert(), [make_action(expires_at=time.time() - 1)], lookup=get)
     assert "playbook_request" in [b["action_id"] for b in buttons(expired)]
     resolved = alert_message(make_alert(status="resolved", status_by="U0BOB"), [], lookup=get)
@@ -90,7 +92,7 @@ def test_no_run_button_while_a_request_is_pending_and_none_when_resolved() -> No
 
 def test_playbook_names_that_are_not_kebab_case_get_no_button() -> None:
     message = alert_message(make_alert(playbooks=["x|y", "<!channel>", "Run"]), [], lookup=get)
-    assert [b["action_id"] for b in buttons(message)] == ["alert_ack"]
+    assert "playbook_request" not in [b["action_id"] for b in buttons(message)]
 
 
 def test_mention_only_for_valid_user_ids() -> None:
@@ -179,3 +181,43 @@ def test_result_message_says_what_happened_and_who_approved() -> None:
     assert "revoke-world-ingress* succeeded" in body and "revoked 2 rules" in body
     assert "<@U0BOB>" in body and "Undo data recorded" in body
     assert message["text"].startswith("revoke-world-ingress succeeded on alert A1B2C3D4E5")
+
+
+def test_open_alert_offers_every_state_change_and_the_configured_mutes() -> None:
+    message = alert_message(make_alert(), [], lookup=get, mute_hours=(1, 24))
+    assert [(b["action_id"], b["text"]["text"]) for b in buttons(message)][:5] == [
+        ("alert_ack", "Acknowledge"), ("alert_resolve", "Resolve"),
+        ("alert_false_positive", "False positive"), ("alert_mute_1", "Mute 1 h"),
+        ("alert_mute_24", "Mute 24 h")]
+    assert button_value(message, "alert_mute_24") == "A1B2C3D4E5|24"
+
+
+def test_a_muted_alert_says_until_when_and_by_whom_and_offers_no_mute() -> None:
+    from core.mutes import Mute
+
+    mute = Mute("cloudtrail.sg_open_to_world", "sg-0123456789abcdef0", 1700003600.0, "U0BOB")
+    message = alert_message(make_alert(), [], lookup=get, mute=mute)
+    assert "Muted until 2023-11-14 23:13 UTC by <@U0BOB>" in json.dumps(message["blocks"])
+    assert not [b for b in buttons(message) if b["action_id"].startswith("alert_mute")]
+
+
+def test_critical_alerts_mention_the_oncall_group_in_text_and_blocks() -> None:
+    critical = alert_message(make_alert(severity="critical"), [], lookup=get, oncall="S0ONCALL")
+    assert critical["text"].startswith("<!subteam^S0ONCALL> ")
+    assert "<!subteam^S0ONCALL> critical alert" in json.dumps(critical["blocks"])
+    high = alert_message(make_alert(), [], lookup=get, oncall="S0ONCALL")
+    assert "subteam" not in json.dumps(high)
+    forged = alert_message(make_alert(severity="critical"), [], lookup=get,
+                           oncall="S1> <!channel")
+    assert "subteam" not in json.dumps(forged) and "<!channel" not in json.dumps(forged)
+
+
+def test_enrichment_context_is_shown_apart_and_escaped() -> None:
+    alert = make_alert(context={"source.ip": "203.0.113.7",
+                                "enrichment": {"geo": "FR, Paris", "asn": HOSTILE}})
+    message = alert_message(alert, [], lookup=get)
+    body = json.dumps(message["blocks"])
+    assert "*geo*: FR, Paris" in body and "&lt;!channel&gt;" in body
+    assert [t for t in tokens(message) if "evil" in t] == []
+    fields = message["blocks"][1]["fields"]
+    assert all("enrichment" not in f["text"] for f in fields)
