@@ -1,7 +1,8 @@
 """Mutes: silence a rule, or a rule for one entity, until a time.
 
 A mute is a Redis key with an expiry, so it ends by itself; ``soc:mutes`` indexes them for
-listing. Signals that match a mute are counted, not alerted. Example::
+listing. Signals that match a mute are counted (``soc:mutes:counts``, a hash of
+``rule_id:entity`` -> signals silenced), not alerted. Example::
 
     mutes = MuteStore(redis_client)
     mutes.mute("secure.ssh_brute_force", "203.0.113.7", seconds=3600, by="U0123ABCD",
@@ -40,6 +41,7 @@ class MuteStore:
     """Mutes in Redis, shared by every detection worker and the Slack app."""
 
     INDEX = "soc:mutes"
+    COUNTS = "soc:mutes:counts"
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -87,3 +89,12 @@ class MuteStore:
                 for k in self.client.zrange(self.INDEX, 0, -1)]
         values = self.client.mget(keys) if keys else []
         return [Mute(**json.loads(v)) for v in values if v]
+
+    def count_muted(self, rule_id: str, entity: str, n: int = 1) -> int:
+        """Count a signal silenced by the mute of ``rule_id`` for ``entity``; the new total."""
+        return int(self.client.hincrby(self.COUNTS, f"{rule_id}:{entity or ANY}", n))
+
+    def muted_counts(self) -> dict[str, int]:
+        """Signals silenced so far, by ``rule_id:entity`` of the mute that silenced them."""
+        return {(k.decode() if isinstance(k, bytes) else k): int(v)
+                for k, v in self.client.hgetall(self.COUNTS).items()}

@@ -120,3 +120,163 @@ def test_a_rule_match_sets_dedup_and_entity(redis_client: redis.Redis) -> None:
     signal = Engine(redis_client, {rule.id: rule}).evaluate(failure(1))[0]
     assert (signal.dedup_key, signal.entity["value"], signal.context["extra"]) == ("k", "root", 1)
     assert signal.context["source.ip"] == "203.0.113.7"
+
+
+# -- stateful primitives -------------------------------------------------------------------
+
+def event(n: int, action: str = "ssh_login", outcome: str = "failure", second: int | None = None,
+          **fields: object) -> Event:
+    base = failure(n, second=second)
+    base.update({"event.id": f"x{n}", "event.action": action, "event.outcome": outcome})
+    base.update(fields)
+    return base
+
+
+def test_distinct_counts_values_per_key_not_events(redis_client: redis.Redis) -> None:
+    from detections.rule import Distinct
+
+    rule = make_rule(lambda e: True, state=Distinct(by="source.ip", field="user.name", count=3,
+                                                     window_s=60))
+    engine = Engine(redis_client, {rule.id: rule})
+    same_user = [engine.evaluate(event(n, **{"user.name": "root"})) for n in range(5)]
+    assert same_user == [[]] * 5
+    fired = [engine.evaluate(event(10 + n, **{"user.name": f"u{n}"})) for n in range(2)]
+    assert [len(f) for f in fired] == [0, 1]
+    assert fired[1][0].context["distinct"] == "3 user.name in 60s"
+
+
+def test_first_seen_needs_history_and_fires_once_per_value(redis_client: redis.Redis) -> None:
+    from detections.rule import FirstSeen
+
+    rule = make_rule(lambda e: True, state=FirstSeen(by="user.name", field="source.ip"))
+    engine = Engine(redis_client, {rule.id: rule})
+    assert engine.evaluate(event(1, **{"source.ip": "192.0.2.1"})) == []  # no history yet
+    assert engine.evaluate(event(2, **{"source.ip": "192.0.2.1"})) == []  # known value
+    new = engine.evaluate(event(3, **{"source.ip": "198.51.100.1"}))
+    assert len(new) == 1
+    # A redelivered event gets the same verdict: it still owns the value it brought.
+    assert len(engine.evaluate(event(3, **{"source.ip": "198.51.100.1"}))) == 1
+    assert engine.evaluate(event(4, **{"source.ip": "198.51.100.1"})) == []
+
+
+def test_sequence_fires_on_b_after_enough_a_within_t(redis_client: redis.Redis) -> None:
+    from detections.rule import Sequence
+
+    def fn(e: Event) -> Match:
+        return Match(step="first") if e["event.outcome"] == "failure" else Match()
+
+    rule = make_rule(fn, state=Sequence(by="source.ip", within_s=60, count=2))
+    engine = Engine(redis_client, {rule.id: rule})
+    assert engine.evaluate(event(1, second=0)) == []
+    assert engine.evaluate(event(2, outcome="success", second=1)) == []  # one A only
+    assert engine.evaluate(event(3, second=2)) == []
+    fired = engine.evaluate(event(4, outcome="success", second=3))
+    assert len(fired) == 1 and fired[0].context["after"] == "2 earlier within 60s"
+    # B long after the A events: they are out of the window.
+    assert engine.evaluate(event(5, outcome="success", second=200)) == []
+
+
+def test_join_meets_two_sources_on_one_key_in_either_order(redis_client: redis.Redis) -> None:
+    from detections.rule import Join
+
+    def fn(e: Event) -> Match:
+        return Match(key=str(e["user.name"]), step=str(e["side"]), context={"at": e["side"]})
+
+    rule = make_rule(fn, state=Join(within_s=60, sides=("badge", "login")))
+    engine = Engine(redis_client, {rule.id: rule})
+    assert engine.evaluate(event(1, second=0, side="login", **{"user.name": "ann"})) == []
+    assert engine.evaluate(event(2, second=5, side="login", **{"user.name": "bob"})) == []
+    fired = engine.evaluate(event(3, second=30, side="badge", **{"user.name": "ann"}))
+    assert len(fired) == 1 and fired[0].entity["value"] == "ann"
+    assert engine.evaluate(event(4, second=500, side="badge", **{"user.name": "bob"})) == []
+
+
+def test_recent_hands_confirm_the_earlier_events(redis_client: redis.Redis) -> None:
+    from detections.rule import Recent, State
+
+    seen: list[State] = []
+
+    def confirm(match: Match, state: State, ctx: object) -> Match | None:
+        seen.append(state)
+        return match if state.records else None
+
+    rule = make_rule(lambda e: Match(context={"n": e["event.id"]}),
+                     state=Recent(by="user.name", within_s=60), confirm=confirm)
+    engine = Engine(redis_client, {rule.id: rule})
+    assert engine.evaluate(event(1, second=0)) == []
+    assert len(engine.evaluate(event(2, second=10))) == 1
+    assert [r["n"] for r in seen[-1].records] == ["x1"]
+
+
+def test_entity_risk_adds_distinct_rules_for_one_entity(redis_client: redis.Redis) -> None:
+    from detections.rule import Risk
+
+    low = make_rule(lambda e: True, id="low", severity="medium", entity_type="ip",
+                    dedup_by="source.ip")
+    high = make_rule(lambda e: e["event.outcome"] == "success", id="high", severity="high",
+                     dedup_by="source.ip")
+    risk = make_rule(lambda e: Match(key=str(e.get("source.ip", ""))), id="risk",
+                     datasets=("signal",), actions=None, severity="high",
+                     state=Risk(threshold=75, window_s=3600))
+    engine = Engine(redis_client, {r.id: r for r in (low, high, risk)})
+    first = engine.evaluate(event(1))
+    assert [s.rule_id for s in first] == ["low"]
+    assert [s.rule_id for s in engine.evaluate(event(2))] == ["low"]  # one rule twice: 25
+    both = engine.evaluate(event(3, outcome="success"))
+    assert sorted(s.rule_id for s in both) == ["high", "low", "risk"]
+    insight = next(s for s in both if s.rule_id == "risk")
+    assert insight.context["risk_score"] == 75 and "low (medium)" in insight.context["signals"]
+
+
+def test_stateless_rules_make_no_redis_round_trip(redis_client: redis.Redis) -> None:
+    class NoRedis:
+        def pipeline(self, *a: object, **k: object) -> object:
+            raise AssertionError("a stateless rule reached Redis")
+
+    rule = make_rule(lambda e: True)
+    engine = Engine(NoRedis(), {rule.id: rule})  # type: ignore[arg-type]
+    assert len(engine.evaluate_batch([failure(n) for n in range(10)])) == 10
+
+
+def test_a_batch_of_events_shares_one_round_trip(redis_client: redis.Redis) -> None:
+    rule = make_rule(lambda e: True, threshold=Threshold(by="source.ip", count=3, window_s=60))
+    engine = Engine(redis_client, {rule.id: rule})
+    calls = []
+    original = redis_client.pipeline
+
+    def counting(*a: object, **k: object):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(*a, **k)
+
+    redis_client.pipeline = counting  # type: ignore[method-assign]
+    out = engine.evaluate_batch([failure(n) for n in range(5)])
+    assert [len(s) for s in out] == [0, 0, 1, 1, 1] and len(calls) == 1
+
+
+def test_params_override_any_state_and_say_what_is_allowed(redis_client: redis.Redis) -> None:
+    from detections.rule import Sequence
+
+    rule = make_rule(lambda e: True, state=Sequence(by="source.ip", within_s=60, count=5))
+    tuned = rule.with_overrides(None, {"count": 2, "within_s": 30})
+    assert tuned.state == Sequence(by="source.ip", within_s=30, count=2)
+    try:
+        rule.with_overrides(None, {"window_s": 5})
+    except ValueError as exc:
+        assert "count" in str(exc) and "within_s" in str(exc)
+    else:
+        raise AssertionError("an unknown param was accepted")
+
+
+def test_muted_signals_are_counted_not_alerted(redis_client: redis.Redis) -> None:
+    from core.mutes import MuteStore
+
+    engine = Engine(redis_client, load_all())
+    worker = DetectionWorker(redis_client, engine)
+    MuteStore(redis_client).mute("secure.ssh_brute_force", "203.0.113.7", seconds=60, by="U1")
+    for n in range(10):
+        worker.handle(str(n), {"e": dumps(failure(n))})
+        worker.handle(f"b{n}", {"e": dumps(failure(n, ip="198.51.100.9"))})
+    alerts = AlertStore(redis_client).open_alerts()
+    assert {a.entity["value"] for a in alerts if a.rule_id == "secure.ssh_brute_force"} == {
+        "198.51.100.9"}
+    assert MuteStore(redis_client).muted_counts() == {"secure.ssh_brute_force:203.0.113.7": 3}
