@@ -8,6 +8,11 @@ from core.events import Event
 from detections.rule import Case, Match, rule
 
 WORLD = ("0.0.0.0/0", "::/0")
+
+
+def _is_world(cidr: Any) -> bool:
+    """A /0 range admits everyone, whatever address is written before the slash."""
+    return isinstance(cidr, str) and cidr.strip().endswith("/0")
 ADMIN_PORTS = (22, 3389)
 
 
@@ -37,7 +42,7 @@ def world_permissions(params: dict[str, Any]) -> list[dict[str, Any]]:
     for permission in permissions:
         ranges = [r.get("cidrIp") for r in _items(permission.get("ipRanges"))]
         ranges += [r.get("cidrIpv6") for r in _items(permission.get("ipv6Ranges"))]
-        open_ranges = [cidr for cidr in ranges if cidr in WORLD]
+        open_ranges = [cidr for cidr in ranges if _is_world(cidr)]
         if open_ranges:
             found.append({
                 "protocol": str(permission.get("ipProtocol", "-1")),
@@ -65,6 +70,7 @@ def _ports(permission: dict[str, Any]) -> str:
 
 
 def _request(n: int, params: dict[str, Any], error: str | None = None) -> Event:
+    # Built by hand (not through the normalizer) on purpose: the rule reads only these fields.
     record: dict[str, Any] = {"eventName": "AuthorizeSecurityGroupIngress",
                               "requestParameters": params}
     event: Event = {
@@ -96,6 +102,9 @@ _HTTPS_FROM_OFFICE = {"groupId": "sg-0123456789abcdef0", "ipPermissions": {"item
     playbooks=("revoke-world-ingress",),
     tests=(
         Case("SSH from 0.0.0.0/0", fires=True, events=(_request(0, _SSH_TO_WORLD),)),
+        Case("SSH from a /0 written with another address (old request shape)", fires=True,
+             events=(_request(3, {"groupId": "sg-1", "cidrIp": "208.236.235.254/0",
+                                  "ipProtocol": "tcp", "fromPort": 22, "toPort": 22}),)),
         Case("HTTPS from an office range", fires=False, events=(_request(1, _HTTPS_FROM_OFFICE),)),
         Case("a refused request changes nothing", fires=False,
              events=(_request(2, _SSH_TO_WORLD, error="UnauthorizedOperation"),)),
@@ -122,6 +131,6 @@ def sg_open_to_world(event: Event) -> Match | None:
         entity={"type": "security_group", "value": group_id},
         severity="high" if admin else None,
         title=f"Security group {group_id} opened to the world",
-        context={"group_id": group_id,
+        context={"group_id": group_id, "actor": event.get("user.name"),
                  "ports": ", ".join(_ports(permission) for permission in opened)},
     )

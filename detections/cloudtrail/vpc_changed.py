@@ -1,0 +1,35 @@
+"""VPC changes (CIS 4.14)."""
+
+from __future__ import annotations
+
+from core.events import Event
+from detections.cloudtrail._common import change, ct, params
+from detections.rule import Case, Match, rule
+
+
+@rule(
+    id="cloudtrail.vpc_changed",
+    title="VPC changed",
+    severity="low",
+    datasets=("cloudtrail",),
+    actions=("CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "AcceptVpcPeeringConnection",
+             "CreateVpcPeeringConnection", "DeleteVpcPeeringConnection",
+             "RejectVpcPeeringConnection", "AttachClassicLinkVpc", "DetachClassicLinkVpc",
+             "DisableVpcClassicLink", "EnableVpcClassicLink"),
+    mitre=("T1562.007",),
+    runbook="Expected from infrastructure as code; a peering to an unknown account is not.",
+    tests=(
+        Case("a peering requested", fires=True,
+             events=(ct("CreateVpcPeeringConnection", {"vpcId": "vpc-1",
+                                                       "peerOwnerId": "444455556666"},
+                        source="ec2.amazonaws.com"),)),
+        Case("a refused change", fires=False,
+             events=(ct("DeleteVpc", {"vpcId": "vpc-1"}, error="Client.UnauthorizedOperation",
+                        source="ec2.amazonaws.com"),)),
+    ),
+)
+def vpc_changed(event: Event) -> Match | None:
+    """Any successful VPC, peering or ClassicLink change, grouped per actor."""
+    request = params(event)
+    return change(event, "VPC changed", vpc_id=request.get("vpcId"),
+                  peer_account=request.get("peerOwnerId"))
