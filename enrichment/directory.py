@@ -17,28 +17,33 @@ def _record(item: Any) -> dict[str, Any]:
 
 
 class BadgeDirectory:
-    """Badge holders by badge id, e-mail, vendor person id or name (case-insensitive).
+    """Badge holders (``detection.people``) by badge id, e-mail, account name or name.
+
+    An entry has ``name``, ``email``, ``badge_ids`` (a list), ``accounts`` (user names that are
+    theirs), ``status`` and, where the directory has one, ``team``. Matching ignores case.
 
     Example::
 
-        directory = BadgeDirectory([{"badge_id": "1234", "name": "Ana Ruiz",
+        directory = BadgeDirectory([{"badge_ids": ["1234"], "name": "Ana Ruiz",
                                      "team": "Finance", "status": "active"}])
         directory.match({"door.badge_id": "1234"})
-        # {'badge_id': '1234', 'name': 'Ana Ruiz', 'team': 'Finance', 'status': 'active',
-        #  'matched_on': 'badge_id'}
+        # {'name': 'Ana Ruiz', 'team': 'Finance', 'status': 'active', 'matched_on': 'badge_id'}
     """
 
-    KEYS = (("door.badge_id", "badge_id"), ("user.email", "email"), ("user.id", "person_id"),
-            ("user.name", "name"))
+    # alert field -> directory key, in the order they are tried
+    KEYS = (("door.badge_id", "badge_ids"), ("user.email", "email"), ("user.id", "person_id"),
+            ("user.name", "accounts"), ("user.name", "name"))
 
     def __init__(self, entries: Iterable[Any]) -> None:
         self.entries = [_record(e) for e in entries]
         self._index: dict[tuple[str, str], dict[str, Any]] = {}
         for entry in self.entries:
             for _field, key in self.KEYS:
-                value = str(entry.get(key) or "").strip().lower()
-                if value:
-                    self._index.setdefault((key, value), entry)
+                values = entry.get(key) or []
+                for value in values if isinstance(values, list) else [values]:
+                    text = str(value).strip().lower()
+                    if text:
+                        self._index.setdefault((key, text), entry)
 
     def match(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         """The holder the alert's badge, e-mail, person id or name names; None if unknown."""
@@ -46,7 +51,8 @@ class BadgeDirectory:
             value = str(fields.get(field) or "").strip().lower()
             entry = self._index.get((key, value)) if value else None
             if entry is not None:
-                return {**entry, "matched_on": key}
+                shown = {k: entry[k] for k in ("name", "email", "team", "status") if entry.get(k)}
+                return {**shown, "matched_on": key.rstrip("s") if key == "badge_ids" else key}
         return None
 
 
@@ -57,7 +63,7 @@ class AccessPointInventory:
     evil twin: the match says so (``ssid_impersonated``).
     """
 
-    def __init__(self, entries: Iterable[Any]) -> None:
+    def __init__(self, entries: Iterable[Any], corporate_ssids: Iterable[str] = ()) -> None:
         self.entries = [_record(e) for e in entries]
         self._by_bssid = {str(e.get("bssid", "")).lower(): e for e in self.entries
                           if e.get("bssid")}
@@ -66,6 +72,13 @@ class AccessPointInventory:
             if entry.get("ssid") is not None:
                 self._ssids.setdefault(str(entry["ssid"]), []).append(
                     str(entry.get("bssid", "")).lower())
+        for ssid in corporate_ssids:
+            self._ssids.setdefault(ssid, [])
+
+    @property
+    def configured(self) -> bool:
+        """True when the configuration lists any access point or corporate SSID."""
+        return bool(self.entries or self._ssids)
 
     def match(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         """How ``wifi.bssid`` / ``wifi.ssid`` compare with the inventory; None without them."""
@@ -78,29 +91,17 @@ class AccessPointInventory:
             return {"authorized": True, "bssid": bssid, "ssid": entry.get("ssid", ""),
                     "site": entry.get("site", ""),
                     "ssid_matches": ssid is None or entry.get("ssid") == ssid}
-        known = self._ssids.get(str(ssid), []) if ssid is not None else []
+        ours = ssid is not None and str(ssid) in self._ssids
+        known = self._ssids.get(str(ssid), []) if ours else []
         return {"authorized": False, "bssid": bssid, "ssid": ssid or "",
-                "ssid_impersonated": bool(known), "known_bssids": known[:10]}
+                "ssid_impersonated": ours, "known_bssids": known[:10]}
 
 
-def directory_entries(settings: Any) -> tuple[list[Any], list[Any]]:
-    """The badge directory and the authorized-AP list from the configuration, wherever the
-    configuration keeps them; empty lists when it has neither."""
-    badges = _first(settings, ("badges", "badge_directory", "directory"))
-    aps = _first(settings, ("authorized_aps", "access_points", "wifi.authorized_aps",
-                            "wifi.access_points"))
-    return list(badges or []), list(aps or [])
-
-
-def _first(settings: Any, paths: tuple[str, ...]) -> Any:
-    for path in paths:
-        value = settings
-        for part in path.split("."):
-            value = getattr(value, part, None)
-            if value is None:
-                break
-        if value is not None:
-            if isinstance(value, Mapping):
-                return list(value.values())
-            return value
-    return None
+def from_settings(settings: Any) -> tuple[BadgeDirectory, AccessPointInventory]:
+    """The badge directory (``detection.people``) and the AP inventory
+    (``detection.authorized_aps``, ``detection.corporate_ssids``) of the configuration."""
+    detection = getattr(settings, "detection", None)
+    people = getattr(detection, "people", None) or []
+    aps = getattr(detection, "authorized_aps", None) or []
+    ssids = getattr(detection, "corporate_ssids", None) or []
+    return BadgeDirectory(people), AccessPointInventory(aps, ssids)

@@ -46,8 +46,10 @@ def summary_lines(enrichment: dict[str, Any], *, limit: int = 8) -> list[tuple[s
         lines.append(("Access point", _ap(ap)))
     for field, seen in (enrichment.get("history") or {}).items():
         first = seen.get("first_seen")
-        lines.append((f"History {field}", f"{seen.get('events_24h', 0)} events in 24 h"
-                      + (f", first seen {_utc(first)}" if first else ", never seen before")))
+        count = f"{seen.get('events_24h', 0)}{'+' if seen.get('capped') else ''}"
+        window = f" in the last {seen['window_h']} h" if seen.get("window_h") else ""
+        lines.append((f"History {field}", f"{count} events in 24 h"
+                      + (f", first seen {_utc(first)}" if first else f", not seen{window}")))
     unavailable = enrichment.get("unavailable") or {}
     shown = lines[: limit - 1] if unavailable else lines[:limit]
     if unavailable:

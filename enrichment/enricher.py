@@ -40,7 +40,8 @@ from core import metrics
 from core.config import Settings
 from enrichment.aws import AwsContext, Sessions
 from enrichment.cache import Cache
-from enrichment.directory import AccessPointInventory, BadgeDirectory, directory_entries
+from enrichment.directory import from_settings
+from enrichment.display import summary_lines
 from enrichment.errors import SourceUnavailable
 from enrichment.geoip import GeoIP
 from enrichment.history import DAY_S, EntityHistory, default_history
@@ -85,10 +86,9 @@ class Enricher:
         self.networks = NetworkLabels(office=settings.office_cidrs, vpn=self.config.vpn_cidrs,
                                       named=self.config.network_labels)
         self.aws = AwsContext(session_factory, timeout_s=self.config.aws_timeout_s)
-        badges, aps = directory_entries(settings)
-        self.badges = BadgeDirectory(badges)
-        self.access_points = AccessPointInventory(aps)
-        self.history = history if history is not None else default_history(client)
+        self.badges, self.access_points = from_settings(settings)
+        retention_s = int(getattr(getattr(settings, "events", None), "retention_hours", 72)) * 3600
+        self.history = history if history is not None else default_history(client, retention_s)
         self.clock = clock
 
     # --- entry points ----------------------------------------------------------------------
@@ -109,6 +109,11 @@ class Enricher:
         except redis.RedisError as exc:
             log.warning("cannot keep the enrichment of alert %s: %s", alert.id, exc)
         return result
+
+    def labels_for(self, alert: Any) -> dict[str, str]:
+        """:meth:`for_alert` as label -> text, the mapping ``bot.blocks`` shows under
+        ``alert.context["enrichment"]``."""
+        return dict(summary_lines(self.for_alert(alert)))
 
     def enrich(self, alert_context: Mapping[str, Any], entity: Mapping[str, Any]) -> dict[str, Any]:
         """Everything the sources know about the alert's entity and context fields."""
@@ -131,7 +136,7 @@ class Enricher:
             else:
                 result["unavailable"]["badge"] = "no badge directory in the configuration"
         if fields.get("wifi.bssid") or fields.get("wifi.ssid") is not None:
-            if self.access_points.entries:
+            if self.access_points.configured:
                 self._run(result, "access_point", lambda: self.access_points.match(fields))
             else:
                 result["unavailable"]["access_point"] = ("no authorized-AP inventory in the "

@@ -14,6 +14,7 @@ from redis.retry import Retry
 
 from core.alerts import AlertStore, Signal
 from core.config import Settings
+from core.eventstore import EventStore
 from enrichment import Enricher, SourceUnavailable, summary_lines
 from enrichment.aws import LocalSessions
 
@@ -197,16 +198,17 @@ def test_without_redis_enrichment_still_answers() -> None:
 
 
 def test_badge_holder_from_the_directory(redis_client: redis.Redis) -> None:
-    enricher = make(redis_client)
-    enricher.badges = type(enricher.badges)([
-        {"badge_id": "4711", "name": "Ana Ruiz", "email": "ana@example.com",
-         "team": "Finance", "status": "terminated"}])
-    found = enricher.enrich({"event.dataset": "door", "door.badge_id": "4711"}, {})
-    assert found["badge"]["team"] == "Finance"
-    assert found["badge"]["status"] == "terminated"
-    assert found["badge"]["matched_on"] == "badge_id"
+    settings = Settings.model_validate({"detection": {"people": [
+        {"name": "Ana Ruiz", "email": "ana@example.com", "badge_ids": ["4711", "4712"],
+         "accounts": ["aruiz"], "status": "terminated"}]}})
+    enricher = make(redis_client, settings)
+    found = enricher.enrich({"event.dataset": "door", "door.badge_id": "4712"}, {})
+    assert found["badge"] == {"name": "Ana Ruiz", "email": "ana@example.com",
+                              "status": "terminated", "matched_on": "badge_id"}
+    by_mail = enricher.enrich({"event.dataset": "door", "user.email": "ANA@example.com"}, {})
+    assert by_mail["badge"]["matched_on"] == "email"
     unknown = enricher.enrich({"event.dataset": "door", "door.badge_id": "9"}, {})
-    assert "badge" not in unknown
+    assert "badge" not in unknown and unknown["unavailable"] == {}
 
 
 def test_door_alert_without_a_directory_says_so(redis_client: redis.Redis) -> None:
@@ -215,12 +217,17 @@ def test_door_alert_without_a_directory_says_so(redis_client: redis.Redis) -> No
 
 
 def test_access_point_inventory_flags_an_evil_twin(redis_client: redis.Redis) -> None:
-    enricher = make(redis_client)
-    enricher.access_points = type(enricher.access_points)([
-        {"ssid": "corp", "bssid": "AA:BB:CC:00:00:01", "site": "hq"}])
+    settings = Settings.model_validate({"detection": {
+        "authorized_aps": [{"ssid": "corp", "bssid": "AA:BB:CC:00:00:01"}],
+        "corporate_ssids": ["corp-guest"]}})
+    enricher = make(redis_client, settings)
     ours = enricher.enrich({"wifi.bssid": "aa:bb:cc:00:00:01", "wifi.ssid": "corp"}, {})
     assert ours["access_point"]["authorized"] is True
-    assert ours["access_point"]["site"] == "hq"
+    assert ours["access_point"]["ssid_matches"] is True
+    guest = enricher.enrich({"wifi.bssid": "de:ad:be:ef:00:02", "wifi.ssid": "corp-guest"}, {})
+    assert guest["access_point"]["ssid_impersonated"] is True
+    stranger = enricher.enrich({"wifi.bssid": "de:ad:be:ef:00:03", "wifi.ssid": "cafe"}, {})
+    assert stranger["access_point"]["ssid_impersonated"] is False
     twin = enricher.enrich({"wifi.bssid": "de:ad:be:ef:00:01", "wifi.ssid": "corp"}, {})
     assert twin["access_point"]["authorized"] is False
     assert twin["access_point"]["ssid_impersonated"] is True
@@ -235,6 +242,30 @@ def test_entity_history_for_ip_user_and_host(redis_client: redis.Redis) -> None:
     assert set(found["history"]) == {"source.ip", "user.name", "host.name"}
     assert sorted(history.asked) == [("host.name", "web1"), ("source.ip", "8.8.8.8"),
                                      ("user.name", "root")]
+
+
+def test_history_from_the_event_store(redis_client: redis.Redis) -> None:
+    now = 1_763_900_000.0
+    clock = [now - 30 * 3600]
+    store = EventStore(redis_client, clock=lambda: clock[0])
+
+    def event(n: int) -> dict[str, Any]:
+        return {"@timestamp": "2025-11-23T10:00:00Z", "event.id": f"h{n}",
+                "event.dataset": "secure", "event.action": "ssh_login",
+                "event.outcome": "failure", "source.ip": "8.8.8.8", "user.name": "root"}
+
+    store.add(event(0))  # 30 h ago: first seen, but not in the last 24 h
+    for n in range(1, 4):
+        clock[0] = now - n * 60
+        store.add(event(n))
+    enricher = Enricher(redis_client, Settings(), clock=lambda: now)
+    found = enricher.enrich({"source.ip": "8.8.8.8", "user.name": "root"}, {})
+    assert found["history"]["source.ip"]["events_24h"] == 3
+    assert found["history"]["source.ip"]["first_seen"] == pytest.approx(now - 30 * 3600, abs=1)
+    assert found["history"]["user.name"]["events_24h"] == 3
+    never = enricher.enrich({"source.ip": "1.1.1.1"}, {})
+    assert never["history"]["source.ip"] == {"events_24h": 0, "capped": False,
+                                             "first_seen": None, "window_h": 72}
 
 
 def test_missing_history_is_reported_not_raised(redis_client: redis.Redis) -> None:
