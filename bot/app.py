@@ -1,4 +1,5 @@
-"""The Bolt app: buttons on alerts and on approval requests.
+"""The Bolt app: buttons on alerts and approval requests, the false-positive modal, the
+"was this you?" answers, the ``/soc`` command and the App Home tab.
 
 Built by :func:`build_app` so tests (and Socket Mode or HTTP mode) can hand it a ``WebClient``
 pointed anywhere. Every listener calls ``ack()`` first and then does a few Redis and Web API
@@ -13,22 +14,30 @@ Every change, and every refused attempt, is written to the audit stream.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import secrets as token_source
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import blocks
+from bot import blocks, views
 from bot.approvers import Approvers
 from bot.blocks import PlaybookLookup, mention, utc
-from bot.escape import escape
+from bot.escape import escape, escape_truncate
+from bot.render import AlertRenderer, mute_entity
+from bot.slash import SocCommand
+from bot.verify import Verifier
 from core.actions import Action, ActionStore, Decision
 from core.alerts import Alert, AlertStore
 from core.audit import audit
 from core.config import Secrets, Settings
+from core.eventstore import EventStore
+from core.mutes import MuteStore
 
 log = logging.getLogger(__name__)
 
@@ -37,37 +46,71 @@ Body = dict[str, Any]
 
 def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_client: redis.Redis,
               *, process_before_response: bool = False,
-              playbook_lookup: PlaybookLookup | None = None) -> App:
+              playbook_lookup: PlaybookLookup | None = None,
+              playbook_list: Callable[[], list[Any]] | None = None,
+              verifier: Verifier | None = None) -> App:
     """Create the Bolt app with its listeners.
 
     ``playbook_lookup`` finds a playbook class by name (``.approvals_required``,
-    ``.description``); the default is :func:`playbooks.registry.get`.
+    ``.description``); the default is :func:`playbooks.registry.get`. ``playbook_list`` lists
+    them for ``/soc playbooks`` (default :func:`playbooks.registry.all_playbooks`).
     """
     app = App(client=client, signing_secret=secrets.slack_signing_secret or None,
               token_verification_enabled=False,
               process_before_response=process_before_response)
     listeners = Listeners(settings, client, redis_client,
-                          playbook_lookup or blocks.registry_lookup)
+                          playbook_lookup or blocks.registry_lookup,
+                          playbook_list or _all_playbooks, verifier)
     app.action(blocks.ACK)(listeners.acknowledge)
+    app.action(blocks.RESOLVE)(listeners.resolve)
+    app.action(blocks.FALSE_POSITIVE)(listeners.false_positive)
+    app.view(views.FALSE_POSITIVE_VIEW)(listeners.false_positive_submitted)
+    app.action(re.compile(rf"{blocks.MUTE}_\d+"))(listeners.mute)
     app.action(blocks.REQUEST)(listeners.request_playbook)
     app.action(blocks.APPROVE)(listeners.approve)
     app.action(blocks.DENY)(listeners.deny)
+    app.action(views.VERIFY_YES)(listeners.verify_yes)
+    app.action(views.VERIFY_NO)(listeners.verify_no)
+    app.command("/soc")(listeners.soc)
+    app.event("app_home_opened")(listeners.home_opened)
     app.error(listeners.on_error)
     return app
 
 
+def _all_playbooks() -> list[Any]:
+    from playbooks.registry import all_playbooks
+
+    return list(all_playbooks())
+
+
+def _rule_ids() -> set[str]:
+    from detections.rule import load_all
+
+    return set(load_all())
+
+
 class Listeners:
-    """The button handlers. Each reads ``user.id`` from the payload and nothing else of who."""
+    """The listeners. Each reads ``user.id`` from the payload and nothing else of who."""
 
     def __init__(self, settings: Settings, client: WebClient, redis_client: redis.Redis,
-                 playbook_lookup: PlaybookLookup) -> None:
+                 playbook_lookup: PlaybookLookup,
+                 playbook_list: Callable[[], list[Any]] = _all_playbooks,
+                 verifier: Verifier | None = None) -> None:
         self.settings = settings
         self.client = client
         self.redis = redis_client
         self.alerts = AlertStore(redis_client)
         self.actions = ActionStore(redis_client)
+        self.mutes = MuteStore(redis_client)
         self.approvers = Approvers(settings, client)
         self.lookup = playbook_lookup
+        self.renderer = AlertRenderer(settings, self.actions, self.mutes, playbook_lookup)
+        self.verifier = verifier or Verifier(settings, client, redis_client, self.alerts,
+                                             self.mutes)
+        self.events = EventStore(redis_client, retention_s=settings.events.retention_hours * 3600,
+                                 max_events=settings.events.max_events)
+        self.soc_command = SocCommand(redis_client, self.alerts, self.mutes, self.events,
+                                      self.approvers, self.renderer, playbook_list, _rule_ids)
 
     # --- alert buttons ---------------------------------------------------------------------
 
@@ -87,11 +130,125 @@ class Listeners:
                              f"{mention(alert.status_by)} at {utc(alert.status_at)}; "
                              "nothing changed.")
             return
+        self._changed(alert, body, f"Acknowledged by {mention(user)}")
+
+    def resolve(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """Resolve (responders only): the alert leaves the open list."""
+        ack()
+        user, alert_id = body["user"]["id"], str(action.get("value", ""))
+        if not self._may_respond(body, "resolve", alert_id):
+            return
+        self._transition(body, alert_id, "resolved", "resolve",
+                         lambda: f"Resolved by {mention(user)}")
+
+    def false_positive(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """False positive (responders only): a modal asks why before anything changes."""
+        ack()
+        alert_id = str(action.get("value", ""))
+        if not self._may_respond(body, "false_positive", alert_id):
+            return
+        alert = self.alerts.get(alert_id)
+        if alert is None or alert.status not in ("open", "acknowledged"):
+            self._tell(body, self._refusal_text(alert))
+            return
+        origin = {"channel": (body.get("channel") or {}).get("id", ""),
+                  "home": "1" if _from_home(body) else ""}
+        self.client.views_open(trigger_id=body["trigger_id"],
+                               view=views.false_positive_modal(alert, origin))
+
+    def false_positive_submitted(self, ack: Ack, body: Body, view: dict[str, Any]) -> None:
+        """The modal's submission: a reason is required; then the alert is closed with it."""
+        reason = str(((view.get("state") or {}).get("values") or {}).get(
+            views.REASON_BLOCK, {}).get(views.REASON_ACTION, {}).get("value") or "").strip()
+        if len(reason) < 3:
+            ack(response_action="errors",
+                errors={views.REASON_BLOCK: "Say in a few words why (at least 3 characters)."})
+            return
+        ack()
+        user = body["user"]["id"]
+        try:
+            origin = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            origin = {}
+        alert_id = str(origin.get("alert_id", ""))
+        # The modal was opened for an allowed user, but the submission is a request of its own.
+        fake_body: Body = {"user": {"id": user}, "channel": {"id": origin.get("channel", "")}}
+        if origin.get("home"):
+            fake_body["container"] = {"type": "view"}
+        if not self._may_respond(fake_body, "false_positive", alert_id):
+            return
+        self._transition(fake_body, alert_id, "false_positive", "false_positive",
+                         lambda: f"Marked false positive by {mention(user)}: "
+                                 f"{escape_truncate(reason, views.REASON_MAX)}",
+                         reason=reason[:views.REASON_MAX])
+
+    def mute(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """Mute 1 h / 24 h (responders only): silence the rule for this entity, expiring."""
+        ack()
+        user = body["user"]["id"]
+        alert_id, _, hours_text = str(action.get("value", "")).partition("|")
+        if not self._may_respond(body, "mute", alert_id):
+            return
+        alert = self.alerts.get(alert_id)
+        hours = int(hours_text) if hours_text.isdigit() else 0
+        if alert is None or hours not in self.settings.slack.mute_hours:
+            audit(self.redis, who=user, what="mute", alert_id=alert_id[:40],
+                  result="refused:invalid")
+            self._tell(body, "This mute is not offered on this alert; nothing changed.")
+            return
+        entity = mute_entity(alert)
+        current = self.mutes.is_muted(alert.rule_id, entity)
+        if current is not None:
+            audit(self.redis, who=user, what="mute", alert_id=alert_id, result="refused:muted")
+            self._tell(body, f"Already muted until {utc(current.until)} by "
+                             f"{mention(current.by)}; nothing changed.")
+            return
+        mute = self.mutes.mute(alert.rule_id, entity, seconds=hours * 3600, by=user,
+                               reason=f"Mute button on alert {alert.id}")
+        audit(self.redis, who=user, what="mute", alert_id=alert_id, result=f"{hours}h")
+        self._changed(alert, body, f":mute: Muted for {hours} h by {mention(user)} "
+                                   f"(until {utc(mute.until)}): no new alerts from "
+                                   f"`{escape(alert.rule_id)}` for {escape(entity)}")
+
+    def _transition(self, body: Body, alert_id: str, status: str, what: str,
+                    line: Callable[[], str], reason: str = "") -> None:
+        user = body["user"]["id"]
+        done, previous = self.alerts.transition(alert_id, status, user, reason)
+        audit(self.redis, who=user, what=what, alert_id=alert_id[:40],
+              result="ok" if done else f"refused:{previous}")
+        alert = self.alerts.get(alert_id)
+        if alert is None or not done:
+            self._tell(body, self._refusal_text(alert))
+            return
+        self._changed(alert, body, line())
+
+    @staticmethod
+    def _refusal_text(alert: Alert | None) -> str:
+        if alert is None:
+            return "This alert no longer exists; nothing changed."
+        return (f"Already {escape(alert.status.replace('_', ' '))} by "
+                f"{mention(alert.status_by)} at {utc(alert.status_at)}; nothing changed.")
+
+    def _may_respond(self, body: Body, what: str, alert_id: str) -> bool:
+        user = body["user"]["id"]
+        if self.approvers.may_respond(user):
+            return True
+        audit(self.redis, who=user, what=what, alert_id=alert_id[:40],
+              result="refused:not_responder")
+        self._tell(body, f"Only the {escape(self.approvers.describe_responders())} can do "
+                         "this; nothing changed.")
+        return False
+
+    def _changed(self, alert: Alert, body: Body, line: str) -> None:
+        """After a change: update the alert's message, add a line to its thread (the
+        timeline) and refresh the Home tab of a user who clicked there."""
         channel, ts = self._where(alert, body)
         self._update_alert(alert, channel, ts)
-        self.client.chat_postMessage(channel=channel, thread_ts=ts,
-                                     text=f"Acknowledged by {mention(user)}",
-                                     unfurl_links=False, unfurl_media=False)
+        if channel and ts:
+            self.client.chat_postMessage(channel=channel, thread_ts=ts, text=line,
+                                         unfurl_links=False, unfurl_media=False)
+        if _from_home(body):
+            self.publish_home(body["user"]["id"])
 
     def request_playbook(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
         """Run button: open an approval request in the alert's thread (nothing runs yet)."""
@@ -192,9 +349,13 @@ class Listeners:
             log.exception("could not tell the user about failure %s", ref)
 
     def _tell(self, body: Body, text: str) -> None:
+        """Tell only the clicking user: an ephemeral message, or a notice on their Home tab
+        when the click came from there (ephemeral messages need a channel)."""
         channel = (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
-        if channel and user:
+        if user and _from_home(body):
+            self.publish_home(user, notice=f":warning: {text}")
+        elif channel and user:
             self.client.chat_postEphemeral(channel=channel, user=user, text=text)
 
     @staticmethod
@@ -208,8 +369,56 @@ class Listeners:
         if not (channel and ts):
             return
         fresh = self.alerts.get(alert.id) or alert
-        self.client.chat_update(channel=channel, ts=ts, **blocks.alert_message(
-            fresh, self.actions.for_alert(alert.id), lookup=self.lookup))
+        self.client.chat_update(channel=channel, ts=ts, **self.renderer.message(fresh))
+
+    # --- was this you? --------------------------------------------------------------------
+
+    def verify_yes(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """"Yes, it was me": only the person asked may answer."""
+        ack()
+        self._verify(body, str(action.get("value", "")), "yes")
+
+    def verify_no(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """"No, it wasn't me": pages the on-call group in the alert's thread."""
+        ack()
+        self._verify(body, str(action.get("value", "")), "no")
+
+    def _verify(self, body: Body, alert_id: str, answer: str) -> None:
+        user = body["user"]["id"]
+        outcome = self.verifier.answer(alert_id[:40], user, answer)
+        if outcome == "not_subject":
+            self._tell(body, "Only the person this question was sent to can answer it; "
+                             "nothing changed.")
+        elif outcome.startswith("closed:"):
+            state = outcome.partition(":")[2]
+            self._tell(body, f"This question was already closed ({escape(state)}); "
+                             "nothing changed.")
+        elif outcome == "missing":
+            self._tell(body, "This question no longer exists; nothing changed.")
+        else:
+            alert = self.alerts.get(alert_id)
+            if alert is not None:
+                self._update_alert(alert, alert.slack_channel, alert.slack_ts)
+
+    # --- /soc and App Home ------------------------------------------------------------------
+
+    def soc(self, ack: Ack, command: dict[str, Any]) -> None:
+        """``/soc ...``: answered in the acknowledgement, visible only to the user."""
+        answer = self.soc_command.answer(str(command.get("text", "")),
+                                         str(command.get("user_id", "")))
+        ack(**answer.response())
+
+    def home_opened(self, event: dict[str, Any]) -> None:
+        """``app_home_opened``: publish the user's Home tab."""
+        if event.get("tab", "home") == "home" and event.get("user"):
+            self.publish_home(str(event["user"]))
+
+    def publish_home(self, user: str, notice: str = "") -> None:
+        """Publish the Home tab (open alerts by severity, with their buttons) for ``user``."""
+        alerts = self.alerts.open_alerts(limit=200)
+        view = views.home_view(alerts, self.renderer.extras, lookup=self.lookup,
+                               mute_hours=self.settings.slack.mute_hours, notice=notice)
+        self.client.views_publish(user_id=user, view=view)
 
     def _update_approval(self, action: Action, alert: Alert) -> None:
         if action.slack_channel and action.slack_ts:
@@ -233,3 +442,9 @@ def explain(decision: Decision, action: Action) -> str:
     if outcome == "closed":
         return f"This request is already {escape(action.status)}; nothing changed."
     return "This request no longer exists; nothing changed."
+
+
+def _from_home(body: Body) -> bool:
+    """True when an interaction came from the App Home tab."""
+    return (body.get("container") or {}).get("type") == "view" or (
+        (body.get("view") or {}).get("type") == "home")

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the bot (all stages, or one with --role)",
                               description="Run the bot's stages in this process.")
     run.set_defaults(handler=cmd_run)
-    run.add_argument("--role", action="append", choices=("detect", "notify", "respond", "slack"),
+    run.add_argument("--role", action="append",
+                     choices=("detect", "notify", "respond", "index", "escalate", "slack"),
                      help="run only this stage (repeatable); default: all")
     run.add_argument("--listen", default="0.0.0.0:3000", metavar="HOST:PORT",
                      help="HTTP mode address for Slack requests (default %(default)s)")

@@ -35,6 +35,7 @@ import logging
 import sys
 import time
 import unicodedata
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from slack_sdk import WebClient
@@ -45,9 +46,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot import blocks
+from bot.render import AlertRenderer, channel_for
 from core.actions import ActionStore
 from core.alerts import Alert, AlertStore
-from core.config import Secrets, Settings, route
+from core.config import Secrets, Settings
+from core.mutes import MuteStore
 from core.streams import Fields
 
 log = logging.getLogger(__name__)
@@ -86,16 +89,21 @@ class SlackNotifier:
 
     ``post_interval_s`` spaces ``chat.postMessage`` calls per channel (Slack allows about one
     a second); ``update_interval_s`` spaces ``chat.update`` calls (Tier 3, about 50 a minute).
+    ``on_posted`` hooks run once after an alert's first post (escalation timer, "was this
+    you?" message); a failing hook is logged and never makes the post repeat.
     """
 
     def __init__(self, settings: Settings, client: WebClient, alerts: AlertStore,
                  actions: ActionStore, *, post_interval_s: float = 1.0,
-                 update_interval_s: float = 1.2) -> None:
+                 update_interval_s: float = 1.2, mutes: MuteStore | None = None,
+                 on_posted: Sequence[Callable[[Alert], object]] = ()) -> None:
         self.settings = settings
         self.client = client
         self.alerts = alerts
         self.actions = actions
         self.redis = alerts.client
+        self.renderer = AlertRenderer(settings, actions, mutes or MuteStore(alerts.client))
+        self.on_posted = list(on_posted)
         self.post_interval_s = post_interval_s
         self.update_interval_s = update_interval_s
         self._clear = self.redis.register_script(_CLEAR_IF_UNCHANGED)
@@ -161,16 +169,20 @@ class SlackNotifier:
         return True
 
     def _post(self, alert: Alert) -> None:
-        channel = route(self.settings, rule_id=alert.rule_id, dataset=alert.dataset,
-                        severity=alert.severity)
+        channel = channel_for(self.settings, alert)
         wait = self._last_post.get(channel, 0.0) + self.post_interval_s - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        posted = self.client.chat_postMessage(
-            channel=channel, **blocks.alert_message(alert, self.actions.for_alert(alert.id)))
+        posted = self.client.chat_postMessage(channel=channel, **self.renderer.message(alert))
         self._last_post[channel] = time.monotonic()
         # Stored before the entry is acknowledged: a redelivery then updates, never reposts.
         self.alerts.set_slack_message(alert.id, posted["channel"], posted["ts"])
+        fresh = self.alerts.get(alert.id) or alert
+        for hook in self.on_posted:
+            try:
+                hook(fresh)
+            except Exception:  # the alert is posted; a hook must not make it post again
+                log.exception("after posting alert %s: %s failed", alert.id, hook)
 
     def _update(self, alert: Alert) -> None:
         wait = self._last_update + self.update_interval_s - time.monotonic()
@@ -178,7 +190,7 @@ class SlackNotifier:
             time.sleep(wait)
             alert = self.alerts.get(alert.id) or alert  # show what arrived while waiting
         self.client.chat_update(channel=alert.slack_channel, ts=alert.slack_ts,
-                                **blocks.alert_message(alert, self.actions.for_alert(alert.id)))
+                                **self.renderer.message(alert))
         self._last_update = time.monotonic()
 
     def _action_result(self, alert_id: str, action_id: str) -> None:

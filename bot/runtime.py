@@ -5,6 +5,8 @@ Roles (each a consumer group, so each can also run as its own process, many time
 * ``detect``  - ``soc:events`` -> rules -> alerts -> ``soc:alerts``
 * ``notify``  - ``soc:alerts`` -> Slack (or the terminal without Slack credentials)
 * ``respond`` - ``soc:actions`` -> playbooks -> AWS
+* ``index``   - ``soc:events`` -> recent-event store with indexes (``/soc recent``, ``search``)
+* ``escalate``- pages the on-call group on unacknowledged alerts; times out "was this you?"
 * ``slack``   - the Bolt app: Socket Mode with ``SLACK_APP_TOKEN``, else HTTP on ``--listen``
 """
 
@@ -23,6 +25,7 @@ import redis
 from core.actions import ActionStore
 from core.alerts import AlertStore
 from core.config import Secrets, Settings
+from core.mutes import MuteStore
 from core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name
 from detections.engine import Engine
 from detections.rule import load_all
@@ -30,9 +33,9 @@ from detections.worker import DetectionWorker
 
 log = logging.getLogger(__name__)
 
-ROLES = ("detect", "notify", "respond", "slack")
+ROLES = ("detect", "notify", "respond", "index", "escalate", "slack")
 GROUPS = {"detect": (EVENTS, "detect"), "notify": (ALERTS, "notify"),
-          "respond": (ACTIONS, "respond")}
+          "respond": (ACTIONS, "respond"), "index": (EVENTS, "index")}
 
 
 @dataclass
@@ -54,11 +57,16 @@ class Runtime:
     def build(self) -> Runtime:
         """Create the consumers and servers of the chosen roles (nothing runs yet)."""
         alerts, actions = AlertStore(self.client), ActionStore(self.client)
-        web = None
+        mutes = MuteStore(self.client)
+        web = verifier = escalator = None
         if self.secrets.slack_enabled:
+            from bot.escalation import Escalator
             from bot.notifier import make_web_client
+            from bot.verify import Verifier
 
             web = make_web_client(self.secrets)
+            verifier = Verifier(self.settings, web, self.client, alerts, mutes)
+            escalator = Escalator(self.settings, web, self.client, alerts, verifier)
         if "detect" in self.roles:
             engine = Engine(self.client, load_all(), self.settings.rules)
             self._consumer("detect", DetectionWorker(self.client, engine).handle)
@@ -66,7 +74,9 @@ class Runtime:
             if web is not None:
                 from bot.notifier import SlackNotifier
 
-                notifier: Any = SlackNotifier(self.settings, web, alerts, actions)
+                assert escalator is not None and verifier is not None
+                notifier: Any = SlackNotifier(self.settings, web, alerts, actions, mutes=mutes,
+                                              on_posted=[escalator.schedule, verifier.start])
             else:
                 from bot.notifier import TerminalNotifier
 
@@ -80,8 +90,18 @@ class Runtime:
                                       self.secrets.aws_external_id or None)
             runner = ActionRunner(self.client, actions, alerts, sessions)
             self._consumer("respond", runner.handle)
+        if "index" in self.roles:
+            from core.eventstore import EventStore
+
+            store = EventStore(self.client,
+                               retention_s=self.settings.events.retention_hours * 3600,
+                               max_events=self.settings.events.max_events)
+            self._consumer("index", store.handle)
+        if "escalate" in self.roles and escalator is not None:
+            self.threads.append(threading.Thread(target=escalator.run, args=(self.stop,),
+                                                 name="escalate", daemon=True))
         if "slack" in self.roles and web is not None:
-            self._slack(web)
+            self._slack(web, verifier)
         return self
 
     def _consumer(self, role: str, handler: Callable[[str, dict[str, str]], None],
@@ -90,10 +110,10 @@ class Runtime:
         self.consumers[role] = Consumer(self.client, stream, group, consumer_name(role),
                                         handler, after_batch=after_batch)
 
-    def _slack(self, web: Any) -> None:
+    def _slack(self, web: Any, verifier: Any) -> None:
         from bot.app import build_app
 
-        app = build_app(self.settings, self.secrets, web, self.client)
+        app = build_app(self.settings, self.secrets, web, self.client, verifier=verifier)
         if self.secrets.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -151,7 +171,7 @@ class Runtime:
             except Exception:  # shutting down: report, keep closing the others
                 log.exception("error while stopping")
         for thread in self.threads:
-            if thread.name != "slack":
+            if thread.name != "slack" and thread.is_alive():
                 thread.join(timeout=5)
 
 

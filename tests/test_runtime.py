@@ -12,7 +12,8 @@ from core.config import Secrets, Settings
 
 def test_without_slack_credentials_alerts_go_to_the_terminal(redis_client: redis.Redis) -> None:
     runtime = Runtime(redis_client, Settings(), Secrets(), out=io.StringIO()).build()
-    assert sorted(runtime.consumers) == ["detect", "notify", "respond"]
+    assert sorted(runtime.consumers) == ["detect", "index", "notify", "respond"]
+    assert runtime.consumers["index"].group == "index"
     notifier = runtime.consumers["notify"].handler.__self__  # type: ignore[attr-defined]
     assert type(notifier).__name__ == "TerminalNotifier"
     assert runtime.http_server is None and not runtime.threads
@@ -43,3 +44,16 @@ def test_one_role_per_process_for_scaling_out(redis_client: redis.Redis) -> None
     runtime = Runtime(redis_client, Settings(), Secrets(), roles=("detect",)).build()
     assert list(runtime.consumers) == ["detect"]
     assert runtime.consumers["detect"].group == "detect"
+
+
+def test_with_slack_every_role_runs_including_escalation(redis_client: redis.Redis) -> None:
+    secrets = Secrets(slack_bot_token="xoxb-1", slack_signing_secret="s",
+                      slack_api_url="http://127.0.0.1:9/api/")
+    runtime = Runtime(redis_client, Settings(), secrets, listen=("127.0.0.1", 0)).build()
+    try:
+        assert sorted(runtime.consumers) == ["detect", "index", "notify", "respond"]
+        assert sorted(t.name for t in runtime.threads) == ["escalate", "slack"]
+        notifier = runtime.consumers["notify"].handler.__self__  # type: ignore[attr-defined]
+        assert [h.__name__ for h in notifier.on_posted] == ["schedule", "start"]
+    finally:
+        runtime.http_server.server_close()

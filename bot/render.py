@@ -1,0 +1,61 @@
+"""Render an alert with everything its message shows: requests, mute, on-call mention.
+
+:func:`bot.blocks.alert_message` is pure; this gathers its inputs from Redis so that the
+notifier, the listeners and the Home tab show the same message. :func:`post_arguments` gives the
+whole ``chat.postMessage`` call for an alert (``socbot replay --format slack`` prints it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import blocks
+from bot.blocks import Message, PlaybookLookup
+from core.actions import Action, ActionStore
+from core.alerts import Alert
+from core.config import Settings, route
+from core.mutes import Mute, MuteStore
+
+
+def mute_entity(alert: Alert) -> str:
+    """The entity a Mute button silences: the alert's entity value (else its dedup key)."""
+    return str(alert.entity.get("value") or alert.dedup_key)
+
+
+def channel_for(settings: Settings, alert: Alert) -> str:
+    """The channel an alert is posted to (see :func:`core.config.route`)."""
+    return route(settings, rule_id=alert.rule_id, dataset=alert.dataset,
+                 severity=alert.severity,
+                 account=str(alert.context.get("cloud.account.id", "")))
+
+
+def post_arguments(settings: Settings, alert: Alert, actions: list[Action] | None = None, *,
+                   mute: Mute | None = None,
+                   lookup: PlaybookLookup | None = None) -> dict[str, Any]:
+    """The keyword arguments of the ``chat.postMessage`` that posts ``alert``."""
+    return {"channel": channel_for(settings, alert), **blocks.alert_message(
+        alert, actions or [], lookup=lookup, oncall=settings.slack.oncall_usergroup,
+        mute=mute, mute_hours=settings.slack.mute_hours)}
+
+
+class AlertRenderer:
+    """The alert message as it should look now, read from Redis."""
+
+    def __init__(self, settings: Settings, actions: ActionStore, mutes: MuteStore,
+                 lookup: PlaybookLookup | None = None) -> None:
+        self.settings = settings
+        self.actions = actions
+        self.mutes = mutes
+        self.lookup = lookup
+
+    def extras(self, alert: Alert) -> tuple[list[Action], Mute | None]:
+        """The requests made on ``alert`` and the mute in force on it."""
+        return (self.actions.for_alert(alert.id),
+                self.mutes.is_muted(alert.rule_id, mute_entity(alert)))
+
+    def message(self, alert: Alert) -> Message:
+        """``text``, ``blocks`` and unfurl flags for posting or updating ``alert``."""
+        actions, mute = self.extras(alert)
+        return blocks.alert_message(alert, actions, lookup=self.lookup,
+                                    oncall=self.settings.slack.oncall_usergroup, mute=mute,
+                                    mute_hours=self.settings.slack.mute_hours)
