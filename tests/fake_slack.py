@@ -53,6 +53,7 @@ class FakeSlack:
     """The fake Web API. Use as a context manager; ``url`` is the WebClient ``base_url``."""
 
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)  # users.lookupByEmail: email -> id
     log: list[Call] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -119,7 +120,10 @@ class FakeSlack:
                     return
 
     def channel_id(self, name: str) -> str:
-        """The id this fake gives a channel (``#security`` -> ``C…``; ids stay as they are)."""
+        """The id this fake gives a channel (``#security`` -> ``C…``; a user id -> the ``D…``
+        of the bot's direct message with them; channel ids stay as they are)."""
+        if name[:1] in ("U", "W"):
+            return "D" + hashlib.sha1(name.encode()).hexdigest()[:8].upper()
         if not name.startswith("#"):
             return name
         with self._lock:
@@ -176,6 +180,14 @@ class FakeSlack:
             return {"ok": True, "user": {"id": user, "name": user.lower(), "tz": "UTC"}}
         if call.method == "views.open":
             return {"ok": True, "view": {"id": "V0001"}}
+        if call.method == "views.publish":
+            return {"ok": True, "view": {"id": "VHOME01", "type": "home"}}
+        if call.method == "users.lookupByEmail":
+            user = self.emails.get(str(p.get("email", "")))
+            if user is None:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "deleted": False,
+                                         "is_bot": False}}
         return {"ok": True}
 
 
@@ -294,8 +306,22 @@ def signed_post(url: str, secret: str, body: str, *, timestamp: int | None = Non
 
 def block_action_body(*, user: str, action_id: str, value: str, channel: str = "C0ALERTS",
                       message_ts: str = "1700000000.000100", response_url: str = "",
-                      action_ts: str | None = None) -> str:
-    """The ``payload=`` form body of a ``block_actions`` interaction, as Slack sends it."""
+                      action_ts: str | None = None, home: bool = False) -> str:
+    """The ``payload=`` form body of a ``block_actions`` interaction, as Slack sends it.
+
+    ``home=True``: a click on the App Home tab (a view container, no channel, no message).
+    """
+    if home:
+        payload: dict[str, Any] = {
+            "type": "block_actions", "team": {"id": "T0001", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+            "api_app_id": "A0001", "token": "legacy-verification-token",
+            "container": {"type": "view", "view_id": "VHOME01"}, "trigger_id": "1.2.3",
+            "view": {"id": "VHOME01", "type": "home", "blocks": []},
+            "actions": [{"type": "button", "block_id": "b", "action_id": action_id,
+                         "value": value, "action_ts": action_ts or f"{time.time():.6f}"}],
+        }
+        return urllib.parse.urlencode({"payload": json.dumps(payload)})
     payload = {
         "type": "block_actions", "team": {"id": "T0001", "domain": "example"},
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0001"},
@@ -308,3 +334,42 @@ def block_action_body(*, user: str, action_id: str, value: str, channel: str = "
                      "action_ts": action_ts or f"{time.time():.6f}"}],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(*, user: str, callback_id: str, values: dict[str, dict[str, str]],
+                         private_metadata: str = "") -> str:
+    """The ``payload=`` form body of a ``view_submission``; ``values`` maps block id ->
+    action id -> the typed text."""
+    state = {block: {action: {"type": "plain_text_input", "value": text}
+                     for action, text in actions.items()}
+             for block, actions in values.items()}
+    payload = {
+        "type": "view_submission", "team": {"id": "T0001", "domain": "example"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001", "token": "legacy-verification-token", "trigger_id": "1.2.4",
+        "view": {"id": "V0001", "type": "modal", "callback_id": callback_id,
+                 "private_metadata": private_metadata, "state": {"values": state},
+                 "team_id": "T0001", "app_id": "A0001", "bot_id": "B0001"},
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def slash_command_body(*, user: str, text: str, command: str = "/soc",
+                       channel: str = "C0ALERTS") -> str:
+    """The form body of a slash command, as Slack sends it."""
+    return urllib.parse.urlencode({
+        "token": "legacy-verification-token", "team_id": "T0001", "team_domain": "example",
+        "channel_id": channel, "channel_name": "security-alerts", "user_id": user,
+        "user_name": user.lower(), "command": command, "text": text,
+        "api_app_id": "A0001", "response_url": "http://127.0.0.1:9/response_url/x",
+        "trigger_id": "1.2.5"})
+
+
+def event_body(event: dict[str, Any]) -> str:
+    """The JSON body of an Events API ``event_callback``."""
+    return json.dumps({
+        "token": "legacy-verification-token", "team_id": "T0001", "api_app_id": "A0001",
+        "event": event, "type": "event_callback", "event_id": f"Ev{time.time_ns()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": "T0001", "user_id": "UBOT0001", "is_bot": True,
+                            "is_enterprise_install": False}]})
