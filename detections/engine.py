@@ -269,7 +269,8 @@ class Engine:
             if value in (None, ""):
                 return None
             k = base + ":distinct"
-            pipe.zadd(k, {str(value): ts}, gt=True)
+            values = value if isinstance(value, tuple) else (value,)
+            pipe.zadd(k, {str(v): ts for v in values}, gt=True)
             pipe.zremrangebyscore(k, "-inf", f"({ts - spec.window_s}")
             pipe.zcount(k, f"({ts - spec.window_s}", "+inf")
             pipe.expire(k, spec.window_s * 2 + 60)
@@ -277,6 +278,8 @@ class Engine:
             return lambda r: State(count=int(r[2])) if int(r[2]) >= need else None
         if isinstance(spec, FirstSeen):
             value = match.value if match.value is not None else event.get(spec.field)
+            if isinstance(value, tuple):
+                value = value[0] if value else None
             if value in (None, ""):
                 return None
             k = base + ":seen"

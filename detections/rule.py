@@ -149,7 +149,7 @@ class Match:
     title: str | None = None
     playbooks: tuple[str, ...] | None = None
     key: str | tuple[str, ...] | None = None
-    value: str | None = None
+    value: str | tuple[str, ...] | None = None
     step: str | None = None
 
 

@@ -1,0 +1,45 @@
+"""An access key or console password created for another IAM user."""
+
+from __future__ import annotations
+
+from core.events import Event
+from detections.cloudtrail._common import aws_context, ct, params, response, scope
+from detections.rule import Case, Match, rule
+
+
+@rule(
+    id="cloudtrail.credentials_for_other_user",
+    title="Credentials created for another user",
+    severity="high",
+    datasets=("cloudtrail",),
+    actions=("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile"),
+    mitre=("T1098.001",),
+    runbook="A principal gave itself a way in as someone else. Confirm with both users; disable "
+            "the new key or login with the buttons if nobody asked for it.",
+    playbooks=("disable-access-key", "disable-console-login"),
+    tests=(
+        Case("an access key for another user", fires=True,
+             events=(ct("CreateAccessKey", {"userName": "backup-svc"}, user="alice",
+                        response_elements={"accessKey": {"accessKeyId": "AKIAEXAMPLE0000001",
+                                                         "userName": "backup-svc"}}),)),
+        Case("a user rotating their own key", fires=False,
+             events=(ct("CreateAccessKey", {"userName": "alice"}, user="alice"),)),
+        Case("a refused attempt", fires=False,
+             events=(ct("CreateLoginProfile", {"userName": "bob"}, error="AccessDenied"),)),
+    ),
+)
+def credentials_for_other_user(event: Event) -> Match | None:
+    """A successful CreateAccessKey, CreateLoginProfile or UpdateLoginProfile whose
+    ``userName`` is not the caller's own (a key or password for someone else)."""
+    if event.get("event.outcome") != "success":
+        return None
+    target = params(event).get("userName")
+    if not isinstance(target, str) or not target or target == event.get("user.name"):
+        return None
+    action = event["event.action"]
+    key = (response(event).get("accessKey") or {}).get("accessKeyId")
+    what = "access key" if action == "CreateAccessKey" else "console password"
+    return Match(dedup=scope(event, target), entity={"type": "iam_user", "value": target},
+                 title=f"{what.capitalize()} created for {target} by {event.get('user.name')}",
+                 context=aws_context(event, iam_user=target, access_key_id=key),
+                 playbooks=("disable-access-key",) if key else ("disable-console-login",))
