@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from core.config import Secrets, Settings
 from core.process import stop_on_signals
 
-SOURCES = ("secure", "cloudtrail")
+SOURCES = ("secure", "cloudtrail", "door", "wifi")
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,6 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parse.add_argument("paths", nargs="+", metavar="PATH")
     parse.add_argument("--summary", action="store_true",
                        help="print counts per action and outcome instead of events")
+    parse.add_argument("--jobs", type=int, default=0, metavar="N",
+                       help="secure: parse on N processes (default: one per CPU for files "
+                            "over 16 MiB; output order is kept)")
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
@@ -57,23 +61,55 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot parse``."""
-    from collectors.files import read_events
+    """``socbot parse``: events as JSON Lines, or ``--summary`` counts; unparsed on stderr."""
+    from collections import Counter
+
+    from collectors.files import parse_secure_in_parallel, read_events
     from core.events import dumps
 
-    counts: dict[tuple[str, str], int] = {}
-    result = read_events(args.source, [Path(p) for p in args.paths])
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"socbot parse: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    counts: Counter[tuple[str, str]] = Counter()
     out = sys.stdout
-    for event in result:
-        if args.summary:
-            key = (event["event.action"], event["event.outcome"])
-            counts[key] = counts.get(key, 0) + 1
-        else:
-            out.write(dumps(event) + "\n")
+    jobs = args.jobs or _default_jobs(args.source, paths)
+    if jobs > 1 and args.source == "secure":
+        totals = {"parsed": 0, "ignored": 0, "failed": 0}
+        errors: Counter[str] = Counter()
+        for chunk in parse_secure_in_parallel(paths, jobs, summary=args.summary):
+            counts.update(chunk.summary)
+            if chunk.lines:
+                out.write("\n".join(chunk.lines) + "\n")
+            totals["parsed"] += chunk.parsed
+            totals["ignored"] += chunk.ignored
+            totals["failed"] += chunk.failed
+            errors.update(chunk.errors)
+        report = (f"{totals['parsed']} events, {totals['ignored']} of no interest, "
+                  f"{totals['failed']} unparsed")
+        if errors:
+            report += " (" + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3)) + ")"
+    else:
+        result = read_events(args.source, paths)
+        for event in result:
+            if args.summary:
+                counts[(event["event.action"], event["event.outcome"])] += 1
+            else:
+                out.write(dumps(event) + "\n")
+        report = result.report()
     if args.summary:
         width = max((len(a) for a, _ in counts), default=6)
         out.write(f"{'action':<{width}}  {'outcome':<8}  count\n")
-        for (action, outcome), count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        for (action, outcome), count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             out.write(f"{action:<{width}}  {outcome:<8}  {count}\n")
-    print(result.report(), file=sys.stderr)
+    out.flush()
+    print(report, file=sys.stderr)
     return 0
+
+
+def _default_jobs(source: str, paths: list[Path]) -> int:
+    if source != "secure":
+        return 1
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    return (os.cpu_count() or 1) if size > 16 << 20 else 1

@@ -34,34 +34,20 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collectors.base import BadRecord, capped
 from core.events import Event, format_timestamp, parse_timestamp
 
 __all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_file", "read_path"]
 
-RAW_CAP = 8192  # bytes of a bad record kept for the dead-letter stream
 # A DNS name whose last label has a letter: "253.252.51.07" (anonymised, not an IP) is no name.
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*")
 
 
 class RecordError(ValueError):
     """A CloudTrail record lacks eventID, eventTime or eventName, or is not a record at all."""
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    """A record (``index`` in its file) or a whole file (``index`` None) that was not read."""
-
-    path: str
-    index: int | None
-    error: str
-    raw: str
-
-    def __str__(self) -> str:
-        return self.error
 
 
 def _text(value: Any) -> str | None:
@@ -149,11 +135,6 @@ def iter_records(document: Any) -> Iterator[Any]:
         yield document
 
 
-def _raw(record: Any) -> str:
-    text = record if isinstance(record, str) else json.dumps(record, default=str)
-    return text.encode()[:RAW_CAP].decode(errors="ignore")
-
-
 def _documents(text: str) -> Iterator[tuple[Any, str | None]]:
     """(document, None) for each JSON document in the text, or (raw line, error)."""
     try:
@@ -185,14 +166,14 @@ def read_file(path: str | Path) -> Iterator[Event | BadRecord]:
     index = 0
     for document, error in _documents(text):
         if error is not None:
-            yield BadRecord(str(path), index, error, _raw(document))
+            yield BadRecord(str(path), index, error, capped(document))
             index += 1
             continue
         for record in iter_records(document):
             try:
                 yield normalize(record)
             except RecordError as exc:
-                yield BadRecord(str(path), index, f"RecordError: {exc}", _raw(record))
+                yield BadRecord(str(path), index, f"RecordError: {exc}", capped(record))
             index += 1
 
 

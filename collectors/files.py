@@ -3,17 +3,78 @@
 Used by ``socbot parse`` and ``socbot replay``, which need no Redis: nothing here writes
 anywhere. A line or record that cannot be parsed is counted (and described on stderr by the
 caller), never dropped silently.
+
+Each source's module provides ``read_path(path) -> Iterator[Event | BadRecord | None]`` (see
+:mod:`collectors.base`); :data:`READERS` names them, so adding a source adds one line here.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.events import Event, stable_id
+from collectors.base import BadRecord, file_key, line_id
+from core.events import Event
+
+ReadPath = Callable[[Path], Iterator[Event | BadRecord | None]]
+
+# source -> "module:function" reading one file or directory.
+READERS = {
+    "secure": "collectors.files:read_secure",
+    "cloudtrail": "collectors.cloudtrail:read_path",
+    "door": "collectors.door.files:read_path",
+    "wifi": "collectors.wifi.files:read_path",
+}
+SOURCES = tuple(READERS)
+_CHUNK = 4 << 20
+
+
+def reader(source: str) -> ReadPath:
+    """The file reader of ``source``; ValueError naming the known sources otherwise."""
+    if source not in READERS:
+        raise ValueError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
+    module, _, name = READERS[source].partition(":")
+    function: ReadPath = getattr(importlib.import_module(module), name)
+    return function
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def read_secure(path: Path, now: datetime | None = None) -> Iterator[Event | BadRecord | None]:
+    """Events of syslog files (read in large chunks; ids from the file and byte offset)."""
+    from collectors.secure import ParseError, parse_line
+
+    now = now or datetime.now(UTC)
+    for file in _files(path):
+        key = file_key(str(file.resolve()))
+        offset = 0
+        index = 0
+        with file.open("rb") as handle:
+            rest = b""
+            while True:
+                chunk = handle.read(_CHUNK)
+                data = rest + chunk
+                if not chunk:
+                    lines, rest = ([data] if data else []), b""
+                else:
+                    lines = data.split(b"\n")
+                    rest = lines.pop()
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace")
+                    try:
+                        yield parse_line(line, now=now, event_id=line_id(key, offset, line))
+                    except ParseError as exc:
+                        yield BadRecord(str(file), index, f"{type(exc).__name__}: {exc}", "")
+                    offset += len(raw) + 1
+                    index += 1
+                if not chunk:
+                    break
 
 
 @dataclass
@@ -38,59 +99,31 @@ class EventReader:
         for path in self.paths:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file or directory")
-            files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            files += _files(path)
         return files
 
     def __iter__(self) -> Iterator[Event]:
-        if self.source == "secure":
-            yield from self._secure()
-        elif self.source == "cloudtrail":
-            yield from self._cloudtrail()
-        else:
-            raise ValueError(f"unknown source {self.source!r}; use secure or cloudtrail")
-
-    def _secure(self) -> Iterator[Event]:
-        from collectors.secure import ParseError, parse_line
-
-        now = datetime.now(UTC)
-        for path in self._files():
-            identity = str(path.resolve())
-            offset = 0
-            with path.open("rb") as handle:
-                for raw in handle:
-                    line = raw.decode("utf-8", errors="replace")
-                    try:
-                        event = parse_line(line, now=now, event_id=stable_id(identity, offset))
-                    except ParseError as exc:
-                        self.failed += 1
-                        self.errors[f"{type(exc).__name__}: {exc}"] += 1
-                        event = None
-                    else:
-                        if event is None:
-                            self.ignored += 1
-                        else:
-                            self.parsed += 1
-                    offset += len(raw)
-                    self.bytes_read += len(raw)
-                    if event is not None:
-                        yield event
-
-    def _cloudtrail(self) -> Iterator[Event]:
-        from collectors.cloudtrail import read_path
-
+        read = reader(self.source)
         for path in self.paths:
-            for item in read_path(path):
-                if isinstance(item, dict):
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file or directory")
+            done = 0
+            for item in read(path):
+                if item is None:
+                    self.ignored += 1
+                elif isinstance(item, BadRecord):
+                    self.failed += 1
+                    self.errors[item.error] += 1
+                else:
                     self.parsed += 1
                     yield item
-                else:
-                    self.failed += 1
-                    self.errors[str(item)] += 1
-        self.bytes_read = self.total_bytes
+            done += sum(p.stat().st_size for p in _files(path))
+            self.bytes_read += done
 
     def report(self) -> str:
         """One line for stderr: what was read and what was not."""
-        text = f"{self.parsed} events, {self.ignored} lines of no interest, {self.failed} unparsed"
+        text = (f"{self.parsed} events, {self.ignored} of no interest, "
+                f"{self.failed} unparsed")
         if self.errors:
             worst = "; ".join(f"{n} x {e}" for e, n in self.errors.most_common(3))
             text += f" ({worst})"
@@ -98,5 +131,90 @@ class EventReader:
 
 
 def read_events(source: str, paths: list[Path]) -> EventReader:
-    """Events of ``source`` (``secure`` or ``cloudtrail``) from files or directories."""
+    """Events of ``source`` (one of :data:`SOURCES`) from files or directories."""
+    reader(source)  # an unknown source fails here, before any reading
     return EventReader(source, paths)
+
+
+@dataclass
+class ChunkResult:
+    """What one worker made of one byte range of a syslog file."""
+
+    summary: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lines: list[str] = field(default_factory=list)
+    parsed: int = 0
+    ignored: int = 0
+    failed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges of ``path`` (at least :data:`_CHUNK` long) that start at line starts."""
+    size = path.stat().st_size
+    step = max(_CHUNK, size // max(parts, 1) + 1)
+    starts = [0]
+    with path.open("rb") as handle:
+        while starts[-1] + step < size:
+            handle.seek(starts[-1] + step)
+            handle.readline()
+            if handle.tell() >= size:
+                break
+            starts.append(handle.tell())
+    return list(zip(starts, [*starts[1:], size], strict=True))
+
+
+def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
+    from collectors.secure import ParseError, parse_line
+    from core.events import dumps
+
+    name, start, end, key, now, summary = job
+    result = ChunkResult()
+    with open(name, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    offset = start
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for raw in lines:
+        line = raw.decode("utf-8", "replace")
+        try:
+            event = parse_line(line, now=now, event_id=line_id(key, offset, line))
+        except ParseError as exc:
+            result.failed += 1
+            result.errors[f"{type(exc).__name__}: {exc}"] += 1
+            event = None
+        else:
+            if event is None:
+                result.ignored += 1
+        if event is not None:
+            result.parsed += 1
+            if summary:
+                result.summary[(event["event.action"], event["event.outcome"])] += 1
+            else:
+                result.lines.append(dumps(event))
+        offset += len(raw) + 1
+    return result
+
+
+def parse_secure_in_parallel(paths: list[Path], jobs: int, *, summary: bool
+                             ) -> Iterator[ChunkResult]:
+    """Parse syslog files on ``jobs`` processes, yielding results in file order.
+
+    Each worker takes a range of whole lines; the event ids are those :func:`read_secure`
+    gives (file and byte offset), so the output is the same as reading on one process.
+    """
+    import multiprocessing
+
+    now = datetime.now(UTC)
+    work: list[tuple[str, int, int, str, datetime, bool]] = []
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or directory")
+        for file in _files(path):
+            key = file_key(str(file.resolve()))
+            work += [(str(file), start, end, key, now, summary)
+                     for start, end in _boundaries(file, jobs * 4)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(jobs) as pool:
+        yield from pool.imap(_parse_range, work)

@@ -58,6 +58,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -164,17 +165,24 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
 Fields = dict[str, object]
 
 
+@functools.lru_cache(maxsize=65536)
+def _normal_ip(addr: str) -> str | None:
+    """The canonical text of an IP address (IPv4-mapped IPv6 as IPv4), or None if not an IP."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
 def _source(fields: Fields, addr: str | None, port: str | None) -> None:
     """Set source.* from the daemon-written address token; a non-IP is kept only as text."""
     if addr:
         fields["source.address"] = addr
-        try:
-            ip = ipaddress.ip_address(addr)
-        except ValueError:
-            ip = None
+        ip = _normal_ip(addr)
         if ip is not None:
-            mapped = getattr(ip, "ipv4_mapped", None)
-            fields["source.ip"] = str(mapped or ip)
+            fields["source.ip"] = ip
     if port is not None and 0 <= int(port) <= 65535:
         fields["source.port"] = int(port)
 
@@ -388,19 +396,6 @@ _ALL_RULES = tuple(dict.fromkeys(
 _FAILURE_WORDS = "authentication failure"
 
 
-def _candidates(program: str, msg: str) -> tuple[_Rule, ...]:
-    """The rules worth trying: a cheap look at program and first word before any regex."""
-    if program in _SSHD:
-        rules = _SSHD_BY_WORD.get(msg.partition(" ")[0], ())
-        if rules:
-            return rules
-        return (_PAM,) if _FAILURE_WORDS in msg else ()
-    rules = _BY_PROGRAM.get(program)
-    if rules is not None:
-        return rules
-    return (_PAM,) if _FAILURE_WORDS in msg else ()
-
-
 def _match(rules: tuple[_Rule, ...], msg: str) -> Fields | None:
     for rule in rules:
         match = rule.pattern.fullmatch(msg)
@@ -435,38 +430,48 @@ def parse_line(line: str, *, now: datetime | None = None, event_id: str | None =
     except HeaderError as exc:
         raise ParseError(str(exc)) from None
     if header is None:
-        fields = _match(_ALL_RULES, raw)
-        if fields is None:
-            raise ParseError("not a syslog line: no timestamp and host at the start")
-        timestamp = format_timestamp(now)
-        event: Event = {"@timestamp": timestamp,
-                        "event.id": event_id or stable_id("", timestamp, raw),
-                        "event.dataset": "secure"}
-        event.update(fields)
-        event["tags"] = [*event.get("tags", ()), "timestamp_missing"]
-        event["message"] = raw
-        return event
-    program, msg = header.program, header.msg
+        return _without_header(raw, now, event_id)
+    timestamp, host, program, pid, msg = header
     if program is None:
         return None  # syslog-shaped, but no "program:" tag ("-- MARK --" and the like)
     if msg.startswith("[ID "):
         solaris = _SOLARIS_ID.match(msg)
         if solaris:
             msg = msg[solaris.end():]
-    fields = _match(_candidates(program, msg), msg)
-    if fields is None:
+    if program in _SSHD:
+        rules = _SSHD_BY_WORD.get(msg.partition(" ")[0]) or (
+            (_PAM,) if _FAILURE_WORDS in msg else ())
+    else:
+        rules = _BY_PROGRAM.get(program) or ((_PAM,) if _FAILURE_WORDS in msg else ())
+    for rule in rules:
+        match = rule.pattern.fullmatch(msg)
+        if match is not None:
+            break
+    else:
         return None
-    timestamp = format_timestamp(header.moment)
-    host = header.host
-    event = {
+    event: Event = {
         "@timestamp": timestamp,
         "event.id": event_id or stable_id(host, timestamp, raw),
         "event.dataset": "secure",
         "host.name": host,
         "process.name": program,
     }
-    if header.pid is not None:
-        event["process.pid"] = header.pid
+    if pid is not None:
+        event["process.pid"] = pid
+    event.update(rule.build(match))
+    event["message"] = raw
+    return event
+
+
+def _without_header(raw: str, now: datetime, event_id: str | None) -> Event:
+    fields = _match(_ALL_RULES, raw)
+    if fields is None:
+        raise ParseError("not a syslog line: no timestamp and host at the start")
+    timestamp = format_timestamp(now)
+    event: Event = {"@timestamp": timestamp,
+                    "event.id": event_id or stable_id("", timestamp, raw),
+                    "event.dataset": "secure"}
     event.update(fields)
+    event["tags"] = [*event.get("tags", ()), "timestamp_missing"]
     event["message"] = raw
     return event

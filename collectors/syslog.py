@@ -23,8 +23,10 @@ ahead) is next year's.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from core.events import format_timestamp
 
 __all__ = ["Header", "HeaderError", "parse_header"]
 
@@ -37,9 +39,14 @@ MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 
 _PRI = r"(?:<\d{1,3}>)?"
+# "sshd[123]: msg", "sudo: msg", "su(pam_unix)[23164]: msg" (old PAM style); optional, so a
+# line with no tag ("-- MARK --") still reads as syslog.
+_TAG_PART = (r"(?:(?P<prog>[^ \[\]():]+)(?:\((?P<sub>[^ ()]*)\))?(?:\[(?P<pid>\d+)\])?: ?)?"
+             r"(?P<msg>.*)")
 _RFC3164 = re.compile(
     _PRI + r"(?:(?P<year>\d{4}) )?(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) "
-    r"(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d{1,9}))? (?P<host>[^ ]+) (?P<rest>.*)"
+    r"(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d):(?P<s>[0-5]\d)(?:\.(?P<frac>\d{1,9}))? (?P<host>[^ ]+) "
+    + _TAG_PART
 )
 _RFC3339 = re.compile(
     _PRI + r"(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?:[.,](?P<frac>\d{1,9}))?"
@@ -60,11 +67,11 @@ _TAG = re.compile(
     r"(?P<prog>[^ \[\]():]+)(?:\((?P<sub>[^ ()]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)")
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
-    """What the syslog header says: when, where, which program (None if no tag) and the text."""
+class Header(NamedTuple):
+    """What the syslog header says: when (as ``@timestamp``), where, which program (None if
+    the line has no tag) and its pid, and the message text."""
 
-    moment: datetime
+    timestamp: str
     host: str
     program: str | None
     pid: int | None
@@ -110,30 +117,42 @@ def _iso_moment(date: str, time: str, frac: str | None, zone: str | None) -> dat
 
 
 def _split_tag(host: str, moment: datetime, rest: str) -> Header:
+    stamp = format_timestamp(moment)
     tag = _TAG.fullmatch(rest)
     if not tag:
-        return Header(moment, host, None, None, rest)  # "-- MARK --" and the like
+        return Header(stamp, host, None, None, rest)  # "-- MARK --" and the like
     pid = tag["pid"]
-    return Header(moment, host, tag["prog"], int(pid) if pid else None, tag["msg"])
+    return Header(stamp, host, tag["prog"], int(pid) if pid else None, tag["msg"])
 
 
 class HeaderCache:
-    """Memoizes RFC 3164 timestamps for one ``now`` (a log repeats each second many times)."""
+    """Memoizes the date of RFC 3164 timestamps for one ``now``: only the time of day varies
+    from line to line, so a line costs a string join rather than a datetime and a strftime."""
 
     def __init__(self) -> None:
         self.now: datetime | None = None
-        self.moments: dict[str, datetime] = {}
+        self.dates: dict[tuple[str | None, str, str], str | None] = {}
 
-    def moment(self, m: re.Match[str], now: datetime) -> datetime:
-        """The moment of the RFC 3164 header ``m`` read at ``now``."""
-        if now != self.now or len(self.moments) > 50_000:
-            self.now, self.moments = now, {}
-        key = m.group(0)[:m.end("s")]
-        moment = self.moments.get(key)
-        if moment is None:
-            moment = rfc3164_moment(m["year"], m["mon"], m["day"], m["h"], m["m"], m["s"], now)
-            self.moments[key] = moment
-        return moment
+    def header(self, m: re.Match[str], now: datetime) -> Header:
+        """The header of the RFC 3164 line ``m`` read at ``now``."""
+        if now != self.now or len(self.dates) > 4096:
+            self.now, self.dates = now, {}
+        year, mon, day, h, mi, sec, frac, host, prog, pid, msg = m.group(
+            "year", "mon", "day", "h", "m", "s", "frac", "host", "prog", "pid", "msg")
+        key = (year, mon, day)
+        date = self.dates.get(key, "")
+        if date == "":
+            # The year is the same all day long unless the day straddles now + 1 day.
+            first = rfc3164_moment(year, mon, day, "00", "00", "00", now)
+            last = rfc3164_moment(year, mon, day, "23", "59", "59", now)
+            date = self.dates[key] = (first.strftime("%Y-%m-%d") if first.year == last.year
+                                      else None)
+        if date is None or frac:
+            moment = rfc3164_moment(year, mon, day, h, mi, sec, now)
+            stamp = format_timestamp(_with_fraction(moment, frac))
+        else:
+            stamp = f"{date}T{h}:{mi}:{sec}Z"
+        return Header(stamp, host, prog, int(pid) if pid else None, msg)
 
 
 _CACHE = HeaderCache()
@@ -148,13 +167,11 @@ def parse_header(raw: str, now: datetime) -> Header | None:
     if first.isalpha() or (first.isdigit() and raw[4:5] == " "):
         m = _RFC3164.fullmatch(raw)
         if m:
-            return _split_tag(m["host"], _with_fraction(_CACHE.moment(m, now), m["frac"]),
-                              m["rest"])
+            return _CACHE.header(m, now)
     if first == "<" or first.isdigit():
         m = _RFC3164.fullmatch(raw) if first == "<" else None
         if m:
-            return _split_tag(m["host"], _with_fraction(_CACHE.moment(m, now), m["frac"]),
-                              m["rest"])
+            return _CACHE.header(m, now)
         m = _RFC5424.fullmatch(raw)
         if m:
             return _rfc5424(m)
@@ -181,4 +198,4 @@ def _rfc5424(m: re.Match[str]) -> Header:
     procid = m["procid"]
     pid = int(procid) if procid.isdigit() and len(procid) < 10 else None
     host = "" if m["host"] == "-" else m["host"]
-    return Header(moment, host, app, pid, m["msg"] or "")
+    return Header(format_timestamp(moment), host, app, pid, m["msg"] or "")
