@@ -1,0 +1,185 @@
+"""Ship audit entries to fluentd (forward protocol, fluent-logger), spooling while it is away.
+
+Every entry :func:`core.audit.audit` writes to the Redis stream is also sent to fluentd with tag
+``socbot.audit``. When fluentd cannot be reached the entry is appended to a JSON Lines spool
+file under the state directory (``audit-fluentd.jsonl``); the spool is re-sent, oldest first,
+before anything newer as soon as fluentd answers again: on the next entry, or from
+:meth:`FluentForwarder.run_retries` in a background thread. So fluentd receives entries in the
+order they were written.
+
+fluent-logger writes the forward protocol's Message mode without acknowledgements, so an entry
+written into a connection that dies at that moment can be lost on the fluentd side; the Redis
+stream (``socbot audit export``) stays the complete record.
+
+Example::
+
+    forwarder = FluentForwarder.from_env()        # None unless FLUENTD_HOST is set
+    forwarder.send({"who": "U1", "what": "ack", ...}, at=time.time())
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fluent.sender import FluentSender
+
+from core import metrics
+
+log = logging.getLogger(__name__)
+
+TAG, LABEL = "socbot", "audit"  # fluentd tag: socbot.audit
+DEFAULT_PORT = 24224
+SPOOL_NAME = "audit-fluentd.jsonl"
+
+
+class _Sender(FluentSender):
+    """FluentSender without its in-memory resend buffer: an entry that cannot be sent goes to
+    the spool file instead, so a crash loses nothing and the order stays that of the spool."""
+
+    def _send_internal(self, bytes_: bytes) -> bool:
+        try:
+            self._send_data(bytes_)
+        except OSError as exc:
+            self.last_error = exc
+            self._close()
+            return False
+        return True
+
+
+class FluentForwarder:
+    """Send audit entries to fluentd; spool them to ``spool`` while it is unreachable.
+
+    ``retry_after_s`` is how long after a failure entries go straight to the spool without
+    trying the network, so a dead fluentd does not add a connect timeout to every entry.
+    """
+
+    def __init__(self, host: str, port: int = DEFAULT_PORT, *, spool: Path,
+                 timeout_s: float = 3.0, retry_after_s: float = 5.0) -> None:
+        self.host, self.port = host, port
+        self.spool = spool
+        self.retry_after_s = retry_after_s
+        self.sender = _Sender(TAG, host=host, port=port, timeout=timeout_s,
+                             nanosecond_precision=True)
+        self._lock = threading.Lock()
+        self._down_until = 0.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 spool_dir: Path | None = None) -> FluentForwarder | None:
+        """A forwarder to ``FLUENTD_HOST``:``FLUENTD_PORT`` (24224), or None without a host."""
+        env = os.environ if env is None else env
+        host = env.get("FLUENTD_HOST", "").strip()
+        if not host:
+            return None
+        raw_port = env.get("FLUENTD_PORT", "").strip() or str(DEFAULT_PORT)
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise ValueError(f"FLUENTD_PORT={raw_port!r} is not a port; write a number such as "
+                             f"{DEFAULT_PORT}, or unset it")
+        if spool_dir is None:
+            from core.redisconn import state_dir
+
+            spool_dir = state_dir()
+        return cls(host, int(raw_port), spool=spool_dir / SPOOL_NAME)
+
+    def send(self, record: Mapping[str, Any], at: float) -> bool:
+        """Send one entry (after anything spooled); spool it if fluentd is unreachable.
+        Returns True if it reached fluentd now."""
+        with self._lock:
+            if time.monotonic() < self._down_until or not self._flush_locked():
+                self._append([(at, dict(record))])
+                metrics.audit_forwarded("spooled")
+                return False
+            if self.sender.emit_with_time(LABEL, float(at), dict(record)):
+                metrics.audit_forwarded("sent")
+                return True
+            self._failed()
+            self._append([(at, dict(record))])
+            metrics.audit_forwarded("spooled")
+            return False
+
+    def flush(self) -> int:
+        """Re-send the spool if fluentd answers; return how many entries were re-sent."""
+        with self._lock:
+            before = self.spooled()
+            self._flush_locked()
+            return before - self.spooled()
+
+    def spooled(self) -> int:
+        """How many entries wait in the spool."""
+        try:
+            with self.spool.open("rb") as file:
+                return sum(1 for line in file if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def run_retries(self, stop: threading.Event, interval_s: float = 10.0) -> None:
+        """Re-send the spool every ``interval_s`` until ``stop`` is set (a thread's target)."""
+        while not stop.wait(interval_s):
+            try:
+                if self.spooled():
+                    self.flush()
+            except Exception:  # keep retrying; the next round may succeed
+                log.exception("audit spool: re-send failed")
+
+    def close(self) -> None:
+        """Close the connection to fluentd."""
+        self.sender.close()
+
+    # --- spool -------------------------------------------------------------------------------
+
+    def _flush_locked(self) -> bool:
+        """Send every spooled entry in order; keep the rest if one fails. True if empty now."""
+        try:
+            if self.spool.stat().st_size == 0:
+                return True
+        except FileNotFoundError:
+            return True
+        with self.spool.open("r+", encoding="utf-8") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)  # other processes sharing the state directory
+            lines = [line for line in file.read().splitlines() if line.strip()]
+            sent = 0
+            for line in lines:
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    log.error("audit spool: dropping an unreadable line: %.200s", line)
+                    sent += 1
+                    continue
+                if not self.sender.emit_with_time(LABEL, float(item["at"]), item["record"]):
+                    self._failed()
+                    break
+                sent += 1
+            rest = lines[sent:]
+            file.seek(0)
+            file.truncate()
+            file.write("".join(line + "\n" for line in rest))
+            file.flush()
+            os.fsync(file.fileno())
+        if sent:
+            metrics.audit_forwarded("resent", sent)
+            log.info("audit spool: re-sent %d entries to fluentd", sent)
+        # The emptied file stays: another process may be waiting to append to it.
+        return not rest
+
+    def _append(self, items: list[tuple[float, dict[str, Any]]]) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with self.spool.open("a", encoding="utf-8") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            for at, record in items:
+                file.write(json.dumps({"at": at, "record": record}, separators=(",", ":"))
+                           + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _failed(self) -> None:
+        self._down_until = time.monotonic() + self.retry_after_s
+        log.warning("fluentd at %s:%s unreachable (%s); spooling audit entries to %s",
+                    self.host, self.port, self.sender.last_error, self.spool)

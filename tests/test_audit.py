@@ -1,0 +1,280 @@
+"""Audit: the Redis stream, fluentd over the forward protocol with a spool, tail and export."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import socketserver
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import redis
+
+from core import audit as audit_module
+from core.audit import audit
+from core.auditcli import export, parse_time, read, register, tail
+from core.auditforward import FluentForwarder
+from core.streams import AUDIT
+
+
+class ForwardReceiver:
+    """A fluentd stand-in: accepts the forward protocol (Message, Forward and PackedForward
+    modes, msgpack over TCP on loopback) and records ``(tag, time, record)``."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.received: list[tuple[str, float, dict[str, Any]]] = []
+        self._cond = threading.Condition()
+        self._conns: list[socket.socket] = []
+        receiver = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                receiver._conns.append(self.request)
+                unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext)
+                while True:
+                    try:
+                        data = self.request.recv(65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    unpacker.feed(data)
+                    for message in unpacker:
+                        receiver._accept(message)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def _accept(self, message: list[Any]) -> None:
+        tag, second = message[0], message[1]
+        if isinstance(second, list):  # Forward mode: [[time, record], ...]
+            entries = [(t, r) for t, r in second]
+        elif isinstance(second, bytes):  # PackedForward: a stream of [time, record]
+            entries = [(t, r) for t, r in msgpack.Unpacker(io.BytesIO(second), raw=False,
+                                                            ext_hook=_ext)]
+        else:  # Message mode: tag, time, record
+            entries = [(second, message[2])]
+        with self._cond:
+            self.received += [(tag, float(t), r) for t, r in entries]
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.received) >= count, timeout)
+            return [record for _tag, _t, record in self.received]
+
+    def stop(self) -> None:
+        """Stop listening and drop every connection, as a fluentd that goes away."""
+        self.server.shutdown()
+        self.server.server_close()
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            except OSError:
+                pass
+
+
+def _ext(code: int, data: bytes) -> Any:
+    if code == 0:  # EventTime: seconds and nanoseconds, big-endian
+        seconds, nanos = struct.unpack(">II", data)
+        return seconds + nanos / 1e9
+    return msgpack.ExtType(code, data)
+
+
+@pytest.fixture
+def receiver() -> Iterator[ForwardReceiver]:
+    server = ForwardReceiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def forwarder(receiver: ForwardReceiver, tmp_path: Path) -> Iterator[FluentForwarder]:
+    shipper = FluentForwarder("127.0.0.1", receiver.port, spool=tmp_path / "spool.jsonl",
+                              timeout_s=1.0, retry_after_s=0.0)
+    audit_module.configure(shipper)
+    yield shipper
+    audit_module.configure(None)
+    shipper.close()
+
+
+def test_an_entry_goes_to_the_stream_and_to_fluentd(
+        redis_client: redis.Redis, receiver: ForwardReceiver,
+        forwarder: FluentForwarder) -> None:
+    entry_id = audit(redis_client, who="U1", what="approve", alert_id="A1", action_id="X1",
+                     result="approved", at=1763892000.25)
+    [(stream_id, fields)] = redis_client.xrange(AUDIT)
+    assert stream_id.decode() == entry_id
+    assert fields[b"what"] == b"approve"
+    [record] = receiver.wait_for(1)
+    assert receiver.received[0][0] == "socbot.audit"
+    assert receiver.received[0][1] == pytest.approx(1763892000.25, abs=1e-3)
+    assert record == {"who": "U1", "what": "approve", "alert_id": "A1", "action_id": "X1",
+                      "result": "approved", "at": "1763892000.250", "id": entry_id,
+                      "@timestamp": "2025-11-23T10:00:00.250Z"}
+
+
+def test_entries_are_spooled_while_fluentd_is_down_and_resent_in_order(
+        redis_client: redis.Redis, receiver: ForwardReceiver,
+        forwarder: FluentForwarder) -> None:
+    audit(redis_client, who="U1", what="step-0")
+    receiver.wait_for(1)
+    receiver.stop()
+    for n in range(1, 4):
+        audit(redis_client, who="U1", what=f"step-{n}")
+    assert forwarder.spooled() == 3
+    spooled = [json.loads(line)["record"]["what"]
+               for line in forwarder.spool.read_text().splitlines()]
+    assert spooled == ["step-1", "step-2", "step-3"]
+    assert redis_client.xlen(AUDIT) == 4  # the stream has everything meanwhile
+
+    back = ForwardReceiver(receiver.port)  # fluentd returns on the same address
+    try:
+        audit(redis_client, who="U1", what="step-4")
+        got = back.wait_for(4)
+        assert [r["what"] for r in got] == ["step-1", "step-2", "step-3", "step-4"]
+        assert forwarder.spooled() == 0
+    finally:
+        back.stop()
+
+
+def test_the_retry_loop_resends_the_spool_without_new_entries(
+        redis_client: redis.Redis, receiver: ForwardReceiver,
+        forwarder: FluentForwarder) -> None:
+    receiver.stop()
+    audit(redis_client, who="U2", what="ack", alert_id="A9")
+    assert forwarder.spooled() == 1
+    back = ForwardReceiver(receiver.port)
+    stop = threading.Event()
+    thread = threading.Thread(target=forwarder.run_retries, args=(stop, 0.05), daemon=True)
+    thread.start()
+    try:
+        [record] = back.wait_for(1)
+        assert record["alert_id"] == "A9"
+    finally:
+        stop.set()
+        thread.join(5)
+        back.stop()
+    assert forwarder.spooled() == 0
+
+
+def test_a_dead_fluentd_is_not_retried_on_every_entry(redis_client: redis.Redis,
+                                                      tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens on this port now
+    shipper = FluentForwarder("127.0.0.1", port, spool=tmp_path / "s.jsonl",
+                              retry_after_s=60)
+    attempts = []
+    real = shipper.sender._send_data
+    shipper.sender._send_data = lambda data: (attempts.append(1), real(data))  # type: ignore
+    for n in range(5):
+        assert shipper.send({"what": f"w{n}"}, at=time.time()) is False
+    assert len(attempts) == 1
+    assert shipper.spooled() == 5
+
+
+def test_forwarding_is_configured_from_the_environment(tmp_path: Path) -> None:
+    assert FluentForwarder.from_env({}, tmp_path) is None
+    shipper = FluentForwarder.from_env({"FLUENTD_HOST": "fluentd"}, tmp_path)
+    assert shipper is not None and (shipper.host, shipper.port) == ("fluentd", 24224)
+    assert shipper.spool == tmp_path / "audit-fluentd.jsonl"
+    with pytest.raises(ValueError, match="FLUENTD_PORT='x' is not a port"):
+        FluentForwarder.from_env({"FLUENTD_HOST": "f", "FLUENTD_PORT": "x"}, tmp_path)
+
+
+def test_a_broken_forwarder_never_stops_the_audit(redis_client: redis.Redis) -> None:
+    class Broken(FluentForwarder):
+        def __init__(self) -> None:
+            pass
+
+        def send(self, record: Any, at: float) -> bool:
+            raise RuntimeError("disk full")
+
+    audit_module.configure(Broken())
+    try:
+        assert audit(redis_client, who="U1", what="ack")
+    finally:
+        audit_module.configure(None)
+    assert redis_client.xlen(AUDIT) == 1
+
+
+def test_tail_prints_the_newest_and_follows(redis_client: redis.Redis) -> None:
+    audit_module.configure(None)
+    for n in range(5):
+        audit(redis_client, who="U1", what=f"w{n}")
+    out = io.StringIO()
+    assert tail(redis_client, out, count=2) == 2
+    assert [json.loads(line)["what"] for line in out.getvalue().splitlines()] == ["w3", "w4"]
+
+    out, stop = io.StringIO(), threading.Event()
+    thread = threading.Thread(target=tail, args=(redis_client, out),
+                              kwargs={"count": 0, "follow": True, "stop": stop,
+                                      "block_ms": 50}, daemon=True)
+    thread.start()
+    time.sleep(0.2)
+    audit(redis_client, who="U1", what="later")
+    deadline = time.monotonic() + 5
+    while "later" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    thread.join(5)
+    assert [json.loads(line)["what"] for line in out.getvalue().splitlines()] == ["later"]
+
+
+def test_export_selects_a_time_range_as_jsonl_or_csv(redis_client: redis.Redis) -> None:
+    audit_module.configure(None)
+    base = int(time.time() * 1000) - 10_000
+    for n, what in enumerate(["old", "inside", "=cmd|' /C calc'!A0"]):
+        redis_client.xadd(AUDIT, {"who": "U1", "what": what, "at": f"{(base + n * 1000) / 1000}"},
+                          id=f"{base + n * 1000}-0")
+    out = io.StringIO()
+    assert export(redis_client, out, since=(base + 500) / 1000) == 2
+    assert [json.loads(line)["what"] for line in out.getvalue().splitlines()] == [
+        "inside", "=cmd|' /C calc'!A0"]
+    csv_out = io.StringIO()
+    export(redis_client, csv_out, since=(base + 500) / 1000, until=(base + 1500) / 1000,
+           fmt="csv")
+    lines = csv_out.getvalue().splitlines()
+    assert lines[0] == "id,@timestamp,who,what,alert_id,action_id,result"
+    assert len(lines) == 2 and ",inside," in lines[1]
+    csv_all = io.StringIO()
+    export(redis_client, csv_all, fmt="csv")
+    assert "'=cmd" in csv_all.getvalue()  # a formula is neutralised for spreadsheets
+
+
+def test_read_pages_through_long_streams(redis_client: redis.Redis) -> None:
+    for n in range(25):
+        redis_client.xadd(AUDIT, {"what": f"w{n}"})
+    assert [e["what"] for e in read(redis_client, page=10)] == [f"w{n}" for n in range(25)]
+
+
+def test_times_accept_iso_epoch_and_ages() -> None:
+    assert parse_time("2025-11-23T10:00:00Z") == 1763892000
+    assert parse_time("1763892000") == 1763892000
+    assert parse_time("24h", now=1763892000) == 1763892000 - 86400
+    with pytest.raises(ValueError, match="such as 24h or 7d"):
+        parse_time("yesterday")
+
+
+def test_the_cli_registers_tail_and_export() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["audit", "export", "--since", "7d", "--format", "csv"])
+    assert (args.format, args.since) == ("csv", "7d")
+    assert parser.parse_args(["audit", "tail", "-n", "5", "-f"]).follow is True
