@@ -1,0 +1,23 @@
+"""Test events for the secure rules, shaped as ``collectors/secure.py`` writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.events import Event
+
+
+def line(n: int, action: str, outcome: str, *, ip: str | None = "203.0.113.7",
+         user: str = "root", host: str = "web1", second: int | None = None,
+         **fields: Any) -> Event:
+    """One parsed auth-log event ``second`` seconds after 03:00:00 (default ``n``)."""
+    second = n if second is None else second
+    event: Event = {
+        "@timestamp": f"2026-11-23T03:{second // 60:02d}:{second % 60:02d}Z",
+        "event.id": f"{action}-{ip}-{user}-{n}", "event.dataset": "secure",
+        "event.action": action, "event.outcome": outcome, "user.name": user, "host.name": host,
+    }
+    if ip:
+        event["source.ip"] = ip
+    event.update(fields)
+    return event

@@ -1,0 +1,38 @@
+"""Password spraying: one address trying many real accounts."""
+
+from __future__ import annotations
+
+from core.events import Event
+from detections.rule import Case, Distinct, Match, rule
+from detections.secure._common import line
+
+
+@rule(
+    id="secure.password_spraying",
+    title="Password spraying from {source.ip}",
+    severity="high",
+    datasets=("secure",),
+    actions=("ssh_login",),
+    mitre=("T1110.003",),
+    runbook="One address tried many existing accounts: it knows your user names. Block it, and "
+            "check every account it tried for a success (socbot search ip=...).",
+    state=Distinct(by="source.ip", field="user.name", count=5, window_s=900),
+    entity_type="ip",
+    playbooks=("block-ip-nacl",),
+    tests=(
+        Case("five real accounts from one address", fires=True,
+             events=tuple(line(n, "ssh_login", "failure", user=f"user{n}") for n in range(5))),
+        Case("one account many times is brute force, not spraying", fires=False,
+             events=tuple(line(n, "ssh_login", "failure") for n in range(10))),
+        Case("made-up user names are a dictionary attack", fires=False,
+             events=tuple(line(n, "ssh_login", "failure", user=f"guess{n}",
+                               **{"system.auth.ssh.invalid_user": True}) for n in range(8))),
+    ),
+)
+def password_spraying(event: Event) -> Match | bool:
+    """Failed SSH passwords for at least 5 distinct existing accounts from one address within
+    15 minutes. Attempts on names that do not exist (``invalid user``) are left to
+    ``secure.ssh_brute_force``: spraying is the attacker who knows the user list."""
+    return (event.get("event.outcome") == "failure" and bool(event.get("source.ip"))
+            and bool(event.get("user.name"))
+            and not event.get("system.auth.ssh.invalid_user"))
