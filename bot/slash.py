@@ -12,6 +12,7 @@ The manifest declares the command with ``should_escape: true``, so Slack sends `
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Callable
@@ -260,8 +261,10 @@ class SocCommand:
     def _rule(self, rule: str) -> str:
         known = self.rules()
         if known and rule not in known:
-            raise UsageError(f"`{escape_truncate(rule, 80)}` is not a rule id; known: "
-                             + ", ".join(f"`{escape(r)}`" for r in sorted(known)[:30]))
+            close = difflib.get_close_matches(rule, sorted(known), n=3)
+            hint = ("did you mean " + " or ".join(f"`{escape(r)}`" for r in close) + "?"
+                    if close else "`/soc status` and the README list the rules")
+            raise UsageError(f"`{escape_truncate(rule, 80)}` is not a rule id; {hint}")
         return rule
 
     # --- status and playbooks ------------------------------------------------------------------
