@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.config import Secrets, Settings
 from core.process import stop_on_signals
@@ -25,9 +26,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     secure.add_argument("--from-start", action="store_true",
                         help="read a file never seen before from its start (default: its end)")
     secure.add_argument("--once", action="store_true", help="stop at the end of the file")
-    cloudtrail = sources.add_parser("cloudtrail", help="read CloudTrail delivery files")
-    cloudtrail.add_argument("--path", required=True, nargs="+",
-                            help="files or directories (.json, .json.gz)")
+    cloudtrail = sources.add_parser(
+        "cloudtrail", help="read CloudTrail delivery files, or poll an SQS queue")
+    where = cloudtrail.add_mutually_exclusive_group(required=False)
+    where.add_argument("--path", nargs="+",
+                       help="files or directories (.json, .json.gz, JSON Lines, arrays)")
+    where.add_argument("--sqs", metavar="QUEUE_URL",
+                       help="SQS queue fed by S3 notifications (raw or SNS), CloudTrail's SNS "
+                            "topic or EventBridge (default: collectors.cloudtrail.sqs_queue_url)")
+    cloudtrail.add_argument("--once", action="store_true",
+                            help="with --sqs: stop when the queue is empty")
 
     parse = commands.add_parser("parse", help="print normalized events as JSON Lines (no Redis)")
     parse.set_defaults(handler=cmd_parse)
@@ -42,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot collect secure|cloudtrail``."""
-    from collectors.pipeline import collect_cloudtrail, collect_secure
+    from collectors.pipeline import collect_secure
     from core.redisconn import connect
 
     client = connect()
@@ -50,13 +58,37 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
         stats = collect_secure(client, Path(args.path), stop_on_signals(),
                                from_start=args.from_start, once=args.once)
     else:
-        totals: dict[str, int] = {}
-        for path in args.path:
-            for name, value in vars(collect_cloudtrail(client, Path(path))).items():
-                totals[name] = totals.get(name, 0) + value
-        print(f"socbot collect cloudtrail: {json.dumps(totals)}", file=sys.stderr)
-        return 0
+        return _collect_cloudtrail(args, settings, client)
     print(f"socbot collect secure: {json.dumps(vars(stats))}", file=sys.stderr)
+    return 0
+
+
+def _collect_cloudtrail(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    from collectors.pipeline import collect_cloudtrail
+
+    config = settings.collectors.cloudtrail
+    queue = args.sqs or (None if args.path else config.sqs_queue_url)
+    if queue:
+        import boto3
+
+        from collectors.cloudtrail_sqs import collect_sqs
+
+        stats = collect_sqs(client, boto3.client("sqs"), boto3.client("s3"), queue,
+                            stop_on_signals(), once=args.once,
+                            visibility_s=config.visibility_timeout_s,
+                            dedup_ttl=config.dedup_window_s)
+        print(f"socbot collect cloudtrail: {json.dumps(vars(stats))}", file=sys.stderr)
+        return 0
+    if not args.path:
+        print("socbot collect cloudtrail: give --path FILE_OR_DIR... or --sqs QUEUE_URL (or set "
+              "collectors.cloudtrail.sqs_queue_url in the configuration)", file=sys.stderr)
+        return 2
+    totals: dict[str, int] = {}
+    for path in args.path:
+        stats = collect_cloudtrail(client, Path(path), dedup_ttl=config.dedup_window_s)
+        for name, value in vars(stats).items():
+            totals[name] = totals.get(name, 0) + value
+    print(f"socbot collect cloudtrail: {json.dumps(totals)}", file=sys.stderr)
     return 0
 
 

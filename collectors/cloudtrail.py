@@ -33,6 +33,7 @@ import gzip
 import ipaddress
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ from typing import Any
 from collectors.base import BadRecord, capped
 from core.events import Event, format_timestamp, parse_timestamp
 
-__all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_file", "read_path"]
+__all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_bytes", "read_file",
+           "read_path"]
 
 # A DNS name whose last label has a letter: "253.252.51.07" (anonymised, not an IP) is no name.
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*")
@@ -125,12 +127,35 @@ def normalize(record: dict[str, Any]) -> Event:
     return event
 
 
+def from_eventbridge(document: dict[str, Any]) -> Any:
+    """The CloudTrail record inside an EventBridge event (``detail-type`` "... via CloudTrail",
+    e.g. "AWS API Call via CloudTrail"); the envelope's account and region fill gaps."""
+    record = document.get("detail")
+    if isinstance(record, dict):
+        record = dict(record)
+        if not record.get("recipientAccountId") and _text(document.get("account")):
+            record["recipientAccountId"] = document["account"]
+        if not record.get("awsRegion") and _text(document.get("region")):
+            record["awsRegion"] = document["region"]
+    return record
+
+
+def is_eventbridge(document: Any) -> bool:
+    """True for an EventBridge event that carries a CloudTrail record."""
+    return (isinstance(document, dict) and "detail" in document
+            and str(document.get("detail-type", "")).endswith("via CloudTrail"))
+
+
 def iter_records(document: Any) -> Iterator[Any]:
-    """The records of a parsed document: ``{"Records": [...]}``, a JSON array, or one record."""
+    """The records of a parsed document: ``{"Records": [...]}``, a JSON array, an EventBridge
+    event from CloudTrail, or one record."""
     if isinstance(document, dict) and isinstance(document.get("Records"), list):
         yield from document["Records"]
     elif isinstance(document, list):
-        yield from document
+        for item in document:
+            yield from_eventbridge(item) if is_eventbridge(item) else item
+    elif is_eventbridge(document):
+        yield from_eventbridge(document)
     else:
         yield document
 
@@ -154,14 +179,23 @@ def _documents(text: str) -> Iterator[tuple[Any, str | None]]:
 
 def read_file(path: str | Path) -> Iterator[Event | BadRecord]:
     """Events and bad records of one ``.json``/``.json.gz`` file (gzip is detected by content)."""
-    path = Path(path)
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        yield BadRecord(str(path), None, f"unreadable file: {type(exc).__name__}: {exc}", "")
+        return
+    yield from read_bytes(data, str(path))
+
+
+def read_bytes(data: bytes, name: str) -> Iterator[Event | BadRecord]:
+    """Events and bad records of one delivery file's content (an S3 object, say)."""
+    path = name
+    try:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         text = data.decode("utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        yield BadRecord(str(path), None, f"unreadable file: {type(exc).__name__}: {exc}", "")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        yield BadRecord(path, None, f"unreadable file: {type(exc).__name__}: {exc}", "")
         return
     index = 0
     for document, error in _documents(text):

@@ -172,6 +172,39 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path
     return events, dead, counts
 
 
+def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
+                    dedup_ttl: int = 86400, maxlen: int = EVENTS_MAXLEN) -> CollectStats:
+    """Send events (each eventID at most once per ``dedup_ttl``) and dead-letter bad records,
+    in one round trip. Raises redis errors: nothing is known to be sent until it returns."""
+    stats = CollectStats()
+    script = client.register_script(_DEDUP_ADD)
+    pipe = client.pipeline(transaction=False)
+    goods = [item for item in items if isinstance(item, dict)]
+    bads = [item for item in items if isinstance(item, BadRecord)]
+    for event in goods:
+        script(keys=[SEEN_PREFIX + event["event.id"], EVENTS, STATS_KEY],
+               args=[dedup_ttl, maxlen, dumps(event)], client=pipe)
+    for bad in bads:
+        fields: Fields = {"source": "cloudtrail", "line": bad.raw, "error": bad.error,
+                          "path": bad.path, "index": "" if bad.index is None else str(bad.index)}
+        pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)
+    if bads:
+        pipe.hincrby(STATS_KEY, "cloudtrail.failed", len(bads))
+    if not goods and not bads:
+        return stats
+    results = pipe.execute()
+    sent = sum(int(r) for r in results[:len(goods)])
+    stats.parsed, stats.sent = len(goods), sent
+    stats.duplicates, stats.failed = len(goods) - sent, len(bads)
+    return stats
+
+
+def add_stats(total: CollectStats, more: CollectStats) -> None:
+    """Add ``more`` into ``total``."""
+    for name, value in vars(more).items():
+        setattr(total, name, getattr(total, name) + value)
+
+
 def collect_cloudtrail(client: redis.Redis, path: str | Path, *, dedup_ttl: int = 86400,
                        batch: int = 500, maxlen: int = EVENTS_MAXLEN) -> CollectStats:
     """Send the events of CloudTrail files under ``path``, each eventID at most once.
@@ -180,37 +213,14 @@ def collect_cloudtrail(client: redis.Redis, path: str | Path, *, dedup_ttl: int 
     not sent again; bad records go to the dead-letter stream.
     """
     stats = CollectStats()
-    script = client.register_script(_DEDUP_ADD)
     pending: list[Event | BadRecord] = []
-
-    def flush() -> None:
-        pipe = client.pipeline(transaction=False)
-        goods = [item for item in pending if isinstance(item, dict)]
-        bads = [item for item in pending if isinstance(item, BadRecord)]
-        for event in goods:
-            script(keys=[SEEN_PREFIX + event["event.id"], EVENTS, STATS_KEY],
-                   args=[dedup_ttl, maxlen, dumps(event)], client=pipe)
-        for bad in bads:
-            fields: Fields = {"source": "cloudtrail", "line": bad.raw,
-                              "error": bad.error, "path": bad.path,
-                              "index": "" if bad.index is None else str(bad.index)}
-            pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)
-        if bads:
-            pipe.hincrby(STATS_KEY, "cloudtrail.failed", len(bads))
-        results = pipe.execute()
-        sent = sum(int(r) for r in results[:len(goods)])
-        stats.parsed += len(goods)
-        stats.sent += sent
-        stats.duplicates += len(goods) - sent
-        stats.failed += len(bads)
-        pending.clear()
-
     for item in read_path(path):
         if isinstance(item, BadRecord):
             log.warning("%s: record %s not read: %s", item.path, item.index, item.error)
         pending.append(item)
         if len(pending) >= batch:
-            flush()
+            add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen))
+            pending.clear()
     if pending:
-        flush()
+        add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen))
     return stats

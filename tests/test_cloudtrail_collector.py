@@ -178,3 +178,25 @@ def test_unreadable_file_is_one_bad_record(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b not really gzip")
     [bad] = list(read_path(tmp_path))
     assert isinstance(bad, BadRecord) and bad.index is None and "unreadable" in bad.error
+
+
+def test_every_recording_under_shared_cloudtrail_parses_completely(shared_data: Path) -> None:
+    # Directories are read for CloudTrail delivery names (.json, .json.gz); the aws-docs
+    # catalogue (.jsonl of documentation examples) is not a delivery file.
+    events, bad = split(list(read_path(shared_data / "cloudtrail")))
+    assert (len(events), bad) == (2900 + 310, [])
+
+
+def test_eventbridge_events_in_a_file_and_json_lines(tmp_path: Path, invictus: Path) -> None:
+    records = json.loads(min(invictus.glob("*.json")).read_text())["Records"][:3]
+    envelopes = [{"detail-type": "AWS API Call via CloudTrail", "account": "1", "region": "r",
+                  "detail": r} for r in records]
+    (tmp_path / "eb.json").write_text(json.dumps(envelopes))
+    (tmp_path / "lines.json").write_text("\n".join(json.dumps(r) for r in records))
+    from_array, bad = split(list(read_file(tmp_path / "eb.json")))
+    from_lines, bad2 = split(list(read_file(tmp_path / "lines.json")))
+    assert bad == bad2 == []
+    assert [e["event.id"] for e in from_array] == [e["event.id"] for e in from_lines] == [
+        r["eventID"] for r in records]
+    assert [e["cloud.account.id"] for e in from_array] == [
+        r.get("recipientAccountId") or "1" for r in records]
