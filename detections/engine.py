@@ -21,7 +21,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -132,10 +132,15 @@ class Engine:
         self.client = client
         self.context = RuleContext(settings)
         self.rules: dict[str, Rule] = {}
+        detection = self.context.detection
+        risk = {name: getattr(detection, f"risk_{name}") for name in ("threshold", "window_s")
+                if f"risk_{name}" in detection.model_fields_set}
         for rule_id, rule in rules.items():
             setting = overrides.get(rule_id)
             if setting and not setting.enabled:
                 continue
+            if isinstance(rule.state, Risk) and risk:  # detection.risk_* when set in the file
+                rule = replace(rule, state=replace(rule.state, **risk))
             self.rules[rule_id] = (rule.with_overrides(setting.severity, setting.params)
                                    if setting else rule)
         self.window = SlidingWindow(client)
@@ -357,6 +362,7 @@ class Engine:
                 continue
             if state is None:
                 continue
+            state = replace(state, key=item.key)
             match = item.match
             if item.rule.confirm is not None:
                 try:

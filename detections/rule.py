@@ -131,11 +131,13 @@ class State:
     (Sequence), total risk score (Risk). ``new``: FirstSeen's verdict. ``records``: the
     remembered context of the other events (Sequence's A events, Join's other side, Recent's
     earlier events, Risk's contributing signals), oldest first, each with ``"@t"`` (epoch).
+    ``key``: the state key (``Match.key`` or the ``by`` field's value).
     """
 
     count: int = 0
     new: bool = False
     records: tuple[Mapping[str, Any], ...] = ()
+    key: str = ""
 
 
 @dataclass(frozen=True)

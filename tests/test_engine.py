@@ -280,3 +280,13 @@ def test_muted_signals_are_counted_not_alerted(redis_client: redis.Redis) -> Non
     assert {a.entity["value"] for a in alerts if a.rule_id == "secure.ssh_brute_force"} == {
         "198.51.100.9"}
     assert MuteStore(redis_client).muted_counts() == {"secure.ssh_brute_force:203.0.113.7": 3}
+
+
+def test_the_risk_threshold_comes_from_the_detection_section(redis_client: redis.Redis) -> None:
+    from core.config import Settings
+
+    settings = Settings.model_validate({"detection": {"risk_threshold": 400}})
+    engine = Engine(redis_client, load_all(), settings=settings)
+    assert engine.rules["correlation.entity_risk"].state.threshold == 400  # type: ignore[union-attr]
+    assert Engine(redis_client, load_all()).rules[
+        "correlation.entity_risk"].state.threshold == 100  # type: ignore[union-attr]
