@@ -16,6 +16,7 @@ Any other exception (a botocore error with an unexpected code, a bug) propagates
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import re
 import time
@@ -25,6 +26,8 @@ from typing import Any, ClassVar, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
+
+from core.config import Settings
 
 T = TypeVar("T")
 
@@ -40,22 +43,46 @@ class PlaybookInputError(PlaybookError, ValueError):
 class PlaybookFailed(PlaybookError):
     """AWS refused the remediation for a known reason; ``code`` is AWS's error code."""
 
-    def __init__(self, message: str, code: str = "") -> None:
+    def __init__(self, message: str, code: str = "", partial: Result | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # What a run changed before it failed (with its undo data), so nothing done is lost.
+        self.partial = partial
 
 
 @dataclass(frozen=True)
 class FieldShape:
-    """How a resource id in an alert field must look, and how to say so to a person."""
+    """How a resource id in an alert field must look, and how to say so to a person.
+
+    ``check``, when set, must also accept the value (for shapes a regex states badly, such as
+    an IP address, which :mod:`ipaddress` parses).
+    """
 
     pattern: re.Pattern[str]
     expected: str
+    check: Callable[[str], bool] | None = None
+
+    def accepts(self, value: object) -> bool:
+        """True when ``value`` is a string of this shape."""
+        return (isinstance(value, str) and self.pattern.fullmatch(value) is not None
+                and (self.check is None or self.check(value)))
 
 
-def shape(regex: str, expected: str) -> FieldShape:
+def shape(regex: str, expected: str, check: Callable[[str], bool] | None = None) -> FieldShape:
     """Compile a field shape. ASCII-only, because ``\\d`` would otherwise accept any digit."""
-    return FieldShape(re.compile(regex, re.ASCII), expected)
+    return FieldShape(re.compile(regex, re.ASCII), expected, check)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _printable(value: str) -> bool:
+    return value.isprintable() and len(value.encode()) <= 1024
 
 
 # Alert fields a playbook may take resource ids from. Matching uses fullmatch, so a trailing
@@ -65,12 +92,29 @@ FIELD_SHAPES: dict[str, FieldShape] = {
     "cloud.region": shape(r"[a-z]{2}(-[a-z]+)+-\d+", "an AWS region such as eu-west-1"),
     "group_id": shape(r"sg-[0-9a-f]{8,17}", "a security group id such as sg-0123456789abcdef0"),
     "instance_id": shape(r"i-[0-9a-f]{8,17}", "an instance id such as i-0123456789abcdef0"),
+    "image_id": shape(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0123456789abcdef0"),
+    "vpc_id": shape(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0"),
+    "access_key_id": shape(r"(AKIA|ASIA)[A-Z0-9]{16}",
+                           "an access key id such as AKIAIOSFODNN7EXAMPLE"),
+    "iam_user": shape(r"[A-Za-z0-9+=,.@_-]{1,64}", "an IAM user name such as alice"),
+    "trail_name": shape(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]"
+        r"|arn:aws(-[a-z]+)*:cloudtrail:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:trail/"
+        r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]",
+        "a trail name such as management-events, or its ARN"),
+    "bucket": shape(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name such as my-logs"),
+    # Object keys are free-form by nature; they reach S3 as an API parameter, never a shell.
+    "object_key": shape(r"[^\x00-\x1f\x7f]{1,1024}",
+                        "an S3 object key (1-1024 bytes, no control characters)", _printable),
+    "version_id": shape(r"[A-Za-z0-9._+/=-]{1,1024}", "an S3 version id"),
+    "source.ip": shape(r"[0-9A-Fa-f.:]{2,45}", "an IPv4 or IPv6 address such as 203.0.113.7",
+                       _is_ip),
 }
 
 
 def check_field(name: str, value: object, field_shape: FieldShape) -> str:
     """Return ``value`` if it is a string of ``field_shape``, else raise PlaybookInputError."""
-    if not isinstance(value, str) or not field_shape.pattern.fullmatch(value):
+    if not field_shape.accepts(value):
         raise PlaybookInputError(
             f"alert field {name!r} must be {field_shape.expected}; got {value!r:.80}"
         )
@@ -114,6 +158,8 @@ class Result:
     after: Any = None
     undo: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    # Facts for the alert's thread (instance details, command output), already in the summary.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as stored on the action."""
@@ -135,19 +181,41 @@ class Playbook:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     required_fields: ClassVar[tuple[str, ...]] = ("cloud.account.id", "cloud.region")
+    # Alert fields used when present (validated the same way), absent otherwise.
+    optional_fields: ClassVar[tuple[str, ...]] = ()
     schema: ClassVar[dict[str, Any]] = {
         "type": "object", "properties": {}, "additionalProperties": False,
     }
     permissions: ClassVar[tuple[str, ...]] = ()
     approvals_required: ClassVar[int] = 1
     destructive: ClassVar[bool] = False
+    # Parameter values that make a run destructive (irreversible), e.g. {"mode": ("terminate",)}.
+    # Such a run needs at least two approvals whatever approvals_required says.
+    destructive_params: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    # Whether :meth:`undo` can reverse a run from its undo data.
+    undoable: ClassVar[bool] = False
     # Seconds a run may take; None leaves it to the runner's default.
     timeout_s: ClassVar[float | None] = None
     # Shapes of fields only this playbook reads, added to FIELD_SHAPES.
     field_shapes: ClassVar[Mapping[str, FieldShape]] = {}
 
-    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, params: Mapping[str, Any] | None = None,
+                 settings: Settings | None = None) -> None:
         self.params: dict[str, Any] = validate_params(self.name, self.schema, params or {})
+        self.settings = settings or Settings()
+
+    @classmethod
+    def is_destructive(cls, params: Mapping[str, Any] | None = None) -> bool:
+        """True when a run with ``params`` cannot be undone."""
+        params = params or {}
+        return cls.destructive or any(params.get(name) in values
+                                      for name, values in cls.destructive_params.items())
+
+    @classmethod
+    def approvals_for(cls, params: Mapping[str, Any] | None = None) -> int:
+        """Distinct approvers (not the requester) a run with ``params`` needs."""
+        needed = cls.approvals_required
+        return max(needed, 2) if cls.is_destructive(params) else needed
 
     @classmethod
     def shape_of(cls, field_name: str) -> FieldShape | None:
@@ -167,6 +235,12 @@ class Playbook:
                     "the alert does not have it"
                 )
             values[name] = check_field(name, alert_context[name], field_shape)
+        for name in self.optional_fields:
+            field_shape = self.shape_of(name)
+            if field_shape is None:
+                raise PlaybookInputError(f"{self.name}: no known shape for alert field {name!r}")
+            if alert_context.get(name) not in (None, ""):
+                values[name] = check_field(name, alert_context[name], field_shape)
         account = values.pop("cloud.account.id", None)
         region = values.pop("cloud.region", None)
         if account is None or region is None:
@@ -175,6 +249,10 @@ class Playbook:
             )
         return Target(account_id=account, region=region, resources=values)
 
+    def optional(self, target: Target, name: str) -> str | None:
+        """An optional alert field of ``target`` (validated), or None."""
+        return target.resources.get(name)
+
     def preview(self, session: boto3.Session, target: Target) -> Plan:
         """Read the current state and return what :meth:`apply` would change. No writes."""
         raise NotImplementedError
@@ -182,6 +260,11 @@ class Playbook:
     def apply(self, session: boto3.Session, target: Target, plan: Plan) -> Result:
         """Make the changes of a non-empty ``plan`` and return what happened."""
         raise NotImplementedError
+
+    def undo(self, session: boto3.Session, target: Target, undo: Mapping[str, Any]) -> Result:
+        """Reverse a run from its recorded ``undo`` data (only where ``undoable`` is True)."""
+        raise PlaybookError(f"{self.name} cannot be undone automatically; its undo data says "
+                            "what was changed")
 
     def run(self, session: boto3.Session, target: Target, *, dry_run: bool = False) -> Result:
         """Preview, then apply unless there is nothing to do or this is a dry run."""
@@ -244,8 +327,31 @@ FAILURE_CODES: dict[str, str] = {
     "AuthFailure": "AWS did not accept the credentials",
     "ExpiredToken": "the credentials have expired",
     "InvalidClientTokenId": "AWS does not know these credentials",
+    "InvalidInstanceID.Malformed": "AWS did not accept the instance id",
+    "IncorrectInstanceState": "the instance is not in a state that allows this; re-read it",
+    "OperationNotPermitted": "AWS does not allow this on the resource (termination protection?)",
+    "UnsupportedOperation": "AWS does not support this operation on the resource",
+    "InvalidVpcID.NotFound": "the VPC does not exist in this account and region",
+    "InvalidNetworkAclID.NotFound": "the network ACL does not exist",
+    "NetworkAclEntryAlreadyExists": "another rule took that number meanwhile; run again",
+    "NetworkAclEntryLimitExceeded": "the network ACL has no room for another rule",
+    "InvalidAMIID.NotFound": "the AMI does not exist or is not visible to this account",
+    "InvalidParameterValue": "AWS refused a parameter value",
+    "NoSuchEntity": "the IAM user, key or profile does not exist",
+    "LimitExceeded": "an IAM limit was reached (inline policy size?)",
+    "NoSuchBucket": "the bucket does not exist",
+    "NoSuchKey": "the object does not exist",
+    "NoSuchVersion": "the object version does not exist",
+    "TrailNotFoundException": "the trail does not exist in this account and region",
+    "InvalidTrailNameException": "AWS did not accept the trail name",
+    "InsufficientS3BucketPolicyException": "the trail's bucket policy does not let CloudTrail "
+                                           "write; fix the bucket policy, then run again",
+    "InvalidInstanceId": "SSM cannot reach the instance: it is not running, has no SSM agent "
+                         "or no instance profile allowing SSM",
+    "InvalidDocument": "the SSM document does not exist in this region",
 }
-THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
+THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded",
+                              "TooManyRequestsException", "SlowDown"})
 
 
 def error_code(exc: ClientError) -> str:

@@ -41,7 +41,8 @@ NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", re.ASCII)
 # An exact IAM action: service prefix and action name, no wildcard.
 PERMISSION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+", re.ASCII)
 # Modules of this package that hold machinery, not playbooks.
-_NOT_PLAYBOOKS = frozenset({"base", "registry", "session", "runner"})
+_NOT_PLAYBOOKS = frozenset({"base", "registry", "session", "runner", "cli", "policy",
+                            "ec2util"})
 
 
 class RegistryError(Exception):
@@ -78,8 +79,13 @@ def declaration_problems(cls: type[Playbook]) -> list[str]:
     for needed in ("cloud.account.id", "cloud.region"):
         if needed not in cls.required_fields:
             problems.append(f"required_fields must include {needed!r}")
-    problems += [f"required field {f!r} has no shape (add it to field_shapes)"
-                 for f in cls.required_fields if cls.shape_of(f) is None]
+    problems += [f"field {f!r} has no shape (add it to field_shapes)"
+                 for f in (*cls.required_fields, *cls.optional_fields) if cls.shape_of(f) is None]
+    properties = schema.get("properties", {})
+    for param, values in cls.destructive_params.items():
+        allowed = properties.get(param, {}).get("enum")
+        if allowed is None or not set(values) <= set(allowed):
+            problems.append(f"destructive_params {param!r} must name enum values of the schema")
     return problems
 
 

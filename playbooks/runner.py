@@ -9,13 +9,21 @@ a consumer-group handler::
 What the runner guarantees, whatever the caller checked before:
 
 * only a request whose status is ``approved`` runs, and only with as many distinct approvers
-  (none of them the requester) as both the request and the playbook's declaration require;
+  (none of them the requester) as both the request and the playbook's declaration require for
+  the request's parameters (a destructive mode needs two);
 * ``approved -> running`` is a compare-and-set, so two runners, or a redelivered entry, never
   run one request twice. A runner that dies mid-run leaves the request ``running``: running a
   remediation again after an unknown outcome is worse than asking a person to look;
 * resource ids come from the alert's validated fields, before any AWS call;
-* the outcome (result with undo data, or a clear error) is stored on the request, then
-  announced on ``soc:alerts`` as ``{"alert_id", "kind": "action_result", "action_id"}``.
+* the outcome (result with before / after state and undo data, or a clear error with
+  whatever the run changed before it failed) is stored on the request, then announced on
+  ``soc:alerts`` as ``{"alert_id", "kind": "action_result", "action_id"}``;
+* the time limit is ``playbooks.timeouts.<name>``, else the playbook's own, else
+  ``playbooks.timeout_s``.
+
+The one way to run without approvals is :meth:`ActionRunner.break_glass` (``socbot playbooks
+run --break-glass``): off unless ``playbooks.allow_break_glass`` is set, never for a destructive
+run, and audited before anything happens.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ import redis
 from core.actions import Action, ActionStore
 from core.alerts import AlertStore
 from core.audit import audit
+from core.config import Settings, load
 from core.streams import ALERTS, Fields, Producer
-from playbooks.base import Playbook, PlaybookError, Result
+from playbooks.base import Playbook, PlaybookError, PlaybookFailed, Result
 from playbooks.registry import PlaybookRegistry, UnknownPlaybook
 from playbooks.registry import registry as default_registry
 from playbooks.session import SessionFactory
@@ -50,15 +59,23 @@ class ActionRunner:
     """Run approved actions, one per ``soc:actions`` entry; see the module docstring."""
 
     def __init__(self, client: redis.Redis, actions: ActionStore, alerts: AlertStore,
-                 sessions: SessionFactory, timeout_s: float = 120,
-                 registry: PlaybookRegistry = default_registry) -> None:
+                 sessions: SessionFactory, timeout_s: float | None = None,
+                 registry: PlaybookRegistry = default_registry,
+                 settings: Settings | None = None) -> None:
         self.client = client
         self.actions = actions
         self.alerts = alerts
         self.sessions = sessions
-        self.timeout_s = timeout_s
+        # Without settings, the configuration file named by SOCBOT_CONFIG (defaults if none).
+        self.settings = settings if settings is not None else load()
+        self.timeout_s = timeout_s if timeout_s is not None else self.settings.playbooks.timeout_s
         self.registry = registry
         self.producer = Producer(client)
+
+    def timeout_for(self, playbook_cls: type[Playbook]) -> float:
+        """The time limit of one run of ``playbook_cls``."""
+        configured = self.settings.playbooks.timeouts.get(playbook_cls.name)
+        return configured or playbook_cls.timeout_s or self.timeout_s
 
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Consumer handler for one ``{"action_id": ...}`` entry."""
@@ -93,17 +110,62 @@ class ActionRunner:
         if not self.actions.move(action.id, "approved", "running"):
             log.info("action %s was taken by another runner; not run", action.id)
             return
+        self._run_now(action, playbook_cls)
+
+    def break_glass(self, alert_id: str, playbook: str, who: str, reason: str,
+                    params: dict[str, Any] | None = None) -> Action:
+        """Run ``playbook`` on an alert now, without approvals; return the finished action.
+
+        Refused (PlaybookError, nothing recorded but the refusal in the audit trail) unless
+        ``playbooks.allow_break_glass`` is set, ``reason`` is given and the run is reversible.
+        The request is recorded as made by ``who`` and audited as ``break-glass`` before the
+        run; the result goes to the alert's thread like any other.
+        """
+        playbook_cls = self.registry.get(playbook)
+        refusal = ""
+        if not self.settings.playbooks.allow_break_glass:
+            refusal = ("break-glass runs are off; set playbooks.allow_break_glass: true, or "
+                       "request the playbook in Slack and have it approved")
+        elif not reason.strip():
+            refusal = "say why with --break-glass REASON; it goes into the audit trail"
+        elif playbook_cls.is_destructive(params):
+            refusal = (f"{playbook} with {params} is destructive: it needs "
+                       f"{playbook_cls.approvals_for(params)} approvals, never break-glass")
+        elif self.alerts.get(alert_id) is None:
+            refusal = f"alert {alert_id} does not exist"
+        if refusal:
+            audit(self.client, who=who, what=f"break-glass:{playbook}", alert_id=alert_id,
+                  result=f"refused: {refusal}"[:500])
+            raise PlaybookError(refusal)
+        playbook_cls(params, self.settings)  # parameters checked before anything is recorded
+        action = self.actions.create(alert_id, playbook, who,
+                                     approvals_required=playbook_cls.approvals_for(params),
+                                     params=params)
+        audit(self.client, who=who, what=f"break-glass:{playbook}", alert_id=alert_id,
+              action_id=action.id, result=f"reason: {reason}"[:500])
+        if not self.actions.move(action.id, "requested", "running"):
+            raise PlaybookError(f"action {action.id} changed state meanwhile; not run")
+        self._run_now(action, playbook_cls)
+        done = self.actions.get(action.id)
+        assert done is not None
+        return done
+
+    def _run_now(self, action: Action, playbook_cls: type[Playbook]) -> None:
+        """Run an action already moved to ``running`` and record how it ended."""
         log.info("running %s for action %s (alert %s)", action.playbook, action.id,
                  action.alert_id)
         audit(self.client, who="socbot", what=f"run:{action.playbook}", alert_id=action.alert_id,
               action_id=action.id, result="running")
-        timeout = playbook_cls.timeout_s or self.timeout_s
+        timeout = self.timeout_for(playbook_cls)
         try:
             result = _with_timeout(lambda: self._execute(action, playbook_cls), timeout)
         except RunTimeout:
             self._finish_failed(action, (
                 f"{action.playbook} did not finish within {timeout:g} s; it may still complete "
                 "in the background, so check the resource before trying again"))
+        except PlaybookFailed as exc:
+            partial = exc.partial.to_dict() if exc.partial is not None else {}
+            self._finish_failed(action, str(exc), partial)
         except PlaybookError as exc:
             self._finish_failed(action, str(exc))
         except Exception as exc:  # recorded, logged with its traceback, and announced
@@ -121,7 +183,7 @@ class ActionRunner:
         alert = self.alerts.get(action.alert_id)
         if alert is None:
             raise PlaybookError(f"alert {action.alert_id} no longer exists; nothing to act on")
-        playbook = playbook_cls(action.params)
+        playbook = playbook_cls(action.params, self.settings)
         target = playbook.target(alert.context)  # validated before any AWS call
         session = self.sessions.session(target.account_id, target.region)
         return playbook.run(session, target)
@@ -130,7 +192,7 @@ class ActionRunner:
     def _missing_approvals(action: Action, playbook_cls: type[Playbook]) -> str:
         # ActionStore enforces this when people click; checking again here means a request
         # created with too low a count, or edited in Redis, still cannot run.
-        needed = max(action.approvals_required, playbook_cls.approvals_required)
+        needed = max(action.approvals_required, playbook_cls.approvals_for(action.params))
         approvers = set(action.approvals) - {action.requested_by}
         if len(approvers) >= needed:
             return ""
@@ -142,8 +204,9 @@ class ActionRunner:
             log.warning("action %s refused: %s", action.id, reason)
             self._finish_failed(action, reason)
 
-    def _finish_failed(self, action: Action, error: str) -> None:
-        self.actions.finish(action.id, "failed", {}, error=error)
+    def _finish_failed(self, action: Action, error: str,
+                       result: dict[str, Any] | None = None) -> None:
+        self.actions.finish(action.id, "failed", result or {}, error=error)
         log.warning("action %s failed: %s", action.id, error)
         audit(self.client, who="socbot", what=f"run:{action.playbook}", alert_id=action.alert_id,
               action_id=action.id, result=f"failed: {error}"[:500])

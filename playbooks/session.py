@@ -2,8 +2,11 @@
 
 Playbooks never build sessions; the runner asks a :class:`SessionFactory` for one per run::
 
-    sessions = SessionFactory(role_name="socbot-remediation", external_id=os.environ[...])
+    sessions = SessionFactory.from_settings(settings)   # aws.role_name, aws.accounts, ...
     session = sessions.session("123456789012", "eu-west-1")
+
+The role name and the ExternalId may differ per account (``aws.accounts.<id>.role_name`` and
+``external_id_env``, the name of the environment variable holding that account's ExternalId).
 
 Endpoints come from boto3's own configuration (``AWS_ENDPOINT_URL``), which is how tests point
 playbooks at moto's server.
@@ -11,19 +14,30 @@ playbooks at moto's server.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import boto3
 
+from core.config import Settings
 from playbooks.base import FIELD_SHAPES, PlaybookFailed, aws_call, check_field
 
 ROLE_SESSION_NAME = "socbot-remediation"
 # IAM role names (with an optional path) and STS external ids, as AWS documents them.
 _ROLE_NAME = re.compile(r"([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}", re.ASCII)
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9+=,.@:/_-]{2,1224}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """How to enter one account: the role to assume and its ExternalId."""
+
+    role_name: str | None
+    external_id: str | None
 
 
 @dataclass(frozen=True)
@@ -46,11 +60,15 @@ class SessionFactory:
 
     def __init__(self, role_name: str | None, external_id: str | None,
                  base_session: boto3.Session | None = None, *,
-                 duration_s: int = 3600, refresh_margin_s: float = 300.0) -> None:
-        if role_name and not _ROLE_NAME.fullmatch(role_name):
-            raise ValueError(f"aws.role_name {role_name!r} is not an IAM role name")
-        if external_id and not _EXTERNAL_ID.fullmatch(external_id):
-            raise ValueError("the external id must be 2-1224 characters of [A-Za-z0-9+=,.@:/_-]")
+                 duration_s: int = 3600, refresh_margin_s: float = 300.0,
+                 accounts: Mapping[str, AccountAccess] | None = None) -> None:
+        self.accounts = dict(accounts or {})
+        for access in (AccountAccess(role_name, external_id), *self.accounts.values()):
+            if access.role_name and not _ROLE_NAME.fullmatch(access.role_name):
+                raise ValueError(f"aws.role_name {access.role_name!r} is not an IAM role name")
+            if access.external_id and not _EXTERNAL_ID.fullmatch(access.external_id):
+                raise ValueError("an external id must be 2-1224 characters of "
+                                 "[A-Za-z0-9+=,.@:/_-]")
         self.role_name = role_name or None
         self.external_id = external_id or None
         self.base_session = base_session or boto3.Session()
@@ -60,16 +78,36 @@ class SessionFactory:
         self._base_account: str | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None,
+                      base_session: boto3.Session | None = None) -> SessionFactory:
+        """The factory the configuration describes: ``aws.role_name`` with the ExternalId in
+        the variable ``aws.external_id_env``, overridden per account by ``aws.accounts``."""
+        env = os.environ if env is None else env
+        aws = settings.aws
+        accounts = {
+            account: AccountAccess(
+                access.role_name or aws.role_name or None,
+                env.get(access.external_id_env or aws.external_id_env) or None)
+            for account, access in aws.accounts.items()
+        }
+        return cls(aws.role_name or None, env.get(aws.external_id_env) or None, base_session,
+                   accounts=accounts)
+
+    def access(self, account_id: str) -> AccountAccess:
+        """The role and ExternalId used for ``account_id``."""
+        return self.accounts.get(account_id) or AccountAccess(self.role_name, self.external_id)
+
     def role_arn(self, account_id: str) -> str:
         """The ARN of the remediation role in ``account_id``."""
-        return f"arn:aws:iam::{account_id}:role/{self.role_name}"
+        return f"arn:aws:iam::{account_id}:role/{self.access(account_id).role_name}"
 
     def session(self, account_id: str, region: str) -> boto3.Session:
         """A session acting in ``account_id`` and ``region``."""
         # Ids reach an ARN and an endpoint name: validate them here too, whoever called.
         check_field("cloud.account.id", account_id, FIELD_SHAPES["cloud.account.id"])
         check_field("cloud.region", region, FIELD_SHAPES["cloud.region"])
-        if self.role_name is None:
+        if self.access(account_id).role_name is None:
             return self._base(account_id, region)
         creds = self._assumed(account_id, region)
         return boto3.Session(aws_access_key_id=creds.access_key,
@@ -86,8 +124,9 @@ class SessionFactory:
                 "RoleArn": self.role_arn(account_id), "RoleSessionName": ROLE_SESSION_NAME,
                 "DurationSeconds": self.duration_s,
             }
-            if self.external_id:
-                kwargs["ExternalId"] = self.external_id
+            external_id = self.access(account_id).external_id
+            if external_id:
+                kwargs["ExternalId"] = external_id
             raw = aws_call(sts.assume_role, **kwargs)["Credentials"]
             creds = _Credentials(raw["AccessKeyId"], raw["SecretAccessKey"],
                                  raw["SessionToken"], raw["Expiration"].astimezone(UTC))

@@ -21,6 +21,39 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+
+def _replace_interface_groups() -> None:
+    """Make ModifyNetworkInterfaceAttribute(Groups=...) replace an interface's groups.
+
+    AWS replaces them (the instance's groups are its primary interface's). moto 5.x keeps
+    reporting the groups the instance was launched with beside the new ones, which would make a
+    correct quarantine look leaky; the server runs in this process, so its model is fixed here.
+    """
+    from moto.ec2.models.elastic_network_interfaces import (
+        NetworkInterface,
+        NetworkInterfaceBackend,
+    )
+
+    original_groups = NetworkInterface.group_set
+    original_modify = NetworkInterfaceBackend.modify_network_interface_attribute
+
+    def group_set(self: NetworkInterface) -> object:
+        if getattr(self, "_groups_replaced", False):
+            return self._group_set
+        return original_groups.fget(self)  # type: ignore[attr-defined]
+
+    def modify(self: NetworkInterfaceBackend, eni_id: str, group_ids: list[str],
+               *args: object, **kwargs: object) -> None:
+        original_modify(self, eni_id, group_ids, *args, **kwargs)
+        if group_ids:
+            self.get_network_interface(eni_id)._groups_replaced = True
+
+    NetworkInterface.group_set = property(group_set)  # type: ignore[method-assign,assignment]
+    NetworkInterfaceBackend.modify_network_interface_attribute = modify  # type: ignore[method-assign]
+
+
+_replace_interface_groups()
+
 # moto's default account: what the fake credentials below belong to.
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
