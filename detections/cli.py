@@ -1,30 +1,59 @@
-"""``socbot replay``: detection over files, for backtesting rules."""
+"""``socbot replay`` (detection over files, for backtesting) and ``socbot rules list|test``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, TextIO
 
 from core.config import Secrets, Settings
 
-SOURCES = ("secure", "cloudtrail")
+BASE_SOURCES = ("secure", "cloudtrail")
+
+
+def sources() -> tuple[str, ...]:
+    """The sources ``replay`` can read: those whose file reader is installed."""
+    try:
+        from collectors.files import READERS
+    except ImportError:  # an older collectors/files.py without the reader table
+        return BASE_SOURCES
+    found = []
+    for source, target in READERS.items():
+        module = target.partition(":")[0]
+        try:
+            if importlib.util.find_spec(module) is not None:
+                found.append(source)
+        except ModuleNotFoundError:
+            continue
+    return tuple(found) or BASE_SOURCES
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the detection subcommands to the ``socbot`` parser."""
-    replay = commands.add_parser("replay", help="run detection over files (backtesting)")
+    replay = commands.add_parser(
+        "replay", help="run detection over files (backtesting)",
+        description="Run every rule over files and print signals and alerts (jsonl), or the "
+                    "Slack messages the alerts would become (slack). Uses a throw-away "
+                    "embedded Redis; the configuration's rules and detection sections apply.")
     replay.set_defaults(handler=cmd_replay)
-    replay.add_argument("--source", required=True, choices=SOURCES)
+    replay.add_argument("--source", required=True, choices=sources())
     replay.add_argument("paths", nargs="+", metavar="PATH")
-    replay.add_argument("--format", choices=("jsonl",), default="jsonl",
-                        help="output format (default %(default)s)")
+    replay.add_argument("--format", choices=("jsonl", "slack"), default="jsonl",
+                        help="jsonl: signals then alerts; slack: one chat.postMessage per "
+                             "alert (default %(default)s)")
+    rules = commands.add_parser("rules", help="list the detection rules or run their tests")
+    rules.set_defaults(handler=cmd_rules)
+    rules.add_argument("action", choices=("list", "test"))
+    rules.add_argument("--format", choices=("table", "jsonl"), default="table",
+                       help="for list: a table or one JSON object per rule")
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot replay``: detection over files, signals and alerts as JSON Lines."""
+    """``socbot replay``: detection over files."""
     from bot.progress import Progress
     from collectors.files import read_events
     from core.alerts import AlertStore
@@ -33,26 +62,142 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
     from detections.rule import load_all
 
     out = sys.stdout
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"socbot replay: {missing[0]}: no such file or directory", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="socbot-replay-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
-        engine = Engine(client, load_all(), settings.rules)
+        try:
+            engine = Engine(client, load_all(), settings=settings)
+        except ValueError as exc:
+            print(f"socbot replay: {exc}", file=sys.stderr)
+            client.shutdown()
+            return 2
         store = AlertStore(client)
         alert_ids: list[str] = []
         result = read_events(args.source, [Path(p) for p in args.paths])
         progress = Progress("replay", total_bytes=result.total_bytes)
-        for event in result:
-            for sig in engine.evaluate(event):
+        signals = 0
+        for _, found in engine.evaluate_all(result):
+            for sig in found:
+                signals += 1
                 alert_id, outcome = store.record(sig)
                 if outcome == "new":
                     alert_ids.append(alert_id)
-                out.write(json.dumps({"type": "signal", "alert_id": alert_id, **sig.to_dict()},
-                                     default=str) + "\n")
+                if args.format == "jsonl":
+                    out.write(json.dumps({"type": "signal", "alert_id": alert_id,
+                                          **sig.to_dict()}, default=str) + "\n")
             progress.update(result.bytes_read)
         progress.done()
-        for alert_id in alert_ids:
-            alert = store.get(alert_id)
-            if alert is not None:
+        alerts = [a for a in map(store.get, alert_ids) if a is not None]
+        for alert in alerts:
+            if args.format == "jsonl":
                 out.write(json.dumps({"type": "alert", **alert.to_dict()}, default=str) + "\n")
-        print(f"{result.report()}; {len(alert_ids)} alerts", file=sys.stderr)
+            else:
+                out.write(json.dumps(slack_message(alert, settings), default=str) + "\n")
+        errors = "".join(f"; rule {r} raised {n} times" for r, n in engine.errors.items())
+        print(f"{result.report()}; {signals} signals, {len(alerts)} alerts{errors}",
+              file=sys.stderr)
         client.shutdown()
     return 0
+
+
+def slack_message(alert: Any, settings: Settings) -> dict[str, Any]:
+    """The ``chat.postMessage`` arguments the notifier would send for ``alert``."""
+    from bot import blocks
+    from core.config import route
+
+    channel = route(settings, rule_id=alert.rule_id, dataset=alert.dataset,
+                    severity=alert.severity)
+    return {"channel": channel, **blocks.alert_message(alert, [])}
+
+
+def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
+    """``socbot rules list`` and ``socbot rules test``."""
+    from detections.rule import load_all
+
+    rules = load_all()
+    if args.action == "list":
+        list_rules(rules, settings, args.format, sys.stdout)
+        return 0
+    return test_rules(rules, sys.stdout)
+
+
+def _state_text(rule: Any) -> str:
+    state = rule.state
+    if state is None:
+        return "-"
+    params = ", ".join(f"{k}={v}" for k, v in vars(state).items() if k not in ("sides",))
+    return f"{type(state).__name__}({params})"
+
+
+def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextIO) -> None:
+    """Print the rules: id, severity (after overrides), datasets, state, MITRE, playbooks."""
+    rows = []
+    for rule_id in sorted(rules):
+        rule = rules[rule_id]
+        override = settings.rules.get(rule_id)
+        enabled = override.enabled if override else True
+        severity = (override.severity if override and override.severity else rule.severity)
+        rows.append({"id": rule_id, "severity": severity, "enabled": enabled,
+                     "datasets": list(rule.datasets), "state": _state_text(rule),
+                     "mitre": list(rule.mitre), "playbooks": list(rule.playbooks),
+                     "title": rule.title, "description": rule.description.split("\n")[0]})
+    if style == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+        return
+    width = max(len(r["id"]) for r in rows)
+    out.write(f"{'id':<{width}}  {'severity':<8}  {'datasets':<22}  state\n")
+    for row in rows:
+        off = "" if row["enabled"] else "  (disabled)"
+        out.write(f"{row['id']:<{width}}  {row['severity']:<8}  "
+                  f"{','.join(row['datasets']):<22}  {row['state']}{off}\n")
+    out.write(f"{len(rows)} rules\n")
+
+
+def test_rules(rules: dict[str, Any], out: TextIO) -> int:
+    """Run every rule's own cases on a throw-away Redis; 1 if any case fails."""
+    from core.redisconn import embedded
+
+    with tempfile.TemporaryDirectory(prefix="socbot-rules-") as tmp:
+        client = embedded(Path(tmp) / "redis.db")
+        try:
+            failures = run_cases(client, rules, out)
+        finally:
+            client.shutdown()
+    return 1 if failures else 0
+
+
+def run_cases(client: Any, rules: dict[str, Any], out: TextIO) -> list[str]:
+    """Every case of every rule through a fresh engine; the failures, each described."""
+    from detections.engine import Engine
+
+    failures: list[str] = []
+    cases = 0
+    for rule_id in sorted(rules):
+        rule = rules[rule_id]
+        for case in rule.tests:
+            cases += 1
+            client.flushdb()
+            try:
+                engine = Engine(client, {rule_id: rule},
+                                settings=Settings.model_validate(dict(case.config)))
+                fired = [any(s.rule_id == rule_id for s in engine.evaluate(dict(e)))
+                         for e in case.events]
+            except Exception as exc:  # a broken case is a failure to report, not a crash
+                failures.append(f"{rule_id}: {case.name}: raised {type(exc).__name__}: {exc}")
+                continue
+            if engine.errors:
+                failures.append(f"{rule_id}: {case.name}: the rule raised (see the log)")
+            elif fired[-1] is not case.fires or any(fired[:-1]):
+                expected = "fire on the last event only" if case.fires else "stay quiet"
+                failures.append(f"{rule_id}: {case.name}: expected to {expected}; fired on "
+                                f"events {[i for i, f in enumerate(fired) if f]}")
+        if {c.fires for c in rule.tests} != {True, False}:
+            failures.append(f"{rule_id}: needs at least one firing and one quiet case")
+    for failure in failures:
+        out.write(f"FAIL {failure}\n")
+    out.write(f"{len(rules)} rules, {cases} cases, {len(failures)} failed\n")
+    return failures

@@ -1,0 +1,86 @@
+"""``socbot replay`` and ``socbot rules list|test`` as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.cli import main
+from detections.cli import run_cases, sources
+from detections.rule import Case, Rule, load_all
+
+
+def _lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_replay_slack_prints_the_message_the_notifier_would_post(
+        shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "socbot.yml"
+    config.write_text("slack:\n  routing:\n    default: '#soc'\n"
+                      "    by_severity:\n      high: '#soc-high'\n")
+    folder = shared_data / "cloudtrail" / "invictus-ir-aws-dataset" / "CloudTrail"
+    assert main(["--config", str(config), "replay", "--source", "cloudtrail", str(folder),
+                 "--format", "slack"]) == 0
+    captured = capsys.readouterr()
+    messages = _lines(captured.out)
+    assert messages and all({"channel", "text", "blocks"} <= set(m) for m in messages)
+    world = [m for m in messages if "sg-04cfb7a4712d75b00" in m["text"]]
+    assert world and world[0]["channel"] == "#soc-high"
+    assert any(b["type"] == "actions" for b in world[0]["blocks"])
+    assert "2900 events" in captured.err and f"{len(messages)} alerts" in captured.err
+
+
+def test_replay_jsonl_groups_a_brute_force_per_address(
+        shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = shared_data / "authlog" / "wazuh" / "log-entries_sshd"
+    assert main(["replay", "--source", "secure", str(log)]) == 0
+    records = _lines(capsys.readouterr().out)
+    alerts = [r for r in records if r["type"] == "alert"]
+    assert {a["rule_id"] for a in alerts} == {"secure.ssh_brute_force"}
+    assert {a["entity"]["value"] for a in alerts} == {"83.15.231.75", "200.94.18.3"}
+
+
+def test_replay_rejects_a_missing_file_with_exit_2(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--source", "secure", str(tmp_path / "nope")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_replay_sources_are_those_with_a_reader() -> None:
+    assert {"secure", "cloudtrail"} <= set(sources())
+
+
+def test_rules_list_names_every_rule_with_its_severity(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "list", "--format", "jsonl"]) == 0
+    rows = _lines(capsys.readouterr().out)
+    assert {r["id"] for r in rows} == set(load_all())
+    brute = next(r for r in rows if r["id"] == "secure.ssh_brute_force")
+    assert brute["severity"] == "high" and brute["state"].startswith("Threshold(")
+
+
+def test_rules_test_passes_for_the_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "test"]) == 0
+    assert " 0 failed" in capsys.readouterr().out
+
+
+def test_rules_test_names_the_rule_and_case_that_fail(redis_client: redis.Redis) -> None:
+    wrong = Rule(id="x.wrong", title="t", severity="low", datasets=("secure",),
+                 function=lambda e: True, actions=None, tests=(
+                     Case("should be quiet", fires=False, events=(
+                         {"@timestamp": "2026-11-23T03:00:00Z", "event.id": "1",
+                          "event.dataset": "secure", "event.action": "sudo",
+                          "event.outcome": "success"},)),
+                     Case("fires", fires=True, events=(
+                         {"@timestamp": "2026-11-23T03:00:00Z", "event.id": "2",
+                          "event.dataset": "secure", "event.action": "sudo",
+                          "event.outcome": "success"},))))
+    out = io.StringIO()
+    failures = run_cases(redis_client, {"x.wrong": wrong}, out)
+    assert failures == ["x.wrong: should be quiet: expected to stay quiet; fired on events [0]"]
+    assert "FAIL x.wrong: should be quiet" in out.getvalue()
