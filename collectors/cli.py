@@ -36,6 +36,28 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                             "topic or EventBridge (default: collectors.cloudtrail.sqs_queue_url)")
     cloudtrail.add_argument("--once", action="store_true",
                             help="with --sqs: stop when the queue is empty")
+    door = sources.add_parser(
+        "door", help="receive signed door webhooks (UniFi Access, Verkada, Kisi), or import "
+                     "CSV / JSON Lines exports")
+    door_where = door.add_mutually_exclusive_group()
+    door_where.add_argument("--listen", metavar="HOST:PORT",
+                            help="serve POST /door/{unifi,verkada,kisi} (default: "
+                                 "collectors.door.listen); the secret is SOCBOT_DOOR_SECRET")
+    door_where.add_argument("--path", nargs="+",
+                            help="export files to import (.csv, .jsonl) or saved webhook "
+                                 "bodies (.json), through collectors.door.export.columns")
+    wifi = sources.add_parser(
+        "wifi", help="report access-point sightings: scan with iw or nmcli on a schedule, or "
+                     "read iw / nmcli / airodump-ng CSV / Kismet alert files")
+    wifi.add_argument("--path", nargs="+", help="files to read instead of scanning")
+    wifi.add_argument("--format", choices=("auto", "iw", "nmcli", "airodump", "kismet"),
+                      default="auto", help="the format of --path files (default: by content)")
+    wifi.add_argument("--tool", choices=("iw", "nmcli"),
+                      help="scan command (default: collectors.wifi.tool)")
+    wifi.add_argument("--interface", help="interface for iw (default: collectors.wifi.interface)")
+    wifi.add_argument("--interval", type=float,
+                      help="seconds between scans (default: collectors.wifi.interval_s)")
+    wifi.add_argument("--once", action="store_true", help="scan once and stop")
 
     parse = commands.add_parser("parse", help="print normalized events as JSON Lines (no Redis)")
     parse.set_defaults(handler=cmd_parse)
@@ -49,18 +71,106 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot collect secure|cloudtrail``."""
-    from collectors.pipeline import collect_secure
+    """``socbot collect secure|cloudtrail|door|wifi``."""
+    handlers = {"secure": _collect_secure, "cloudtrail": _collect_cloudtrail,
+                "door": _collect_door, "wifi": _collect_wifi}
+    return handlers[args.source](args, settings, _client())
+
+
+def _client() -> Any:
+    """Redis from REDIS_URL (or the embedded one). A collector with a spool starts even while
+    Redis is down, so a failed first PING is not fatal here."""
+    import redis
+
     from core.redisconn import connect
 
-    client = connect()
-    if args.source == "secure":
-        stats = collect_secure(client, Path(args.path), stop_on_signals(),
-                               from_start=args.from_start, once=args.once)
-    else:
-        return _collect_cloudtrail(args, settings, client)
+    url = os.environ.get("REDIS_URL")
+    try:
+        return connect()
+    except ConnectionError as exc:
+        if not url:
+            raise
+        print(f"socbot collect: {exc}; spooling until it answers", file=sys.stderr)
+        return redis.Redis.from_url(url, health_check_interval=30)
+
+
+def _spool(settings: Settings, name: str) -> Any:
+    """The spool directory of the collector ``name`` (a file name fragment)."""
+    from collectors.spool import Spool
+    from core.redisconn import state_dir
+
+    config = settings.collectors.spool
+    base = Path(config.dir) if config.dir else state_dir() / "spool"
+    return Spool(base / name, max_bytes=config.max_bytes)
+
+
+def _collect_secure(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    from collectors.pipeline import collect_secure
+    from core.events import stable_id
+
+    path = Path(args.path)
+    spool = _spool(settings, f"secure-{stable_id(str(path.resolve()))[:12]}")
+    stats = collect_secure(client, path, stop_on_signals(), from_start=args.from_start,
+                           once=args.once, spool=spool)
     print(f"socbot collect secure: {json.dumps(vars(stats))}", file=sys.stderr)
     return 0
+
+
+def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    import threading
+
+    from collectors.sink import EventSink
+
+    config = settings.collectors.door
+    stop = stop_on_signals()
+    if args.path:
+        from collectors.door.files import read_file
+        from collectors.pipeline import send_items
+
+        sink = EventSink(client, "door-import", _spool(settings, "door-import"))
+        stats = send_items(sink, "door", (item for path in args.path
+                                          for item in _walk(Path(path), read_file, config)),
+                           stop)
+        sink.close()
+        print(f"socbot collect door: {json.dumps(vars(stats))}", file=sys.stderr)
+        return 0
+    from collectors.door.webhook import make_server
+
+    listen = args.listen or config.listen
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"socbot collect door: --listen {listen!r}: write HOST:PORT, such as "
+              "0.0.0.0:8088", file=sys.stderr)
+        return 2
+    secret = os.environ.get("SOCBOT_DOOR_SECRET", "").encode()
+    sink = EventSink(client, "door", _spool(settings, "door"))
+    try:
+        server = make_server((host.strip("[]"), int(port)), sink, secret=secret, settings=config)
+    except (ValueError, OSError) as exc:
+        print(f"socbot collect door: {exc}", file=sys.stderr)
+        return 2
+    thread = threading.Thread(target=server.serve_forever, name="door-webhook", daemon=True)
+    thread.start()
+    print(f"socbot collect door: listening on {listen}", file=sys.stderr)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    left = not sink.close()
+    print(f"socbot collect door: {server.received} events, refused {server.refused}"
+          + ("; events left in the spool for the next start" if left else ""), file=sys.stderr)
+    return 0
+
+
+def _walk(path: Path, read: Any, config: Any) -> Any:
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        yield from read(file, config.export)
+
+
+def _collect_wifi(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    from collectors.wifi.collect import run_wifi
+
+    return run_wifi(args, settings, client, _spool(settings, "wifi"), stop_on_signals())
 
 
 def _collect_cloudtrail(args: argparse.Namespace, settings: Settings, client: Any) -> int:
@@ -123,7 +233,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
         if errors:
             report += " (" + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3)) + ")"
     else:
-        result = read_events(args.source, paths)
+        result = read_events(args.source, paths, settings)
         for event in result:
             if args.summary:
                 counts[(event["event.action"], event["event.outcome"])] += 1

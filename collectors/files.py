@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from collectors.base import BadRecord, file_key, line_id
+from core.config import Settings
 from core.events import Event
 
 ReadPath = Callable[[Path], Iterator[Event | BadRecord | None]]
@@ -30,6 +31,7 @@ READERS = {
     "wifi": "collectors.wifi.files:read_path",
 }
 SOURCES = tuple(READERS)
+_WITH_SETTINGS = ("door", "wifi")  # their read_path takes (path, settings)
 _CHUNK = 4 << 20
 
 
@@ -88,6 +90,7 @@ class EventReader:
     failed: int = 0
     bytes_read: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    settings: Settings | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -108,7 +111,8 @@ class EventReader:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file or directory")
             done = 0
-            for item in read(path):
+            for item in (read(path, self.settings) if self.source in _WITH_SETTINGS
+                         else read(path)):  # type: ignore[call-arg]
                 if item is None:
                     self.ignored += 1
                 elif isinstance(item, BadRecord):
@@ -130,10 +134,12 @@ class EventReader:
         return text
 
 
-def read_events(source: str, paths: list[Path]) -> EventReader:
-    """Events of ``source`` (one of :data:`SOURCES`) from files or directories."""
+def read_events(source: str, paths: list[Path], settings: Settings | None = None
+                ) -> EventReader:
+    """Events of ``source`` (one of :data:`SOURCES`) from files or directories; ``settings``
+    give the door export column map and the Wi-Fi sensor's name and site."""
     reader(source)  # an unknown source fails here, before any reading
-    return EventReader(source, paths)
+    return EventReader(source, paths, settings=settings)
 
 
 @dataclass

@@ -27,19 +27,21 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import redis
 from redis.typing import EncodableT, FieldT
 
+from collectors.base import file_key, line_id
 from collectors.cloudtrail import BadRecord, read_path
 from collectors.secure import MAX_LINE_BYTES, ParseError, parse_line
-from collectors.tail import FileTailer, PositionStore, TailLine
-from core.events import Event, dumps, stable_id
+from collectors.sink import Batch, EventSink
+from collectors.spool import Spool, SpoolFull
+from collectors.tail import FileTailer, Position, PositionStore, TailLine
+from core.events import Event, dumps
 from core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -80,49 +82,70 @@ def _cap(text: str) -> str:
     return text.encode("utf-8", "replace")[:MAX_LINE_BYTES].decode("utf-8", "ignore")
 
 
-def _execute(client: redis.Redis, build: Callable[[redis.client.Pipeline], None],
-             stop: threading.Event) -> bool:
-    """Run one MULTI/EXEC built by ``build``; retry while Redis is unreachable.
+class _SpoolAwarePositions(PositionStore):
+    """Positions from Redis, unless the spool holds newer batches of the file; waits for
+    Redis at start-up rather than guessing where to resume."""
 
-    Returns False if ``stop`` was set before Redis accepted it.
-    """
-    while True:
+    def __init__(self, client: redis.Redis, sink: EventSink, stop: threading.Event) -> None:
+        super().__init__(client)
+        self.sink = sink
+        self.stop = stop
+
+    def load(self, path: str | Path) -> Position | None:
+        spooled = self.sink.last_spooled_position()
+        if spooled is not None:
+            return Position(*spooled)
+        while True:
+            try:
+                return super().load(path)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("redis unavailable, waiting for the saved position: %s", exc)
+                if self.stop.wait(1.0):
+                    raise
+
+    def save(self, path: str | Path, position: Position) -> None:
         try:
-            pipe = client.pipeline(transaction=True)
-            build(pipe)
-            pipe.execute()
-            return True
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("redis unavailable, batch kept for retry: %s", exc)
-            if stop.wait(1.0):
-                return False
+            super().save(path, position)
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass  # the first batch's commit carries the position too
 
 
 def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event, *,
                    from_start: bool = False, poll_interval: float = 0.5, batch: int = 500,
                    once: bool = False, maxlen: int = EVENTS_MAXLEN,
-                   positions: PositionStore | None = None) -> CollectStats:
+                   spool: Spool | None = None) -> CollectStats:
     """Tail ``path`` and send its events until ``stop`` is set (or, with ``once``, to its end).
 
     ``from_start`` reads a file never seen before from its beginning instead of its end.
-    ``positions`` defaults to a :class:`PositionStore` on ``client``.
+    Each batch of lines is one :class:`~collectors.sink.Batch` with the file position after
+    it; with a ``spool``, batches wait there while Redis is unreachable, else the collector
+    waits (the log file is then the buffer).
     """
     path = Path(path)
     stats = CollectStats()
     host = socket.gethostname()
-    tailer = FileTailer(path, positions or PositionStore(client), from_start=from_start)
+    sink = EventSink(client, f"secure:{path.resolve()}", spool, maxlen=maxlen)
+    positions = _SpoolAwarePositions(client, sink, stop)
+    tailer = FileTailer(path, positions, from_start=from_start)
+    keys: dict[str, str] = {}
     try:
         while not stop.is_set():
             lines = tailer.read_batch(batch)
             if not lines:
+                if spool is not None and spool:
+                    sink.drain()
                 if once:
                     break
                 stop.wait(poll_interval)
                 continue
-            events, dead, counts = _parse_batch(lines, host, path)
-            build = partial(_stage_batch, tailer=tailer, events=events, dead=dead,
-                            counts=counts, maxlen=maxlen)
-            if not _execute(client, build, stop):
+            events, dead, counts = _parse_batch(lines, host, path, keys)
+            position = tailer.position
+            assert position is not None
+            work = Batch(events=[dumps(e) for e in events], dead=dead,  # type: ignore[arg-type]
+                         counts={f"secure.{k}": v for k, v in counts.items()},
+                         position_key=positions.key(path),
+                         position=(position.file_id, position.offset))
+            if not _send(sink, work, stop):
                 break
             stats.parsed += counts["parsed"]
             stats.ignored += counts["ignored"]
@@ -130,34 +153,38 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
             stats.sent += len(events)
     finally:
         tailer.close()
+        sink.close()
     return stats
 
 
-def _stage_batch(pipe: redis.client.Pipeline, *, tailer: FileTailer, events: list[Event],
-                 dead: list[Fields], counts: dict[str, int], maxlen: int) -> None:
-    """Queue one batch's events, dead letters, counts and position on ``pipe``."""
-    for event in events:
-        pipe.xadd(EVENTS, {"e": dumps(event)}, maxlen=maxlen, approximate=True)
-    for fields in dead:
-        pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)
-    for name, value in counts.items():
-        if value:
-            pipe.hincrby(STATS_KEY, f"secure.{name}", value)
-    tailer.stage_position(pipe)  # last: the position moves with its events
+def _send(sink: EventSink, work: Batch, stop: threading.Event) -> bool:
+    """Send one batch, waiting while neither Redis nor the spool can take it.
+
+    False if ``stop`` came first: the batch was not committed anywhere, and its lines are
+    read again on the next start.
+    """
+    while True:
+        try:
+            sink.send(work)
+            return True
+        except (redis.ConnectionError, redis.TimeoutError, SpoolFull) as exc:
+            log.warning("batch kept for retry: %s", exc)
+            if stop.wait(1.0):
+                return False
 
 
-def _parse_batch(lines: list[TailLine], host: str, path: Path
+def _parse_batch(lines: list[TailLine], host: str, path: Path, keys: dict[str, str]
                  ) -> tuple[list[Event], list[Fields], dict[str, int]]:
     now = datetime.now(UTC)
     events: list[Event] = []
     dead: list[Fields] = []
     counts = {"parsed": 0, "ignored": 0, "failed": 0}
     for item in lines:
-        # The line is part of the id so that a truncated file, whose offsets start over,
-        # does not reuse the id of an earlier, different line.
-        event_id = stable_id(host, item.file_id, item.offset, item.line)
+        key = keys.get(item.file_id)
+        if key is None:
+            key = keys[item.file_id] = file_key(host, item.file_id)
         try:
-            event = parse_line(item.line, now=now, event_id=event_id)
+            event = parse_line(item.line, now=now, event_id=line_id(key, item.offset, item.line))
         except ParseError as exc:
             counts["failed"] += 1
             dead.append({"source": "secure", "line": _cap(item.line),
@@ -223,4 +250,46 @@ def collect_cloudtrail(client: redis.Redis, path: str | Path, *, dedup_ttl: int 
             pending.clear()
     if pending:
         add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen))
+    return stats
+
+
+def send_items(sink: EventSink, source: str, items: Iterable[Event | BadRecord | None],
+               stop: threading.Event, *, batch: int = 500) -> CollectStats:
+    """Send a reader's events and dead-letter its bad records through ``sink``, in batches.
+
+    Counts go to ``soc:stats:parse`` as ``{source}.parsed|ignored|failed``. Stops early
+    (returning what was sent) if ``stop`` is set while neither Redis nor the spool can take
+    a batch.
+    """
+    stats = CollectStats()
+    work = Batch()
+
+    def flush() -> bool:
+        if not work.events and not work.dead and not any(work.counts.values()):
+            return True
+        if not _send(sink, work, stop):
+            return False
+        stats.sent += len(work.events)
+        return True
+
+    for item in items:
+        if item is None:
+            stats.ignored += 1
+            work.counts[f"{source}.ignored"] = work.counts.get(f"{source}.ignored", 0) + 1
+        elif isinstance(item, BadRecord):
+            stats.failed += 1
+            log.warning("%s: record %s not read: %s", item.path, item.index, item.error)
+            work.dead.append({"source": source, "line": item.raw, "error": item.error,
+                              "path": item.path,
+                              "index": "" if item.index is None else str(item.index)})
+            work.counts[f"{source}.failed"] = work.counts.get(f"{source}.failed", 0) + 1
+        else:
+            stats.parsed += 1
+            work.events.append(dumps(item))
+            work.counts[f"{source}.parsed"] = work.counts.get(f"{source}.parsed", 0) + 1
+        if len(work.events) + len(work.dead) >= batch:
+            if not flush():
+                return stats
+            work = Batch()
+    flush()
     return stats
