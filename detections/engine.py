@@ -52,8 +52,48 @@ CONTEXT_FIELDS = ("source.ip", "user.name", "host.name", "cloud.account.id", "cl
 # Risk points per severity for the entity-risk rules.
 RISK_SCORES = {"info": 1, "low": 10, "medium": 25, "high": 50, "critical": 100}
 SIGNAL_DATASET = "signal"
+_RISK_POINTS = ", ".join(f"{name}={points}" for name, points in RISK_SCORES.items())
+RECORDS_MAX = 20  # earlier events handed to a rule (newest kept)
+KEEP_MAX = 1000  # events remembered per key for Sequence, Join and Recent
 _SEP = "\x1f"
 _NO_MATCH = Match()
+
+
+# KEYS: the entity's risk set (member: rule and severity, score: last seen), its titles hash.
+# ARGV: member, time, window, title, threshold, minimum rules.
+# Returns {0} when nothing new or under the threshold, else {1, total, member, score, title...}.
+_RISK = """
+local ts, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local fresh = (not old) or tonumber(old) <= ts - window
+redis.call('ZADD', KEYS[1], 'GT', ts, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ts - window))
+redis.call('EXPIRE', KEYS[1], window * 2 + 60)
+redis.call('EXPIRE', KEYS[2], window * 2 + 60)
+if not fresh then return {0} end
+local points = {%s}
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (ts - window), '+inf', 'WITHSCORES')
+local best, rules, total = {}, 0, 0
+for i = 1, #members, 2 do
+  local m = members[i]
+  local cut = string.find(m, string.char(31), 1, true)
+  local rule, p = string.sub(m, 1, cut - 1), points[string.sub(m, cut + 1)] or 0
+  if best[rule] == nil then
+    best[rule], rules, total = p, rules + 1, total + p
+  elseif p > best[rule] then
+    total, best[rule] = total + p - best[rule], p
+  end
+end
+if total < tonumber(ARGV[5]) or rules < tonumber(ARGV[6]) then return {0} end
+local out = {1, total}
+for i = 1, #members, 2 do
+  out[#out + 1] = members[i]
+  out[#out + 1] = members[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], members[i]) or ''
+end
+return out
+"""
 
 
 class SlidingWindow:
@@ -144,6 +184,8 @@ class Engine:
             self.rules[rule_id] = (rule.with_overrides(setting.severity, setting.params)
                                    if setting else rule)
         self.window = SlidingWindow(client)
+        self._risk: Any = (client.register_script(_RISK % _RISK_POINTS) if any(
+            isinstance(r.state, Risk) for r in self.rules.values()) else None)
         self._by_action: dict[tuple[str, str], list[Rule]] = defaultdict(list)
         self._by_dataset: dict[str, list[Rule]] = defaultdict(list)
         for rule in self.rules.values():
@@ -306,14 +348,18 @@ class Engine:
             if match.step == "first":
                 pipe.zadd(k, {_record(event_id, match.context): ts})
                 pipe.zremrangebyscore(k, "-inf", f"({ts - spec.within_s * 2}")
+                pipe.zremrangebyrank(k, 0, -KEEP_MAX - 1)
                 pipe.expire(k, spec.within_s * 2 + 60)
                 return lambda r: None
-            pipe.zrangebyscore(k, f"({ts - spec.within_s}", ts, withscores=True)
+            pipe.zcount(k, f"({ts - spec.within_s}", ts)
+            pipe.zrevrangebyscore(k, ts, f"({ts - spec.within_s}", start=0, num=RECORDS_MAX,
+                                  withscores=True)
             need = spec.count
 
             def then(r: list[Any]) -> State | None:
-                records = _records(r[0])
-                return State(count=len(records), records=records) if len(records) >= need else None
+                if int(r[0]) < need:
+                    return None
+                return State(count=int(r[0]), records=_records(r[1][::-1]))
             return then
         if isinstance(spec, Join):
             side = match.step or spec.sides[0]
@@ -322,33 +368,37 @@ class Engine:
             own = f"{base}:join:{side}"
             pipe.zadd(own, {_record(event_id, match.context): ts})
             pipe.zremrangebyscore(own, "-inf", f"({ts - spec.within_s * 2}")
+            pipe.zremrangebyrank(own, 0, -KEEP_MAX - 1)
             pipe.expire(own, spec.within_s * 2 + 60)
             others = [s for s in spec.sides if s != side]
             for other in others:
                 pipe.zrangebyscore(f"{base}:join:{other}", ts - spec.within_s,
-                                   ts + spec.within_s, withscores=True)
+                                   ts + spec.within_s, start=0, num=RECORDS_MAX,
+                                   withscores=True)
 
             def joined(r: list[Any]) -> State | None:
-                records = tuple(rec for part in r[3:] for rec in _records(part))
+                records = tuple(rec for part in r[4:] for rec in _records(part))
                 return State(count=len(records), records=records) if records else None
             return joined
         if isinstance(spec, Recent):
             k = base + ":recent"
-            pipe.zrangebyscore(k, f"({ts - spec.within_s}", ts, withscores=True)
+            pipe.zrevrangebyscore(k, ts, f"({ts - spec.within_s}", start=0, num=RECORDS_MAX,
+                                  withscores=True)
             pipe.zadd(k, {_record(event_id, match.context): ts})
             pipe.zremrangebyscore(k, "-inf", f"({ts - spec.within_s * 2}")
+            pipe.zremrangebyrank(k, 0, -KEEP_MAX - 1)
             pipe.expire(k, spec.within_s * 2 + 60)
-            return lambda r: State(records=_records(r[0], skip=event_id))
+            return lambda r: State(records=_records(r[0][::-1], skip=event_id))
         if isinstance(spec, Risk):
+            # One member per rule and severity (bounded), its latest title in a hash beside;
+            # the sum runs in Redis and answers only when this signal brought new evidence
+            # (a rule, or a higher severity of one) and the entity is over the threshold.
             k = base + ":risk"
-            member = json.dumps([event.get("event.action", ""),
-                                 event.get("signal.severity", "info"),
-                                 str(event.get("signal.title", ""))[:120]])
-            pipe.zadd(k, {member: ts}, gt=True)
-            pipe.zremrangebyscore(k, "-inf", f"({ts - spec.window_s}")
-            pipe.zrangebyscore(k, f"({ts - spec.window_s}", "+inf", withscores=True)
-            pipe.expire(k, spec.window_s * 2 + 60)
-            return lambda r: _risk_state(r[2], spec)
+            member = f"{event.get('event.action', '')}{_SEP}{event.get('signal.severity', 'info')}"
+            self._risk(keys=[k, k + ":titles"],
+                       args=[member, ts, spec.window_s, str(event.get("signal.title", ""))[:200],
+                             spec.threshold, spec.min_rules], client=pipe)
+            return lambda r: _risk_state(r[0])
         raise TypeError(f"rule {rule.id}: unknown state {spec!r}")
 
     def _finish(self, pipe: Any, pending: list[_Pending], out: list[list[Signal]]) -> None:
@@ -432,19 +482,23 @@ class Engine:
         )
 
 
-def _risk_state(raw: Sequence[tuple[bytes | str, float]], spec: Risk) -> State | None:
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _risk_state(raw: Sequence[Any]) -> State | None:
+    if not raw or int(raw[0]) == 0:
+        return None
     best: dict[str, dict[str, Any]] = {}
-    for member, score in raw:
-        text = member.decode() if isinstance(member, bytes) else member
-        rule_id, severity, title = json.loads(text)
+    for i in range(2, len(raw), 3):
+        member, score, title = _text(raw[i]), float(raw[i + 1]), _text(raw[i + 2])
+        rule_id, _, severity = member.partition(_SEP)
         points = RISK_SCORES.get(severity, 0)
         known = best.get(rule_id)
         if known is None or points > known["points"]:
             best[rule_id] = {"rule": rule_id, "severity": severity, "title": title,
                              "points": points, "@t": float(score)}
     total = sum(item["points"] for item in best.values())
-    if total < spec.threshold or len(best) < spec.min_rules:
-        return None
     records = tuple(sorted(best.values(), key=lambda r: (-r["points"], r["@t"])))
     return State(count=total, records=records)
 
