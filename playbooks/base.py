@@ -187,6 +187,9 @@ class Playbook:
         "type": "object", "properties": {}, "additionalProperties": False,
     }
     permissions: ClassVar[tuple[str, ...]] = ()
+    # Actions allowed only on these resources (ARN patterns with ${AWS::Partition} and
+    # ${AWS::AccountId}); the other permissions are granted on "*".
+    resources: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     approvals_required: ClassVar[int] = 1
     destructive: ClassVar[bool] = False
     # Parameter values that make a run destructive (irreversible), e.g. {"mode": ("terminate",)}.
@@ -348,7 +351,8 @@ FAILURE_CODES: dict[str, str] = {
                                            "write; fix the bucket policy, then run again",
     "InvalidInstanceId": "SSM cannot reach the instance: it is not running, has no SSM agent "
                          "or no instance profile allowing SSM",
-    "InvalidDocument": "the SSM document does not exist in this region",
+    "InvalidDocument": "the SSM document does not exist in this region: deploy "
+                       "deploy/aws/remediation-role.yml there",
 }
 THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded",
                               "TooManyRequestsException", "SlowDown"})

@@ -81,6 +81,8 @@ def declaration_problems(cls: type[Playbook]) -> list[str]:
             problems.append(f"required_fields must include {needed!r}")
     problems += [f"field {f!r} has no shape (add it to field_shapes)"
                  for f in (*cls.required_fields, *cls.optional_fields) if cls.shape_of(f) is None]
+    problems += [f"resources name {action!r}, which is not in permissions"
+                 for action in cls.resources if action not in cls.permissions]
     properties = schema.get("properties", {})
     for param, values in cls.destructive_params.items():
         allowed = properties.get(param, {}).get("enum")

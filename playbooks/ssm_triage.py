@@ -28,7 +28,20 @@ TRIAGE_COMMANDS: tuple[str, ...] = (
     "echo '== ss -tnp'; ss -tnp",
     "echo '== ps'; ps -eo pid,ppid,user,lstart,args --sort=start_time | tail -n 60",
 )
-DOCUMENT = "AWS-RunShellScript"
+# A document of socbot's own holding exactly these commands (deploy/aws/remediation-role.yml
+# creates it), so the role may send only it: AWS-RunShellScript would let it run anything.
+DOCUMENT = "socbot-triage"
+
+
+def document_content() -> dict[str, Any]:
+    """The SSM command document that runs :data:`TRIAGE_COMMANDS` and takes no parameters."""
+    return {
+        "schemaVersion": "2.2",
+        "description": "socbot ssm-triage: read-only incident triage (who, last, ss, ps)",
+        "mainSteps": [{"action": "aws:runShellScript", "name": "triage",
+                       "inputs": {"runCommand": list(TRIAGE_COMMANDS), "timeoutSeconds": "60"}}],
+    }
+
 DONE = ("Success", "Cancelled", "TimedOut", "Failed", "Cancelling")
 # Characters of output kept in the thread (the whole output is in the result's details).
 THREAD_OUTPUT_CHARS = 1200
@@ -38,17 +51,22 @@ THREAD_OUTPUT_CHARS = 1200
 class SsmTriage(Playbook):
     """Collect who is logged in, recent logins, TCP connections and processes over SSM.
 
-    Sends ``AWS-RunShellScript`` with a fixed command list (``who``, ``last``, ``ss -tnp``,
-    ``ps``) to the alert's instance, waits up to ``playbooks.ssm_wait_s`` for the result and
-    puts the output in the alert's thread. Read-only: nothing on the instance or in AWS changes,
-    so there is no undo and a second run only collects again. The instance must be running with
-    the SSM agent and an instance profile allowing SSM.
+    Sends the SSM document ``socbot-triage`` (a fixed command list: ``who``, ``last``,
+    ``ss -tnp``, ``ps``; the role may send no other document) to the alert's instance, waits
+    up to ``playbooks.ssm_wait_s`` for the result and puts the output in the alert's thread.
+    Read-only: nothing on the instance or in AWS changes, so there is no undo and a second run
+    only collects again. The instance must be running with the SSM agent and an instance
+    profile allowing SSM.
     """
 
     name = "ssm-triage"
     description = "Run who, last, ss -tnp and ps on the instance via SSM; output to the thread"
     required_fields = ("instance_id", "cloud.region", "cloud.account.id")
     permissions = ("ec2:DescribeInstances", "ssm:SendCommand", "ssm:GetCommandInvocation")
+    resources = {"ssm:SendCommand": (
+        "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:document/" + DOCUMENT,
+        "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*",
+    )}
     approvals_required = 1
     poll_s: ClassVar[float] = 2.0
     sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)
@@ -71,7 +89,6 @@ class SsmTriage(Playbook):
         instance_id = target["instance_id"]
         sent = aws_call(ssm.send_command, InstanceIds=[instance_id], DocumentName=DOCUMENT,
                         Comment="socbot ssm-triage (read-only)",
-                        Parameters={"commands": list(TRIAGE_COMMANDS)},
                         TimeoutSeconds=max(30, int(self.settings.playbooks.ssm_wait_s)))
         command_id = sent["Command"]["CommandId"]
         invocation = self._wait(ssm, command_id, instance_id)

@@ -1,14 +1,16 @@
 """ssm-triage against moto's server.
 
 moto implements SendCommand and GetCommandInvocation: a command "succeeds" at once with empty
-output, and nothing runs. So these tests check what is sent (the fixed, read-only document and
-commands, the instance from the alert) and how the result is reported; the output itself, the
-polling while a command is InProgress and DescribeInstanceInformation (not implemented by
-moto) are not exercised against it.
+output, and nothing runs. So these tests check what is sent (socbot's own document, holding the
+fixed read-only commands; the instance from the alert) and how the result is reported. Not
+exercised against moto: real output, a command InProgress (a fake client covers the polling),
+whether the instance is SSM-managed (DescribeInstanceInformation and ListCommandInvocations are
+not implemented by moto) and the document's hash.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -17,12 +19,15 @@ from moto_server import REGION, MotoServer
 from playbook_env import context, instance, mutating, playbook, recorded_calls, session
 
 from playbooks.base import PlaybookFailed
-from playbooks.ssm_triage import TRIAGE_COMMANDS
+from playbooks.ssm_triage import DOCUMENT, TRIAGE_COMMANDS, document_content
 
 
 @pytest.fixture
 def ec2(aws: MotoServer) -> Any:
-    """An EC2 client on moto."""
+    """An EC2 client on moto, with the triage document deployed."""
+    boto3.client("ssm", region_name=REGION).create_document(
+        Name=DOCUMENT, Content=json.dumps(document_content()), DocumentType="Command",
+        DocumentFormat="JSON")
     return boto3.client("ec2", region_name=REGION)
 
 
@@ -36,13 +41,13 @@ def test_the_fixed_commands_are_sent_and_the_result_reported(ec2: Any) -> None:
     assert result.details["status"] == "Success"
     commands = boto3.client("ssm", region_name=REGION).list_commands()["Commands"]
     assert len(commands) == 1
-    assert commands[0]["DocumentName"] == "AWS-RunShellScript"
-    assert commands[0]["Parameters"]["commands"] == list(TRIAGE_COMMANDS)
+    assert commands[0]["DocumentName"] == "socbot-triage" and not commands[0]["Parameters"]
     assert commands[0]["InstanceIds"] == [made["instance_id"]]
     assert f"{made['instance_id']} triage" in result.summary
 
 
-def test_the_command_set_is_read_only() -> None:
+def test_the_command_set_is_read_only_and_is_the_document() -> None:
+    assert document_content()["mainSteps"][0]["inputs"]["runCommand"] == list(TRIAGE_COMMANDS)
     words = {command.split(";")[-1].split()[0] for command in TRIAGE_COMMANDS}
     assert words == {"who", "last", "ss", "ps"}
     assert all(">" not in c.replace("2>", "") and "rm " not in c for c in TRIAGE_COMMANDS)
