@@ -199,8 +199,11 @@ class EventStore:
         low = self._min_id(min(since_s or self.retention_s, self.retention_s))
         high = "+"
         seen: set[str] = set()
+        # One condition: every reference is a hit, so read just enough; more conditions:
+        # start small and double, up to PAGE.
+        page = limit if len(conditions) == 1 else min(max(limit * 4, 50), PAGE)
         while len(result.events) < limit:
-            refs = self.client.xrevrange(key, max=high, min=low, count=PAGE)
+            refs = self.client.xrevrange(key, max=high, min=low, count=page)
             if not refs:
                 break
             result.scanned += len(refs)
@@ -214,12 +217,13 @@ class EventStore:
                         result.events.append(event)
                         if len(result.events) >= limit:
                             break
-            if len(refs) < PAGE:
+            if len(refs) < page:
                 break
             if result.scanned >= MAX_SCAN:
                 result.truncated = True
                 break
             high = "(" + _text(refs[-1][0])
+            page = min(page * 2, PAGE)
         return result
 
     def _lengths(self, conditions: dict[str, str]) -> dict[str, int]:
