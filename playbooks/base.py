@@ -197,6 +197,8 @@ class Playbook:
     destructive_params: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
     # Whether :meth:`undo` can reverse a run from its undo data.
     undoable: ClassVar[bool] = False
+    # True for a playbook that only reads (it still needs approval: it runs on a resource).
+    read_only: ClassVar[bool] = False
     # Seconds a run may take; None leaves it to the runner's default.
     timeout_s: ClassVar[float | None] = None
     # Shapes of fields only this playbook reads, added to FIELD_SHAPES.

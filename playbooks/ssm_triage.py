@@ -68,6 +68,7 @@ class SsmTriage(Playbook):
         "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*",
     )}
     approvals_required = 1
+    read_only = True
     poll_s: ClassVar[float] = 2.0
     sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)
 
