@@ -1,16 +1,19 @@
-"""From a source to the ``soc:events`` stream: the secure-log and CloudTrail collectors.
+"""From a source to the ``soc:events`` stream: secure-log tailing, CloudTrail files, and the
+batching every other collector shares (:func:`send_items`).
 
 Each event is one entry ``{"e": dumps(event)}`` on :data:`core.streams.EVENTS` (trimmed to about
 ``maxlen`` entries). What could not be parsed goes to :data:`core.streams.DEAD_LETTERS` with the
 raw text (at most 8 KiB) and the error, and every outcome is counted in the hash
-``soc:stats:parse`` (``secure.parsed|ignored|failed``, ``cloudtrail.parsed|duplicates|failed``).
+``soc:stats:parse`` (``{source}.parsed|ignored|failed``, ``cloudtrail.duplicates``).
 
 Delivery guarantees:
 
-* secure: the events of a batch of lines, their dead letters, their counts and the file
-  position after the batch are written in one MULTI/EXEC, so after a crash the next run
-  starts exactly after the last line whose events Redis accepted. While Redis is unreachable
-  the batch is retried (the position is kept in memory, nothing is skipped).
+* secure, door, wifi: through :class:`~collectors.sink.EventSink`. The events of a batch,
+  its dead letters, its counts and (secure) the file position after it are committed by one
+  Lua script that also marks the batch done, so a batch is in Redis once or not at all and
+  after a crash the tailer starts exactly after the last line Redis took. While Redis is
+  unreachable, batches go to the on-disk spool (with their positions) and are drained in
+  order when it returns; with the spool full the tailer waits (the log is then the buffer).
 * CloudTrail: a Lua script marks ``soc:seen:ct:{eventID}`` (SET NX with a TTL) and adds the
   event in one atomic step, so at-least-once deliveries and re-runs never double an event.
   Re-running a collection after a failure is therefore safe.
@@ -75,6 +78,7 @@ class CollectStats:
     failed: int = 0
     duplicates: int = 0
     sent: int = 0
+    spooled: int = 0  # batches that waited in the spool for Redis
 
 
 def _cap(text: str) -> str:
@@ -145,7 +149,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
                          counts={f"secure.{k}": v for k, v in counts.items()},
                          position_key=positions.key(path),
                          position=(position.file_id, position.offset))
-            if not _send(sink, work, stop):
+            if not _send(sink, work, stop, stats):
                 break
             stats.parsed += counts["parsed"]
             stats.ignored += counts["ignored"]
@@ -157,7 +161,8 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
     return stats
 
 
-def _send(sink: EventSink, work: Batch, stop: threading.Event) -> bool:
+def _send(sink: EventSink, work: Batch, stop: threading.Event,
+          stats: CollectStats | None = None) -> bool:
     """Send one batch, waiting while neither Redis nor the spool can take it.
 
     False if ``stop`` came first: the batch was not committed anywhere, and its lines are
@@ -165,7 +170,8 @@ def _send(sink: EventSink, work: Batch, stop: threading.Event) -> bool:
     """
     while True:
         try:
-            sink.send(work)
+            if sink.send(work).spooled and stats is not None:
+                stats.spooled += 1
             return True
         except (redis.ConnectionError, redis.TimeoutError, SpoolFull) as exc:
             log.warning("batch kept for retry: %s", exc)
@@ -267,7 +273,7 @@ def send_items(sink: EventSink, source: str, items: Iterable[Event | BadRecord |
     def flush() -> bool:
         if not work.events and not work.dead and not any(work.counts.values()):
             return True
-        if not _send(sink, work, stop):
+        if not _send(sink, work, stop, stats):
             return False
         stats.sent += len(work.events)
         return True
