@@ -55,42 +55,114 @@ SIGNAL_DATASET = "signal"
 _RISK_POINTS = ", ".join(f"{name}={points}" for name, points in RISK_SCORES.items())
 RECORDS_MAX = 20  # earlier events handed to a rule (newest kept)
 KEEP_MAX = 1000  # events remembered per key for Sequence, Join and Recent
+RISK_CACHE_MAX = 100_000  # (entity, rule) pairs a worker remembers having sent recently
 _SEP = "\x1f"
+_SCALARS = (str, int, float)
 _NO_MATCH = Match()
 
 
-# KEYS: the entity's risk set (member: rule and severity, score: last seen), its titles hash.
-# ARGV: member, time, window, title, threshold, minimum rules.
-# Returns {0} when nothing new or under the threshold, else {1, total, member, score, title...}.
-_RISK = """
-local ts, window = tonumber(ARGV[2]), tonumber(ARGV[3])
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local fresh = (not old) or tonumber(old) <= ts - window
-redis.call('ZADD', KEYS[1], 'GT', ts, ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (ts - window))
-redis.call('EXPIRE', KEYS[1], window * 2 + 60)
-redis.call('EXPIRE', KEYS[2], window * 2 + 60)
-if not fresh then return {0} end
-local points = {%s}
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (ts - window), '+inf', 'WITHSCORES')
-local best, rules, total = {}, 0, 0
-for i = 1, #members, 2 do
-  local m = members[i]
-  local cut = string.find(m, string.char(31), 1, true)
-  local rule, p = string.sub(m, 1, cut - 1), points[string.sub(m, cut + 1)] or 0
-  if best[rule] == nil then
-    best[rule], rules, total = p, rules + 1, total + p
-  elseif p > best[rule] then
-    total, best[rule] = total + p - best[rule], p
-  end
+# Every stateful operation of one batch of events, run in order in one call (one round trip,
+# one command to encode and one reply to parse, however many rules matched). ARGV[1] is a JSON
+# list of operations; the reply has one entry per operation:
+#   T key member t window                     -> {events in (t - window, t]}   (sliding count)
+#   D key t window [values]                   -> {distinct values in window}
+#   F key value owner ttl                     -> {1 if owner brought value first, values known}
+#   SA key record t within keep               -> {}                            (sequence: A)
+#   SB key t within limit                     -> {A events in window, {newest records}}
+#   J key record t within keep limit [others] -> {records of the other sides within +-within}
+#   R key record t within keep limit          -> {newest earlier records}, then records this one
+#   K key member t window title threshold min -> {0} or {1, total, member, score, title, ...}
+# Records are "<event id>\x1f<json context>" members scored by event time.
+_STATE = """
+local function trim(key, t, within, keep)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - within * 2))
+  redis.call('ZREMRANGEBYRANK', key, 0, -keep - 1)
+  redis.call('EXPIRE', key, math.floor(within * 2 + 60))
 end
-if total < tonumber(ARGV[5]) or rules < tonumber(ARGV[6]) then return {0} end
-local out = {1, total}
-for i = 1, #members, 2 do
-  out[#out + 1] = members[i]
-  out[#out + 1] = members[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], members[i]) or ''
+local points = {%s}
+local out = {}
+for i, op in ipairs(cjson.decode(ARGV[1])) do
+  local kind, key = op[1], op[2]
+  if kind == 'T' then
+    local t, window = op[4], op[5]
+    redis.call('ZADD', key, t, op[3])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - window))
+    out[i] = {redis.call('ZCOUNT', key, '(' .. (t - window), t)}
+    redis.call('EXPIRE', key, math.floor(window * 2 + 60))
+  elseif kind == 'D' then
+    local t, window = op[3], op[4]
+    for _, value in ipairs(op[5]) do redis.call('ZADD', key, 'GT', t, value) end
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - window))
+    out[i] = {redis.call('ZCOUNT', key, '(' .. (t - window), '+inf')}
+    redis.call('EXPIRE', key, math.floor(window * 2 + 60))
+  elseif kind == 'F' then
+    redis.call('HSETNX', key, op[3], op[4])
+    local owner = redis.call('HGET', key, op[3])
+    out[i] = {owner == op[4] and 1 or 0, redis.call('HLEN', key)}
+    redis.call('EXPIRE', key, math.floor(op[5]))
+  elseif kind == 'SA' then
+    redis.call('ZADD', key, op[4], op[3])
+    trim(key, op[4], op[5], op[6])
+    out[i] = {}
+  elseif kind == 'SB' then
+    local t, within = op[3], op[4]
+    out[i] = {redis.call('ZCOUNT', key, '(' .. (t - within), t),
+              redis.call('ZREVRANGEBYSCORE', key, t, '(' .. (t - within), 'WITHSCORES',
+                         'LIMIT', 0, op[5])}
+  elseif kind == 'J' then
+    local t, within = op[4], op[5]
+    redis.call('ZADD', key, t, op[3])
+    trim(key, t, within, op[6])
+    local found = {}
+    for _, other in ipairs(op[8]) do
+      local got = redis.call('ZRANGEBYSCORE', other, t - within, t + within, 'WITHSCORES',
+                             'LIMIT', 0, op[7])
+      for _, v in ipairs(got) do found[#found + 1] = v end
+    end
+    out[i] = found
+  elseif kind == 'R' then
+    local t, within = op[4], op[5]
+    out[i] = redis.call('ZREVRANGEBYSCORE', key, t, '(' .. (t - within), 'WITHSCORES',
+                        'LIMIT', 0, op[7])
+    redis.call('ZADD', key, t, op[3])
+    trim(key, t, within, op[6])
+  elseif kind == 'K' then
+    local member, t, window = op[3], op[4], op[5]
+    local titles = key .. ':titles'
+    local old = redis.call('ZSCORE', key, member)
+    local fresh = (not old) or tonumber(old) <= t - window
+    redis.call('ZADD', key, 'GT', t, member)
+    redis.call('HSET', titles, member, op[6])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - window))
+    redis.call('EXPIRE', key, math.floor(window * 2 + 60))
+    redis.call('EXPIRE', titles, math.floor(window * 2 + 60))
+    out[i] = {0}
+    if fresh then
+      local members = redis.call('ZRANGEBYSCORE', key, '(' .. (t - window), '+inf', 'WITHSCORES')
+      local best, rules, total = {}, 0, 0
+      for j = 1, #members, 2 do
+        local m = members[j]
+        local cut = string.find(m, string.char(31), 1, true)
+        local rule, p = string.sub(m, 1, cut - 1), points[string.sub(m, cut + 1)] or 0
+        if best[rule] == nil then
+          best[rule], rules, total = p, rules + 1, total + p
+        elseif p > best[rule] then
+          total, best[rule] = total + p - best[rule], p
+        end
+      end
+      if total >= op[7] and rules >= op[8] then
+        local reply = {1, total}
+        for j = 1, #members, 2 do
+          reply[#reply + 1] = members[j]
+          reply[#reply + 1] = members[j + 1]
+          reply[#reply + 1] = redis.call('HGET', titles, members[j]) or ''
+        end
+        out[i] = reply
+      end
+    end
+  else
+    return redis.error_reply('unknown state operation ' .. tostring(kind))
+  end
 end
 return out
 """
@@ -151,9 +223,8 @@ class _Pending:
     match: Match
     key: str
     timestamp: float
-    start: int
-    size: int
-    decode: Callable[[list[Any]], State | None]
+    op: list[Any]
+    decode: Callable[[Any], State | None]
 
 
 class Engine:
@@ -184,8 +255,8 @@ class Engine:
             self.rules[rule_id] = (rule.with_overrides(setting.severity, setting.params)
                                    if setting else rule)
         self.window = SlidingWindow(client)
-        self._risk: Any = (client.register_script(_RISK % _RISK_POINTS) if any(
-            isinstance(r.state, Risk) for r in self.rules.values()) else None)
+        self._risk_sent: dict[tuple[str, str], float] = {}
+        self._state: Any = None  # the batch script, registered on first use
         self._by_action: dict[tuple[str, str], list[Rule]] = defaultdict(list)
         self._by_dataset: dict[str, list[Rule]] = defaultdict(list)
         for rule in self.rules.values():
@@ -247,7 +318,6 @@ class Engine:
         """The signals of each event, in order; stateful rules share one Redis round trip."""
         out: list[list[Signal]] = [[] for _ in events]
         pending: list[_Pending] = []
-        pipe: Any = None
         for index, event in enumerate(events):
             timestamp: float | None = None
             for rule in self.candidates(event):
@@ -260,12 +330,10 @@ class Engine:
                         out[index].append(signal)
                     continue
                 if timestamp is None:
-                    timestamp = epoch(event)
-                if pipe is None:
-                    pipe = self.client.pipeline(transaction=False)
-                self._queue(pipe, pending, index, rule, event, match, timestamp)
+                    timestamp = _epoch(event)
+                self._queue(pending, index, rule, event, match, timestamp)
         if pending:
-            self._finish(pipe, pending, out)
+            self._finish(pending, out)
         if self._has_signal_rules:
             self._signal_rules(events, out)
         return out
@@ -280,7 +348,7 @@ class Engine:
         for (i, _), signals in zip(flat, more, strict=True):
             out[i].extend(signals)
 
-    def _queue(self, pipe: Any, pending: list[_Pending], index: int, rule: Rule, event: Event,
+    def _queue(self, pending: list[_Pending], index: int, rule: Rule, event: Event,
                match: Match, timestamp: float) -> None:
         spec = rule.state
         keys: tuple[str, ...]
@@ -296,117 +364,96 @@ class Engine:
         for key in keys:
             if not key:
                 continue
-            start = len(pipe)
-            decode = self._queue_state(pipe, rule, spec, event, match, key, event_id, timestamp)
-            if decode is None:
-                continue
-            pending.append(_Pending(index, rule, event, match, key, timestamp, start,
-                                    len(pipe) - start, decode))
+            planned = self._plan(rule, spec, event, match, key, event_id, timestamp)
+            if planned is not None:
+                op, decode = planned
+                pending.append(_Pending(index, rule, event, match, key, timestamp, op, decode))
 
-    def _queue_state(self, pipe: Any, rule: Rule, spec: Any, event: Event, match: Match,
-                     key: str, event_id: str, ts: float
-                     ) -> Callable[[list[Any]], State | None] | None:
+    def _plan(self, rule: Rule, spec: Any, event: Event, match: Match, key: str,
+              event_id: str, ts: float
+              ) -> tuple[list[Any], Callable[[Any], State | None]] | None:
+        """The state operation for one match (see ``_STATE``) and how to read its answer."""
         base = f"soc:st:{rule.id}:{key}"
         if isinstance(spec, Threshold):
-            SlidingWindow.queue(pipe, rule.id, key, event_id, ts, spec.window_s)
             need = spec.count
-            return lambda r: State(count=int(r[2])) if int(r[2]) >= need else None
+            return (["T", f"soc:win:{rule.id}:{key}", event_id, ts, spec.window_s],
+                    lambda r: State(count=int(r[0])) if int(r[0]) >= need else None)
         if isinstance(spec, Distinct):
             value = match.value if match.value is not None else event.get(spec.field)
             if value in (None, ""):
                 return None
-            k = base + ":distinct"
-            values = value if isinstance(value, tuple) else (value,)
-            pipe.zadd(k, {str(v): ts for v in values}, gt=True)
-            pipe.zremrangebyscore(k, "-inf", f"({ts - spec.window_s}")
-            pipe.zcount(k, f"({ts - spec.window_s}", "+inf")
-            pipe.expire(k, spec.window_s * 2 + 60)
+            values = [str(v) for v in (value if isinstance(value, tuple) else (value,))]
             need = spec.count
-            return lambda r: State(count=int(r[2])) if int(r[2]) >= need else None
+            return (["D", base + ":distinct", ts, spec.window_s, values],
+                    lambda r: State(count=int(r[0])) if int(r[0]) >= need else None)
         if isinstance(spec, FirstSeen):
             value = match.value if match.value is not None else event.get(spec.field)
             if isinstance(value, tuple):
                 value = value[0] if value else None
             if value in (None, ""):
                 return None
-            k = base + ":seen"
             # The first event that brought a value owns it: a redelivery of that event still
             # finds itself the owner, so the verdict is the same on every delivery.
-            pipe.hsetnx(k, str(value), event_id)
-            pipe.hget(k, str(value))
-            pipe.hlen(k)
-            pipe.expire(k, spec.ttl_s)
             history = spec.require_history
 
-            def first(r: list[Any]) -> State | None:
-                owner = r[1].decode() if isinstance(r[1], bytes) else r[1]
-                new = owner == event_id and (not history or int(r[2]) > 1)
-                return State(count=int(r[2]), new=True) if new else None
-            return first
+            def first(r: Any) -> State | None:
+                new = int(r[0]) == 1 and (not history or int(r[1]) > 1)
+                return State(count=int(r[1]), new=True) if new else None
+            return ["F", base + ":seen", str(value), event_id, spec.ttl_s], first
         if isinstance(spec, SequenceSpec):
             k = base + ":seq"
             if match.step == "first":
-                pipe.zadd(k, {_record(event_id, match.context): ts})
-                pipe.zremrangebyscore(k, "-inf", f"({ts - spec.within_s * 2}")
-                pipe.zremrangebyrank(k, 0, -KEEP_MAX - 1)
-                pipe.expire(k, spec.within_s * 2 + 60)
-                return lambda r: None
-            pipe.zcount(k, f"({ts - spec.within_s}", ts)
-            pipe.zrevrangebyscore(k, ts, f"({ts - spec.within_s}", start=0, num=RECORDS_MAX,
-                                  withscores=True)
+                return (["SA", k, _record(event_id, match.context), ts, spec.within_s, KEEP_MAX],
+                        lambda r: None)
             need = spec.count
 
-            def then(r: list[Any]) -> State | None:
+            def then(r: Any) -> State | None:
                 if int(r[0]) < need:
                     return None
-                return State(count=int(r[0]), records=_records(r[1][::-1]))
-            return then
+                return State(count=int(r[0]), records=_records(_pairs(r[1])[::-1]))
+            return ["SB", k, ts, spec.within_s, RECORDS_MAX], then
         if isinstance(spec, Join):
             side = match.step or spec.sides[0]
             if side not in spec.sides:
                 raise ValueError(f"rule {rule.id}: step {side!r} is not one of {spec.sides}")
-            own = f"{base}:join:{side}"
-            pipe.zadd(own, {_record(event_id, match.context): ts})
-            pipe.zremrangebyscore(own, "-inf", f"({ts - spec.within_s * 2}")
-            pipe.zremrangebyrank(own, 0, -KEEP_MAX - 1)
-            pipe.expire(own, spec.within_s * 2 + 60)
-            others = [s for s in spec.sides if s != side]
-            for other in others:
-                pipe.zrangebyscore(f"{base}:join:{other}", ts - spec.within_s,
-                                   ts + spec.within_s, start=0, num=RECORDS_MAX,
-                                   withscores=True)
+            others = [f"{base}:join:{s}" for s in spec.sides if s != side]
 
-            def joined(r: list[Any]) -> State | None:
-                records = tuple(rec for part in r[4:] for rec in _records(part))
+            def joined(r: Any) -> State | None:
+                records = _records(_pairs(r))
                 return State(count=len(records), records=records) if records else None
-            return joined
+            return (["J", f"{base}:join:{side}", _record(event_id, match.context), ts,
+                     spec.within_s, KEEP_MAX, RECORDS_MAX, others], joined)
         if isinstance(spec, Recent):
-            k = base + ":recent"
-            pipe.zrevrangebyscore(k, ts, f"({ts - spec.within_s}", start=0, num=RECORDS_MAX,
-                                  withscores=True)
-            pipe.zadd(k, {_record(event_id, match.context): ts})
-            pipe.zremrangebyscore(k, "-inf", f"({ts - spec.within_s * 2}")
-            pipe.zremrangebyrank(k, 0, -KEEP_MAX - 1)
-            pipe.expire(k, spec.within_s * 2 + 60)
-            return lambda r: State(records=_records(r[0][::-1], skip=event_id))
+            return (["R", base + ":recent", _record(event_id, match.context), ts,
+                     spec.within_s, KEEP_MAX, RECORDS_MAX],
+                    lambda r: State(records=_records(_pairs(r)[::-1], skip=event_id)))
         if isinstance(spec, Risk):
             # One member per rule and severity (bounded), its latest title in a hash beside;
             # the sum runs in Redis and answers only when this signal brought new evidence
             # (a rule, or a higher severity of one) and the entity is over the threshold.
             k = base + ":risk"
             member = f"{event.get('event.action', '')}{_SEP}{event.get('signal.severity', 'info')}"
-            self._risk(keys=[k, k + ":titles"],
-                       args=[member, ts, spec.window_s, str(event.get("signal.title", ""))[:200],
-                             spec.threshold, spec.min_rules], client=pipe)
-            return lambda r: _risk_state(r[0])
+            # A rule already counted for this entity moments ago brings nothing new; its
+            # last-seen time is refreshed at most every tenth of the window.
+            seen = self._risk_sent.get((k, member))
+            if seen is not None and seen <= ts < seen + spec.window_s / 10:
+                return None
+            if len(self._risk_sent) > RISK_CACHE_MAX:
+                self._risk_sent.clear()
+            self._risk_sent[(k, member)] = ts
+            return (["K", k, member, ts, spec.window_s, str(event.get("signal.title", ""))[:200],
+                     spec.threshold, spec.min_rules], _risk_state)
         raise TypeError(f"rule {rule.id}: unknown state {spec!r}")
 
-    def _finish(self, pipe: Any, pending: list[_Pending], out: list[list[Signal]]) -> None:
-        results = pipe.execute()
-        for item in pending:
+    def _finish(self, pending: list[_Pending], out: list[list[Signal]]) -> None:
+        payload = json.dumps([item.op for item in pending], separators=(",", ":"))
+        if self._state is None:
+            self._state = self.client.register_script(_STATE % _RISK_POINTS)
+        results = self._state(args=[payload])
+        for item, result in zip(pending, results, strict=True):
             try:
-                state = item.decode(results[item.start:item.start + item.size])
-            except (ValueError, TypeError, redis.RedisError):
+                state = item.decode(result)
+            except (ValueError, TypeError, IndexError):
                 log.exception("state of rule %s for key %r could not be read",
                               item.rule.id, item.key)
                 continue
@@ -433,10 +480,9 @@ class Engine:
         """One stateful match evaluated on its own (one round trip): the naive path."""
         out: list[list[Signal]] = [[]]
         pending: list[_Pending] = []
-        pipe = self.client.pipeline(transaction=False)
-        self._queue(pipe, pending, 0, rule, event, match, epoch(event))
+        self._queue(pending, 0, rule, event, match, _epoch(event))
         if pending:
-            self._finish(pipe, pending, out)
+            self._finish(pending, out)
         return out[0]
 
     def _signal(self, rule: Rule, event: Event, match: Match, state: State | None,
@@ -475,7 +521,7 @@ class Engine:
         return Signal(
             rule_id=rule.id, title=match.title or render(rule.title, event),
             severity=severity, dedup_key=dedup, entity=entity,
-            event_ids=[event_id], timestamp=epoch(event),
+            event_ids=[event_id], timestamp=_epoch(event),
             dataset=str(event.get("event.dataset", "")), window_s=rule.dedup_window_s,
             count=count, mitre=list(rule.mitre), runbook=rule.runbook, context=context,
             playbooks=list(match.playbooks if match.playbooks is not None else rule.playbooks),
@@ -484,6 +530,24 @@ class Engine:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+_EPOCHS: dict[str, float] = {}
+
+
+def _epoch(event: Event) -> float:
+    """``epoch(event)``, remembered per timestamp text (events of one second share it)."""
+    text = event["@timestamp"]
+    found = _EPOCHS.get(text)
+    if found is None:
+        if len(_EPOCHS) > 50_000:
+            _EPOCHS.clear()
+        found = _EPOCHS[text] = epoch(event)
+    return found
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[Any, float]]:
+    return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat) - 1, 2)]
 
 
 def _risk_state(raw: Sequence[Any]) -> State | None:
@@ -506,7 +570,7 @@ def _risk_state(raw: Sequence[Any]) -> State | None:
 def signal_event(signal: Signal, event: Event) -> Event:
     """A signal as an event of the ``signal`` dataset, for the entity-risk rules."""
     derived: Event = {name: value for name, value in signal.context.items()
-                      if isinstance(value, str | int | float)}
+                      if isinstance(value, _SCALARS)}
     derived.update({
         "@timestamp": event.get("@timestamp") or format_timestamp_epoch(signal.timestamp),
         "event.id": signal.id, "event.dataset": SIGNAL_DATASET, "event.action": signal.rule_id,
