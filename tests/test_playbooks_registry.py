@@ -197,3 +197,60 @@ def test_without_a_role_another_account_is_refused(aws: MotoServer) -> None:
 def test_session_ids_are_validated_before_they_reach_an_arn() -> None:
     with pytest.raises(PlaybookInputError):
         SessionFactory("socbot-remediation", "ext-id-1").session("1234/../x", REGION)
+
+
+CONTRACT_FIELDS = ("group_id", "instance_id", "image_id", "access_key_id", "iam_user",
+                   "trail_name", "bucket", "object_key", "version_id", "vpc_id", "source.ip")
+
+
+def test_every_alert_field_of_the_contract_has_a_shape() -> None:
+    from playbooks.base import FIELD_SHAPES
+
+    assert set(CONTRACT_FIELDS) <= set(FIELD_SHAPES)
+
+
+def test_the_registry_holds_the_playbooks_the_rules_may_name() -> None:
+    assert {cls.name for cls in PLAYBOOKS} >= {
+        "revoke-world-ingress", "quarantine-instance", "contain-unapproved-ami",
+        "disable-access-key", "disable-console-login", "restart-cloudtrail-logging",
+        "block-ip-nacl", "restore-s3-object", "ssm-triage"}
+
+
+@pytest.mark.parametrize("cls", PLAYBOOKS, ids=lambda cls: cls.name)
+def test_destructive_modes_need_two_approvals_and_resources_are_declared_permissions(
+        cls: type[Playbook]) -> None:
+    for param, values in cls.destructive_params.items():
+        for value in values:
+            assert value in cls.schema["properties"][param]["enum"]
+            assert cls.is_destructive({param: value}) and cls.approvals_for({param: value}) >= 2
+    assert set(cls.resources) <= set(cls.permissions)
+    if cls.undoable:
+        assert cls.undo is not Playbook.undo
+
+
+@pytest.mark.parametrize("overrides, problem", [
+    ({"destructive_params": {"mode": ("terminate",)}}, "destructive_params 'mode'"),
+    ({"resources": {"ec2:StopInstances": ("*",)}}, "not in permissions"),
+    ({"optional_fields": ("user.name",)}, "'user.name' has no shape"),
+])
+def test_invalid_modes_resources_and_optional_fields_are_refused(
+        overrides: dict[str, Any], problem: str) -> None:
+    with pytest.raises(RegistryError, match=problem):
+        PlaybookRegistry().register(_declare(**overrides))
+
+
+def test_per_account_roles_and_external_ids_come_from_the_configuration(
+        aws: MotoServer) -> None:
+    from core.config import Settings
+
+    settings = Settings.model_validate({"aws": {
+        "role_name": "socbot-remediation",
+        "accounts": {"111122223333": {"role_name": "soc-responder",
+                                      "external_id_env": "EXT_B"}}}})
+    sessions = SessionFactory.from_settings(
+        settings, env={"SOCBOT_AWS_EXTERNAL_ID": "ext-default", "EXT_B": "ext-for-b"})
+    assert sessions.access("111122223333").role_name == "soc-responder"
+    assert sessions.access("111122223333").external_id == "ext-for-b"
+    assert sessions.access("444455556666").external_id == "ext-default"
+    identity = sessions.session("111122223333", REGION).client("sts").get_caller_identity()
+    assert ":assumed-role/soc-responder/" in identity["Arn"]
