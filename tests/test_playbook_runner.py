@@ -247,3 +247,61 @@ def test_a_run_past_the_playbook_time_limit_fails_and_says_so(runner: ActionRunn
     failed = stored(runner, action)
     assert failed.status == "failed"
     assert "did not finish within 0.3 s" in failed.error
+
+
+class HalfwayPlaybook(Playbook):
+    """Changes one thing, then AWS refuses the second: the first change must not be lost."""
+
+    name = "halfway"
+    description = "halfway"
+    permissions = ("sts:GetCallerIdentity",)
+    seen_settings: list[Any] = []
+
+    def preview(self, session: boto3.Session, target: Target) -> Plan:
+        """Two steps."""
+        HalfwayPlaybook.seen_settings.append(self.settings.approved_amis)
+        return Plan([{"step": 1}, {"step": 2}], "two steps")
+
+    def apply(self, session: boto3.Session, target: Target, plan: Plan) -> Result:
+        """Step 1 works; step 2 is refused."""
+        from playbooks.base import PlaybookFailed
+
+        raise PlaybookFailed("step 2 failed with UnauthorizedOperation", "UnauthorizedOperation",
+                             partial=Result(changed=True, summary="step 1 done",
+                                            undo={"step": 1}))
+
+
+def test_a_failed_run_keeps_the_undo_data_of_what_it_changed(
+        redis_client: redis.Redis, aws: MotoServer) -> None:
+    from core.config import Settings
+
+    registry = PlaybookRegistry()
+    registry.register(HalfwayPlaybook)
+    runner = ActionRunner(redis_client, ActionStore(redis_client), AlertStore(redis_client),
+                          SessionFactory(None, None), registry=registry,
+                          settings=Settings(approved_amis=["ami-0aaaaaaaaaaaaaaaa"]))
+    HalfwayPlaybook.seen_settings.clear()
+    action = request(runner, "sg-0123456789abcdef0", "halfway")
+    runner.handle("1-0", {"action_id": action.id})
+    failed = stored(runner, action)
+    assert failed.status == "failed" and "step 2 failed" in failed.error
+    assert failed.result["undo"] == {"step": 1} and failed.result["summary"] == "step 1 done"
+    assert HalfwayPlaybook.seen_settings == [["ami-0aaaaaaaaaaaaaaaa"]]
+
+
+def test_a_configured_time_limit_overrides_the_playbook_own(
+        redis_client: redis.Redis, aws: MotoServer, registry: PlaybookRegistry) -> None:
+    from core.config import Settings
+
+    settings = Settings.model_validate({"playbooks": {"timeouts": {"slow": 0.1}}})
+    runner = ActionRunner(redis_client, ActionStore(redis_client), AlertStore(redis_client),
+                          SessionFactory(None, None), registry=registry, settings=settings)
+    assert runner.timeout_for(SlowPlaybook) == 0.1
+    assert runner.timeout_for(CountingPlaybook) == settings.playbooks.timeout_s
+    SlowPlaybook.release.clear()
+    action = request(runner, "sg-0123456789abcdef0", "slow")
+    try:
+        runner.handle("1-0", {"action_id": action.id})
+    finally:
+        SlowPlaybook.release.set()
+    assert "did not finish within 0.1 s" in stored(runner, action).error
