@@ -29,7 +29,7 @@ from bot import blocks, views
 from bot.approvers import Approvers
 from bot.blocks import PlaybookLookup, mention, utc
 from bot.escape import escape, escape_truncate
-from bot.render import AlertRenderer, mute_entity
+from bot.render import AlertRenderer, mute_entity, render_lock
 from bot.slash import SocCommand
 from bot.verify import Verifier
 from core.actions import Action, ActionStore, Decision
@@ -368,8 +368,9 @@ class Listeners:
     def _update_alert(self, alert: Alert, channel: str, ts: str) -> None:
         if not (channel and ts):
             return
-        fresh = self.alerts.get(alert.id) or alert
-        self.client.chat_update(channel=channel, ts=ts, **self.renderer.message(fresh))
+        with render_lock(self.redis, alert.id):
+            fresh = self.alerts.get(alert.id) or alert
+            self.client.chat_update(channel=channel, ts=ts, **self.renderer.message(fresh))
 
     # --- was this you? --------------------------------------------------------------------
 

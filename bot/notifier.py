@@ -46,7 +46,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot import blocks
-from bot.render import AlertRenderer, channel_for
+from bot.render import AlertRenderer, channel_for, render_lock
 from core.actions import ActionStore
 from core.alerts import Alert, AlertStore
 from core.config import Secrets, Settings
@@ -189,8 +189,10 @@ class SlackNotifier:
         if wait > 0:
             time.sleep(wait)
             alert = self.alerts.get(alert.id) or alert  # show what arrived while waiting
-        self.client.chat_update(channel=alert.slack_channel, ts=alert.slack_ts,
-                                **self.renderer.message(alert))
+        with render_lock(self.redis, alert.id):
+            alert = self.alerts.get(alert.id) or alert
+            self.client.chat_update(channel=alert.slack_channel, ts=alert.slack_ts,
+                                    **self.renderer.message(alert))
         self._last_update = time.monotonic()
 
     def _action_result(self, alert_id: str, action_id: str) -> None:

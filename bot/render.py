@@ -7,7 +7,13 @@ whole ``chat.postMessage`` call for an alert (``socbot replay --format slack`` p
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import redis
 
 from bot import blocks
 from bot.blocks import Message, PlaybookLookup
@@ -59,3 +65,25 @@ class AlertRenderer:
         return blocks.alert_message(alert, actions, lookup=self.lookup,
                                     oncall=self.settings.slack.oncall_usergroup, mute=mute,
                                     mute_hours=self.settings.slack.mute_hours)
+
+
+@contextmanager
+def render_lock(client: redis.Redis, alert_id: str, wait_s: float = 3.0) -> Iterator[None]:
+    """Hold the alert's render lock while reading it and sending ``chat.update``.
+
+    The notifier and the listeners both rewrite an alert's message; without this, an update
+    rendered just before a click could reach Slack after the click's and erase its new state.
+    Whoever takes the lock second reads the alert after the first one's change. After
+    ``wait_s`` the update goes ahead anyway (a stale lock must not block an incident).
+    """
+    key, token = f"soc:render:{alert_id}", uuid.uuid4().hex
+    deadline = time.monotonic() + wait_s
+    held = bool(client.set(key, token, nx=True, px=10_000))
+    while not held and time.monotonic() < deadline:
+        time.sleep(0.02)
+        held = bool(client.set(key, token, nx=True, px=10_000))
+    try:
+        yield
+    finally:
+        if held and client.get(key) in (token, token.encode()):
+            client.delete(key)

@@ -176,15 +176,20 @@ def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
     updates_before = len(slack.calls("chat.update"))
     assert click(bot, ONCALL, "alert_ack", button_value(storm.params, "alert_ack"),
                  storm_msg).status == 200
-    wait_until(lambda: len(slack.calls("chat.update")) > updates_before)
-    ack_update = slack.calls("chat.update")[-1]
+    # An update the notifier rendered before the click may still land first; the click's own
+    # update follows it.
+    wait_until(lambda: any(f"<@{ONCALL}>" in json.dumps(c.params)
+                           for c in slack.calls("chat.update")[updates_before:]))
+    ack_update = next(c for c in slack.calls("chat.update")[updates_before:]
+                      if f"<@{ONCALL}>" in json.dumps(c.params))
     assert ack_update.params["ts"] == storm_msg.ts
-    assert f"<@{ONCALL}>" in json.dumps(ack_update.params)
+    wait_until(lambda: f"<@{ONCALL}>" in storm_shown())  # and it stays shown
 
     # 3. Request the revocation: an approval request appears in the alert's thread.
     value = button_value(opened.params, "playbook_request")
     assert click(bot, ONCALL, "playbook_request", value, opened_msg).status == 200
-    wait_until(lambda: len(posted(slack, thread=True)) >= 1)
+    wait_until(lambda: any(c.params["thread_ts"] == opened_msg.ts
+                           for c in posted(slack, thread=True)))
     request = next(c for c in posted(slack, thread=True)
                    if c.params["thread_ts"] == opened_msg.ts)
     approve_value = button_value(request.params, "approval_approve")
