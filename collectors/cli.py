@@ -78,20 +78,11 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
 
 
 def _client() -> Any:
-    """Redis from REDIS_URL (or the embedded one). A collector with a spool starts even while
-    Redis is down, so a failed first PING is not fatal here."""
-    import redis
-
+    """Redis from REDIS_URL (or the embedded one), checked now: a wrong URL fails at start-up
+    with what to fix. Outages after that are what the spool is for."""
     from core.redisconn import connect
 
-    url = os.environ.get("REDIS_URL")
-    try:
-        return connect()
-    except ConnectionError as exc:
-        if not url:
-            raise
-        print(f"socbot collect: {exc}; spooling until it answers", file=sys.stderr)
-        return redis.Redis.from_url(url, health_check_interval=30)
+    return connect()
 
 
 def _spool(settings: Settings, name: str) -> Any:
@@ -206,8 +197,8 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     """``socbot parse``: events as JSON Lines, or ``--summary`` counts; unparsed on stderr."""
     from collections import Counter
 
+    from collectors.base import encode_event
     from collectors.files import parse_secure_in_parallel, read_events
-    from core.events import dumps
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -238,7 +229,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
             if args.summary:
                 counts[(event["event.action"], event["event.outcome"])] += 1
             else:
-                out.write(dumps(event) + "\n")
+                out.write(encode_event(event) + "\n")
         report = result.report()
     if args.summary:
         width = max((len(a) for a, _ in counts), default=6)

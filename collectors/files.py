@@ -170,8 +170,8 @@ def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
 
 
 def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
+    from collectors.base import encode_event
     from collectors.secure import ParseError, parse_line
-    from core.events import dumps
 
     name, start, end, key, now, summary = job
     result = ChunkResult()
@@ -198,7 +198,7 @@ def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
             if summary:
                 result.summary[(event["event.action"], event["event.outcome"])] += 1
             else:
-                result.lines.append(dumps(event))
+                result.lines.append(encode_event(event))
         offset += len(raw) + 1
     return result
 

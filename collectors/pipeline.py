@@ -38,13 +38,13 @@ from pathlib import Path
 import redis
 from redis.typing import EncodableT, FieldT
 
-from collectors.base import file_key, line_id
+from collectors.base import encode_event, file_key, line_id
 from collectors.cloudtrail import BadRecord, read_path
 from collectors.secure import MAX_LINE_BYTES, ParseError, parse_line
 from collectors.sink import Batch, EventSink
 from collectors.spool import Spool, SpoolFull
 from collectors.tail import FileTailer, Position, PositionStore, TailLine
-from core.events import Event, dumps
+from core.events import Event
 from core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
             events, dead, counts = _parse_batch(lines, host, path, keys)
             position = tailer.position
             assert position is not None
-            work = Batch(events=[dumps(e) for e in events], dead=dead,  # type: ignore[arg-type]
+            work = Batch(events=[encode_event(e) for e in events], dead=dead,  # type: ignore[arg-type]
                          counts={f"secure.{k}": v for k, v in counts.items()},
                          position_key=positions.key(path),
                          position=(position.file_id, position.offset))
@@ -216,7 +216,7 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
     bads = [item for item in items if isinstance(item, BadRecord)]
     for event in goods:
         script(keys=[SEEN_PREFIX + event["event.id"], EVENTS, STATS_KEY],
-               args=[dedup_ttl, maxlen, dumps(event)], client=pipe)
+               args=[dedup_ttl, maxlen, encode_event(event)], client=pipe)
     for bad in bads:
         fields: Fields = {"source": "cloudtrail", "line": bad.raw, "error": bad.error,
                           "path": bad.path, "index": "" if bad.index is None else str(bad.index)}
@@ -291,7 +291,7 @@ def send_items(sink: EventSink, source: str, items: Iterable[Event | BadRecord |
             work.counts[f"{source}.failed"] = work.counts.get(f"{source}.failed", 0) + 1
         else:
             stats.parsed += 1
-            work.events.append(dumps(item))
+            work.events.append(encode_event(item))
             work.counts[f"{source}.parsed"] = work.counts.get(f"{source}.parsed", 0) + 1
         if len(work.events) + len(work.dead) >= batch:
             if not flush():

@@ -272,13 +272,21 @@ class FileTailer:
         if not data:
             return None
         self._read_pos += len(data)
+        parts = data.split(b"\n")
+        rest = parts.pop()  # after the last newline: the start of a line still being written
         lines: list[TailLine] = []
-        start = 0
-        while (newline := data.find(b"\n", start)) >= 0:
-            self._add_pending(data[start:newline])
+        if parts:
+            # The first piece ends a line that may have begun in an earlier chunk.
+            self._add_pending(parts[0])
             lines.append(self._take_line())
-            start = newline + 1
-        self._add_pending(data[start:])
+            file_id_, offset, cap = self._file_id, self._offset, self.max_line_bytes + 1
+            assert file_id_ is not None
+            for raw in parts[1:]:
+                text = (raw if len(raw) <= cap else raw[:cap]).decode("utf-8", "replace")
+                lines.append(TailLine(text, file_id_, offset))
+                offset += len(raw) + 1
+            self._offset = offset
+        self._add_pending(rest)
         return lines
 
     def _at_end(self) -> list[TailLine] | None:
