@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import threading
 from collections.abc import Iterable
@@ -132,6 +133,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
     positions = _SpoolAwarePositions(client, sink, stop)
     tailer = FileTailer(path, positions, from_start=from_start)
     keys: dict[str, str] = {}
+    sender = _Sender(sink, stop, stats)
     try:
         while not stop.is_set():
             lines = tailer.read_batch(batch)
@@ -149,16 +151,64 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
                          counts={f"secure.{k}": v for k, v in counts.items()},
                          position_key=positions.key(path),
                          position=(position.file_id, position.offset))
-            if not _send(sink, work, stop, stats):
+            if not sender.put(work, counts):
                 break
-            stats.parsed += counts["parsed"]
-            stats.ignored += counts["ignored"]
-            stats.failed += counts["failed"]
-            stats.sent += len(events)
     finally:
-        tailer.close()
-        sink.close()
+        try:
+            sender.close()  # every batch read so far is committed or spooled (SIGTERM too)
+        finally:
+            tailer.close()
+            sink.close()
     return stats
+
+
+class _Sender:
+    """Sends batches in order on a thread of its own, so that the next batch is parsed while
+    Redis runs this one's commit. At most ``depth`` batches wait in memory; :meth:`close`
+    waits until every one is committed or spooled."""
+
+    def __init__(self, sink: EventSink, stop: threading.Event, stats: CollectStats,
+                 depth: int = 2) -> None:
+        self.sink, self.stop, self.stats = sink, stop, stats
+        self.queue: queue.Queue[tuple[Batch, dict[str, int]] | None] = queue.Queue(depth)
+        self.gave_up = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="collector-sender", daemon=True)
+        self.thread.start()
+
+    def put(self, work: Batch, counts: dict[str, int]) -> bool:
+        """Queue a batch; False once the sender has stopped (nothing after is sent)."""
+        while not self.gave_up.is_set():
+            try:
+                self.queue.put((work, counts), timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        """Wait for the queued batches; re-raise what stopped the sender, if anything."""
+        if not self.gave_up.is_set():
+            self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            work, counts = item
+            try:
+                sent = _send(self.sink, work, self.stop, self.stats)
+            except BaseException as exc:  # handed to the reading thread by close()
+                self.error, sent = exc, False
+            if not sent:
+                # Later batches must not be committed: their positions are past this one's.
+                self.gave_up.set()
+                return
+            self.stats.parsed += counts["parsed"]
+            self.stats.ignored += counts["ignored"]
+            self.stats.failed += counts["failed"]
+            self.stats.sent += len(work.events)
 
 
 def _send(sink: EventSink, work: Batch, stop: threading.Event,
