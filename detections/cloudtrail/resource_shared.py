@@ -7,6 +7,7 @@ from detections.cloudtrail._common import aws_context, ct, items, params, scope
 from detections.context import RuleContext
 from detections.rule import Case, Match, rule
 
+KINDS = {"snapshot": "EBS snapshot", "image": "AMI", "db_snapshot": "RDS snapshot"}
 CONFIG = {"detection": {"trusted_accounts": ["222233334444"]}}
 
 
@@ -75,6 +76,6 @@ def resource_shared(event: Event, ctx: RuleContext) -> Match | None:
                           snapshot_id=resource if kind != "image" else None)
     return Match(dedup=scope(event, resource), entity={"type": kind, "value": resource},
                  severity="critical" if public else None,
-                 title=f"{kind.replace('_', ' ').capitalize()} {resource} "
+                 title=f"{KINDS[kind]} {resource} "
                        + ("made public" if public else f"shared with {', '.join(outside[:3])}"),
                  context=context)

@@ -22,8 +22,9 @@ def _signal(n: int, rule_id: str, severity: str, **fields: str) -> Event:
 def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
     kind, _, value = state.key.partition(":")
     rules = len(state.records)
+    label = {"ip": "Address", "person": "Person", "user": "User"}.get(kind, kind)
     return replace(match, entity={"type": kind, "value": value},
-                   title=f"{kind.capitalize()} {value}: {rules} detections, risk {state.count}")
+                   title=f"{label} {value}: {rules} detections add up to risk {state.count}")
 
 
 @rule(
