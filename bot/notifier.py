@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -109,6 +110,7 @@ class SlackNotifier:
         self._clear = self.redis.register_script(_CLEAR_IF_UNCHANGED)
         self._last_post: dict[str, float] = {}
         self._last_update = 0.0
+        self._updated_at: dict[str, float] = {}  # when each alert was last updated (monotonic)
 
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Handle one entry: post or update now (``new``), mark dirty (``updated``), or report
@@ -123,10 +125,17 @@ class SlackNotifier:
             self.deliver(alert_id)
 
     def flush(self) -> None:
-        """One ``chat.update`` per alert marked dirty since the last flush. Never raises: it
-        runs as the consumer's ``after_batch`` hook, and a failed update keeps its mark."""
-        for raw_id, version in self.redis.hgetall(DIRTY).items():
-            alert_id = _text(raw_id)
+        """One ``chat.update`` per alert marked dirty since the last flush, as far as the
+        update pacing allows now: it never sleeps (it runs after every consumer batch, and
+        sleeping there would hold up new alerts), so the alerts it has no time for keep their
+        mark for the next flush, least recently updated first. :meth:`run_flusher` calls it
+        while no entries arrive. Never raises; a failed update keeps its mark."""
+        dirty = [(_text(raw_id), version) for raw_id, version in self.redis.hgetall(DIRTY).items()]
+        dirty.sort(key=lambda item: self._updated_at.get(item[0], 0.0))
+        for alert_id, version in dirty:
+            if time.monotonic() < self._last_update + self.update_interval_s:
+                return
+            self._updated_at[alert_id] = time.monotonic()
             try:
                 delivered = self.deliver(alert_id)
             except SlackApiError as exc:
@@ -143,6 +152,15 @@ class SlackNotifier:
                 continue
             if delivered:
                 self._clear(keys=[DIRTY], args=[alert_id, version])
+
+    def run_flusher(self, stop: threading.Event, interval_s: float = 0.25) -> None:
+        """Flush every ``interval_s`` until ``stop`` is set: updates left by a paced flush go
+        out even when no new entry arrives."""
+        while not stop.wait(interval_s):
+            try:
+                self.flush()
+            except Exception:  # a flusher that dies would leave messages stale for good
+                log.exception("flush failed; retrying")
 
     def deliver(self, alert_id: str) -> bool:
         """Post the alert if it has no message yet, else update it; False if another process

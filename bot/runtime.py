@@ -82,6 +82,10 @@ class Runtime:
 
                 notifier = TerminalNotifier(alerts, actions, stream=self.out)
             self._consumer("notify", notifier.handle, getattr(notifier, "flush", None))
+            if hasattr(notifier, "run_flusher"):
+                self.threads.append(threading.Thread(target=notifier.run_flusher,
+                                                     args=(self.stop,), name="notify-flush",
+                                                     daemon=True))
         if "respond" in self.roles:
             from playbooks.runner import ActionRunner
             from playbooks.session import SessionFactory
@@ -139,7 +143,10 @@ class Runtime:
         return self
 
     def idle(self) -> bool:
-        """True when every stream this process consumes is read and acknowledged."""
+        """True when every stream this process consumes is read and acknowledged, and no
+        message update is waiting for its turn."""
+        if "notify" in self.consumers and self.client.hlen("soc:notify:dirty"):
+            return False
         for role in self.consumers:
             stream, group = GROUPS[role]
             last = _text(self.client.xinfo_stream(stream)["last-generated-id"])

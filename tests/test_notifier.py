@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import threading
 import time
 import unicodedata
 from typing import Any
@@ -269,3 +270,31 @@ def test_terminal_updates_are_one_line_per_alert_per_batch(redis_client: redis.R
     assert lines[0].startswith(f"{first} [HIGH] SSH brute force: count 6")
     terminal.flush()
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_a_paced_flush_never_sleeps_and_leaves_the_rest_for_later(
+        slack: FakeSlack, redis_client: redis.Redis) -> None:
+    pipeline = Pipeline(slack, redis_client, Settings())
+    ids = [pipeline.signal(0, dedup_key=f"ip-{n}") for n in range(3)]
+    pipeline.batch()
+    pipeline.notifier.update_interval_s = 0.5
+    for n, _alert_id in enumerate(ids):
+        pipeline.signal(1, dedup_key=f"ip-{n}")
+    started = time.monotonic()
+    pipeline.batch()
+
+    assert time.monotonic() - started < 0.4  # no sleeping in the consumer's thread
+    assert len(slack.calls("chat.update")) == 1 and redis_client.hlen(DIRTY) == 2
+    stop = threading.Event()
+    flusher = threading.Thread(target=pipeline.notifier.run_flusher, args=(stop, 0.05))
+    flusher.start()
+    try:
+        slack.wait_for("chat.update", 3, timeout=5)
+    finally:
+        stop.set()
+        flusher.join()
+    times = [c.received for c in slack.calls("chat.update")]
+    assert all(b - a >= 0.45 for a, b in itertools.pairwise(times))
+    assert {c.params["ts"] for c in slack.calls("chat.update")} == {
+        pipeline.alerts.get(a).slack_ts for a in ids}  # type: ignore[union-attr]
+    assert redis_client.hlen(DIRTY) == 0

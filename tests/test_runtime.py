@@ -52,7 +52,7 @@ def test_with_slack_every_role_runs_including_escalation(redis_client: redis.Red
     runtime = Runtime(redis_client, Settings(), secrets, listen=("127.0.0.1", 0)).build()
     try:
         assert sorted(runtime.consumers) == ["detect", "index", "notify", "respond"]
-        assert sorted(t.name for t in runtime.threads) == ["escalate", "slack"]
+        assert sorted(t.name for t in runtime.threads) == ["escalate", "notify-flush", "slack"]
         notifier = runtime.consumers["notify"].handler.__self__  # type: ignore[attr-defined]
         assert [h.__name__ for h in notifier.on_posted] == ["schedule", "start"]
     finally:
