@@ -71,7 +71,9 @@ _NO_MATCH = Match()
 #   SB key t within limit                     -> {A events in window, {newest records}}
 #   J key record t within keep limit [others] -> {records of the other sides within +-within}
 #   R key record t within keep limit          -> {newest earlier records}, then records this one
-#   K key member t window title threshold min -> {0} or {1, total, member, score, title, ...}
+#   K key member t window title threshold min -> {0}; on the first crossing in a window
+#                                                {1, total, member, score, title, ...}; after
+#                                                it {2, total, rules} (the alert has the list)
 # Records are "<event id>\x1f<json context>" members scored by event time.
 _STATE = """
 local function trim(key, t, within, keep)
@@ -150,7 +152,11 @@ for i, op in ipairs(cjson.decode(ARGV[1])) do
           total, best[rule] = total + p - best[rule], p
         end
       end
-      if total >= op[7] and rules >= op[8] then
+      local crossed = tonumber(redis.call('GET', key .. ':crossed') or '-1e18')
+      if total >= op[7] and rules >= op[8] and t - crossed < window then
+        out[i] = {2, total, rules}
+      elseif total >= op[7] and rules >= op[8] then
+        redis.call('SET', key .. ':crossed', t, 'EX', math.floor(window * 2 + 60))
         local reply = {1, total}
         for j = 1, #members, 2 do
           reply[#reply + 1] = members[j]
@@ -511,8 +517,9 @@ class Engine:
                 context["after"] = f"{state.count} earlier within {spec.within_s}s"
             elif isinstance(spec, Risk):
                 context["risk_score"] = state.count
-                context["signals"] = "; ".join(
-                    f"{r['rule']} ({r['severity']}): {r['title']}" for r in state.records)
+                if state.records:
+                    context["signals"] = "; ".join(
+                        f"{r['rule']} ({r['severity']}): {r['title']}" for r in state.records)
         severity = match.severity or rule.severity
         if severity not in SEVERITIES:
             log.error("rule %s gave unknown severity %r; using %s", rule.id, severity,
@@ -553,6 +560,8 @@ def _pairs(flat: Sequence[Any]) -> list[tuple[Any, float]]:
 def _risk_state(raw: Sequence[Any]) -> State | None:
     if not raw or int(raw[0]) == 0:
         return None
+    if int(raw[0]) == 2:  # crossed before in this window: the alert already lists them
+        return State(count=int(raw[1]))
     best: dict[str, dict[str, Any]] = {}
     for i in range(2, len(raw), 3):
         member, score, title = _text(raw[i]), float(raw[i + 1]), _text(raw[i + 2])

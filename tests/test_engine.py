@@ -291,3 +291,23 @@ def test_the_risk_threshold_comes_from_the_detection_section(redis_client: redis
     assert engine.rules["correlation.entity_risk"].state.threshold == 400  # type: ignore[union-attr]
     assert Engine(redis_client, load_all()).rules[
         "correlation.entity_risk"].state.threshold == 100  # type: ignore[union-attr]
+
+
+def test_entity_risk_lists_the_signals_once_then_only_counts(redis_client: redis.Redis) -> None:
+    from detections.rule import Risk
+
+    rules = {f"r{n}": make_rule(lambda e: True, id=f"r{n}", severity="high",
+                                dedup_by="source.ip") for n in range(3)}
+    risk = make_rule(lambda e: Match(key=str(e.get("source.ip", ""))), id="risk",
+                     datasets=("signal",), actions=None, severity="high",
+                     state=Risk(threshold=100, window_s=3600))
+    engine = Engine(redis_client, {**rules, "risk": risk})
+    insights = [s for s in engine.evaluate(event(1)) if s.rule_id == "risk"]
+    # The second rule crosses 100 and lists both; the third adds to the count only.
+    assert [s.context["risk_score"] for s in insights] == [100, 150]
+    assert insights[0].context["signals"].count("(high)") == 2
+    assert "signals" not in insights[1].context
+    # The next day's storm is a new window: listed again.
+    later = [s for s in engine.evaluate(event(2, **{"@timestamp": "2026-11-24T03:00:00Z"}))
+             if s.rule_id == "risk"]
+    assert later[0].context["signals"].count("(high)") == 2

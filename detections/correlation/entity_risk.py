@@ -23,8 +23,9 @@ def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
     kind, _, value = state.key.partition(":")
     rules = len(state.records)
     label = {"ip": "Address", "person": "Person", "user": "User"}.get(kind, kind)
+    what = f"{rules} detections add up to" if rules else "more detections raise"
     return replace(match, entity={"type": kind, "value": value},
-                   title=f"{label} {value}: {rules} detections add up to risk {state.count}")
+                   title=f"{label} {value}: {what} risk {state.count}")
 
 
 @rule(
