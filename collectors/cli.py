@@ -66,8 +66,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parse.add_argument("--summary", action="store_true",
                        help="print counts per action and outcome instead of events")
     parse.add_argument("--jobs", type=int, default=0, metavar="N",
-                       help="secure: parse on N processes (default: one per CPU for files "
-                            "over 16 MiB; output order is kept)")
+                       help="secure: parse on N processes (default: one per CPU for more "
+                            "than 16 MiB of logs, else 1; output order is kept)")
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
@@ -208,7 +208,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     counts: Counter[tuple[str, str]] = Counter()
     out = sys.stdout
     jobs = args.jobs or _default_jobs(args.source, paths)
-    if jobs > 1 and args.source == "secure":
+    if args.source == "secure":
         totals = {"parsed": 0, "ignored": 0, "failed": 0}
         errors: Counter[str] = Counter()
         for chunk in parse_secure_in_parallel(paths, jobs, summary=args.summary):

@@ -171,41 +171,45 @@ def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
 
 def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
     from collectors.base import encode_event
-    from collectors.secure import ParseError, parse_line
+    from collectors.secure import ParseError, classify_line, parse_line
 
     name, start, end, key, now, summary = job
     result = ChunkResult()
     with open(name, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
-    offset = start
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    counts = result.summary
+    offset = start
     for raw in lines:
         line = raw.decode("utf-8", "replace")
         try:
-            event = parse_line(line, now=now, event_id=line_id(key, offset, line))
+            if summary:
+                kind = classify_line(line, now)
+                if kind is not None:
+                    counts[kind] += 1
+            else:
+                event = parse_line(line, now=now, event_id=line_id(key, offset, line))
+                kind = None if event is None else (event["event.action"], "")
+                if event is not None:
+                    result.lines.append(encode_event(event))
         except ParseError as exc:
             result.failed += 1
             result.errors[f"{type(exc).__name__}: {exc}"] += 1
-            event = None
         else:
-            if event is None:
+            if kind is None:
                 result.ignored += 1
-        if event is not None:
-            result.parsed += 1
-            if summary:
-                result.summary[(event["event.action"], event["event.outcome"])] += 1
             else:
-                result.lines.append(encode_event(event))
+                result.parsed += 1
         offset += len(raw) + 1
     return result
 
 
 def parse_secure_in_parallel(paths: list[Path], jobs: int, *, summary: bool
                              ) -> Iterator[ChunkResult]:
-    """Parse syslog files on ``jobs`` processes, yielding results in file order.
+    """Parse syslog files on ``jobs`` processes (1: this one), yielding results in file order.
 
     Each worker takes a range of whole lines; the event ids are those :func:`read_secure`
     gives (file and byte offset), so the output is the same as reading on one process.
@@ -221,6 +225,9 @@ def parse_secure_in_parallel(paths: list[Path], jobs: int, *, summary: bool
             key = file_key(str(file.resolve()))
             work += [(str(file), start, end, key, now, summary)
                      for start, end in _boundaries(file, jobs * 4)]
+    if jobs <= 1:
+        yield from map(_parse_range, work)
+        return
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs) as pool:
         yield from pool.imap(_parse_range, work)

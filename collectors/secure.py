@@ -1,4 +1,8 @@
-"""Parse ``/var/log/secure`` and ``auth.log`` lines (sshd, sudo, su, PAM) into events.
+"""Parse ``/var/log/secure`` and ``auth.log`` lines (sshd, sudo, su, PAM, shadow-utils) into
+events. Headers (RFC 3164, RFC 5424, ISO 8601, journald's output formats) are read by
+:mod:`collectors.syslog`; a line with no header at all (``journalctl -o cat``) is read only if
+its message is one of the ones below, stamped with the read time and tagged
+``timestamp_missing``.
 
 Field names follow Filebeat's ``system/auth`` module where it has them (``system.auth.ssh.*``,
 ``system.auth.sudo.*``) and ECS otherwise. ``event.action`` values (sshd unless noted; U user,
@@ -30,6 +34,23 @@ A address, P port, R target user, T tty):
 ``su`` success / failure (su)
     ``[FAILED SU ](to R) U on T``, ``[BAD SU ]U to R on T``, ``Successful|FAILED su for R by U``,
     ``+|- T U:R``, ``failed: T changing from U to R``
+``user_created`` success / failure (useradd; ``user.target.*``, ``system.auth.useradd.*``)
+    ``new user: name=N, UID=I, GID=G, home=H, shell=S[, from=T]``,
+    ``failed adding user 'N', <reason>``
+``group_created`` (groupadd)
+    ``new group: name=N, GID=G``, ``group added to /etc/group: name=N, GID=G``
+``user_group_added`` (useradd, usermod, gpasswd)
+    ``add 'N' to [shadow ]group 'G'``
+``user_modified`` (usermod)
+    ``change user 'N' <what> from 'A' to 'B'``, ``change user name 'A' to 'B'``,
+    ``lock|unlock user 'N' password``
+``user_deleted`` / ``group_deleted`` (userdel, groupdel)
+    ``delete user 'N'``, ``group 'G' removed``
+``password_changed`` (passwd)
+    ``pam_unix(passwd:chauthtok): password changed for N``, ``password for 'N' changed by 'U'``
+
+Messages are dispatched on the program and, for sshd, on the message's first word, so a line
+costs one dict lookup and usually one anchored match.
 
 Hostile input (see SECURITY.md). Usernames, version strings, sudo working directories and
 commands are attacker text that may contain spaces and `` from 1.2.3.4``. Every pattern is
@@ -65,12 +86,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from collectors.syslog import HeaderError, parse_header
+from collectors.syslog import Header, HeaderError, parse_header
 from core.events import Event, format_timestamp, stable_id
 
 MAX_LINE_BYTES = 8192
 
-__all__ = ["MAX_LINE_BYTES", "LineTooLong", "ParseError", "parse_line"]
+__all__ = ["MAX_LINE_BYTES", "LineTooLong", "ParseError", "classify_line", "parse_line"]
 
 
 class ParseError(ValueError):
@@ -396,14 +417,6 @@ _ALL_RULES = tuple(dict.fromkeys(
 _FAILURE_WORDS = "authentication failure"
 
 
-def _match(rules: tuple[_Rule, ...], msg: str) -> Fields | None:
-    for rule in rules:
-        match = rule.pattern.fullmatch(msg)
-        if match is not None:
-            return rule.build(match)
-    return None
-
-
 def parse_line(line: str, *, now: datetime | None = None, event_id: str | None = None
                ) -> Event | None:
     """Parse one syslog line into an event, or None if its message is of no interest.
@@ -416,39 +429,13 @@ def parse_line(line: str, *, now: datetime | None = None, event_id: str | None =
     a line over :data:`MAX_LINE_BYTES` and :class:`ParseError` for a line that is not syslog.
     """
     raw = line.removesuffix("\n").removesuffix("\r")
-    # Checked before any regex runs: long lines are where matching cost hides. A str holds
-    # at most 4 bytes a character, so only lines near the bound need encoding to count.
-    if len(raw) > MAX_LINE_BYTES or (len(raw) * 4 > MAX_LINE_BYTES and not raw.isascii()
-                                     and len(raw.encode("utf-8", "surrogatepass"))
-                                     > MAX_LINE_BYTES):
-        raise LineTooLong(f"line is over {MAX_LINE_BYTES} bytes")
-    now = now or datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    try:
-        header = parse_header(raw, now)
-    except HeaderError as exc:
-        raise ParseError(str(exc)) from None
-    if header is None:
-        return _without_header(raw, now, event_id)
-    timestamp, host, program, pid, msg = header
-    if program is None:
-        return None  # syslog-shaped, but no "program:" tag ("-- MARK --" and the like)
-    if msg.startswith("[ID "):
-        solaris = _SOLARIS_ID.match(msg)
-        if solaris:
-            msg = msg[solaris.end():]
-    if program in _SSHD:
-        rules = _SSHD_BY_WORD.get(msg.partition(" ")[0]) or (
-            (_PAM,) if _FAILURE_WORDS in msg else ())
-    else:
-        rules = _BY_PROGRAM.get(program) or ((_PAM,) if _FAILURE_WORDS in msg else ())
-    for rule in rules:
-        match = rule.pattern.fullmatch(msg)
-        if match is not None:
-            break
-    else:
+    found = _find(raw, now)
+    if found is None:
         return None
+    header, rule, match = found
+    if header is None:
+        return _without_header(raw, now or datetime.now(UTC), event_id, rule.build(match))
+    timestamp, host, program, pid, _msg = header
     event: Event = {
         "@timestamp": timestamp,
         "event.id": event_id or stable_id(host, timestamp, raw),
@@ -463,10 +450,60 @@ def parse_line(line: str, *, now: datetime | None = None, event_id: str | None =
     return event
 
 
-def _without_header(raw: str, now: datetime, event_id: str | None) -> Event:
-    fields = _match(_ALL_RULES, raw)
-    if fields is None:
+def classify_line(line: str, now: datetime) -> tuple[str, str] | None:
+    """``(event.action, event.outcome)`` of the event :func:`parse_line` would make, or None;
+    the same checks and exceptions, without building the event (for ``--summary``)."""
+    found = _find(line.removesuffix("\n").removesuffix("\r"), now)
+    if found is None:
+        return None
+    fields = found[1].build(found[2])
+    return fields["event.action"], fields["event.outcome"]  # type: ignore[return-value]
+
+
+def _find(raw: str, now: datetime | None
+          ) -> tuple[Header | None, _Rule, re.Match[str]] | None:
+    """The header, rule and match of a line; None if it is of no interest."""
+    # Checked before any regex runs: long lines are where matching cost hides. A str holds
+    # at most 4 bytes a character, so only lines near the bound need encoding to count.
+    if len(raw) > MAX_LINE_BYTES or (len(raw) * 4 > MAX_LINE_BYTES and not raw.isascii()
+                                     and len(raw.encode("utf-8", "surrogatepass"))
+                                     > MAX_LINE_BYTES):
+        raise LineTooLong(f"line is over {MAX_LINE_BYTES} bytes")
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    try:
+        header = parse_header(raw, now)
+    except HeaderError as exc:
+        raise ParseError(str(exc)) from None
+    if header is None:
+        for rule in _ALL_RULES:
+            match = rule.pattern.fullmatch(raw)
+            if match is not None:
+                return None, rule, match
         raise ParseError("not a syslog line: no timestamp and host at the start")
+    program, msg = header.program, header.msg
+    if program is None:
+        return None  # syslog-shaped, but no "program:" tag ("-- MARK --" and the like)
+    if msg.startswith("[ID "):
+        solaris = _SOLARIS_ID.match(msg)
+        if solaris:
+            msg = msg[solaris.end():]
+    if program in _SSHD:
+        rules = _SSHD_BY_WORD.get(msg.partition(" ")[0]) or (
+            (_PAM,) if _FAILURE_WORDS in msg else ())
+    else:
+        rules = _BY_PROGRAM.get(program) or ((_PAM,) if _FAILURE_WORDS in msg else ())
+    for rule in rules:
+        match = rule.pattern.fullmatch(msg)
+        if match is not None:
+            return header, rule, match
+    return None
+
+
+def _without_header(raw: str, now: datetime, event_id: str | None, fields: Fields) -> Event:
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     timestamp = format_timestamp(now)
     event: Event = {"@timestamp": timestamp,
                     "event.id": event_id or stable_id("", timestamp, raw),

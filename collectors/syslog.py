@@ -137,8 +137,8 @@ class HeaderCache:
         """The header of the RFC 3164 line ``m`` read at ``now``."""
         if now != self.now or len(self.dates) > 4096:
             self.now, self.dates = now, {}
-        year, mon, day, h, mi, sec, frac, host, prog, pid, msg = m.group(
-            "year", "mon", "day", "h", "m", "s", "frac", "host", "prog", "pid", "msg")
+        # Positional: the groups of _RFC3164 in order (faster than looking up names).
+        year, mon, day, h, mi, sec, frac, host, prog, _sub, pid, msg = m.groups()
         key = (year, mon, day)
         date = self.dates.get(key, "")
         if date == "":

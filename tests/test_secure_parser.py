@@ -479,3 +479,20 @@ def test_su_pam_failure_names_the_service() -> None:
     assert (event["event.action"], event["system.auth.pam.service"], event["user.name"]) == (
         "pam_auth_failure", "su", "root")
     assert "source.ip" not in event
+
+
+def test_classify_agrees_with_parse_on_every_sample_line(shared_data: Path) -> None:
+    from collectors.secure import classify_line
+
+    lines = (shared_data / "authlog/wazuh/log-entries_sshd").read_text().splitlines()
+    lines += [c["log_line"] for c in _wazuh_cases(shared_data) + _beats_cases(shared_data)]
+    lines += [line for line, _ in SECURITY_EXAMPLES] + _adversarial_lines()[:10]
+    for line in lines:
+        try:
+            event = parse_line(line, now=NOW)
+        except ParseError as exc:
+            with pytest.raises(type(exc)):
+                classify_line(line, NOW)
+            continue
+        expected = None if event is None else (event["event.action"], event["event.outcome"])
+        assert classify_line(line, NOW) == expected, line
