@@ -84,3 +84,22 @@ def test_rules_test_names_the_rule_and_case_that_fail(redis_client: redis.Redis)
     failures = run_cases(redis_client, {"x.wrong": wrong}, out)
     assert failures == ["x.wrong: should be quiet: expected to stay quiet; fired on events [0]"]
     assert "FAIL x.wrong: should be quiet" in out.getvalue()
+
+
+def test_replay_wifi_finds_a_corporate_ssid_from_a_stranger(
+        shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if "wifi" not in sources():
+        pytest.skip("no Wi-Fi file reader installed")
+    config = tmp_path / "socbot.yml"
+    config.write_text(
+        "detection:\n  sites:\n    hq: {timezone: Europe/Berlin}\n  sensors: {vm: hq}\n"
+        "  corporate_ssids: [orangefloss]\n"
+        "  authorized_aps: [{ssid: orangefloss, bssid: '00:13:10:33:a6:57'}]\n")
+    scan = shared_data / "wifi" / "airodump" / "airodump.csv"
+    assert main(["--config", str(config), "replay", "--source", "wifi", str(scan)]) == 0
+    alerts = [r for r in _lines(capsys.readouterr().out) if r["type"] == "alert"]
+    twins = [a for a in alerts if a["rule_id"] == "wifi.evil_twin"]
+    assert [a["entity"]["value"] for a in twins] == ["00:13:10:33:a6:56"]
+    assert twins[0]["context"]["site"] == "hq"
+    unknown = {a["entity"]["value"] for a in alerts if a["rule_id"] == "wifi.unknown_ap"}
+    assert "00:13:10:33:a6:57" not in unknown and len(unknown) > 3
