@@ -72,9 +72,19 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot collect secure|cloudtrail|door|wifi``."""
+    from core.health import HealthServer, listen_address
+
     handlers = {"secure": _collect_secure, "cloudtrail": _collect_cloudtrail,
                 "door": _collect_door, "wifi": _collect_wifi}
-    return handlers[args.source](args, settings, _client())
+    client = _client()
+    # /metrics and /healthz when SOCBOT_METRICS_LISTEN is set (the container image sets it).
+    listen = listen_address()
+    health = HealthServer(client, *listen).start() if listen else None
+    try:
+        return handlers[args.source](args, settings, client)
+    finally:
+        if health is not None:
+            health.close()
 
 
 def _client() -> Any:

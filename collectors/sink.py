@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import redis
 
 from collectors.spool import Spool, Spooled
+from core import metrics
 from core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,13 @@ class EventSink:
         keys = [f"{DONE_PREFIX}{self.name}:{epoch}", EVENTS, DEAD_LETTERS, self.stats_key,
                 batch.position_key or f"{DONE_PREFIX}{self.name}:nopos"]
         self._script(keys=keys, args=args)
+        # Counted once Redis holds the batch, so a spooled batch counts when it drains.
+        if batch.events:
+            metrics.events_in(self.name, len(batch.events))
+        for name, value in counts.items():
+            source, _, kind = name.partition(".")
+            if kind == "failed":
+                metrics.parse_failure(source, count=value)
 
 
 def dead_letter(source: str, raw: str, error: str, **where: str) -> dict[str, str]:

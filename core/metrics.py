@@ -56,7 +56,7 @@ AUDIT_FORWARDED = Counter("socbot_audit_forwarded",
                           "Audit entries for fluentd: sent, spooled (fluentd down), resent",
                           ["outcome"])
 
-FAILED_OUTCOMES = frozenset({"failed", "failure", "error"})
+FAILED_OUTCOMES = frozenset({"failed", "failure", "error", "timeout"})
 
 
 def events_in(dataset: str, count: int = 1) -> None:

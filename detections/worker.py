@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import redis
 
+from core import metrics
 from core.alerts import AlertStore, Signal
 from core.events import EventError, loads, validate
 from core.mutes import MuteStore
@@ -64,4 +65,5 @@ class DetectionWorker:
             self.on_signal(signal, alert_id, outcome)
         if outcome != "duplicate":
             self.producer.add(ALERTS, {"alert_id": alert_id, "kind": outcome})
+            metrics.alert(signal.severity, outcome)
         return alert_id, outcome

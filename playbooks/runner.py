@@ -31,11 +31,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
+from core import metrics
 from core.actions import Action, ActionStore
 from core.alerts import AlertStore
 from core.audit import audit
@@ -157,21 +159,27 @@ class ActionRunner:
         audit(self.client, who="socbot", what=f"run:{action.playbook}", alert_id=action.alert_id,
               action_id=action.id, result="running")
         timeout = self.timeout_for(playbook_cls)
+        started = time.monotonic()
         try:
             result = _with_timeout(lambda: self._execute(action, playbook_cls), timeout)
         except RunTimeout:
+            metrics.playbook_run(action.playbook, "timeout", time.monotonic() - started)
             self._finish_failed(action, (
                 f"{action.playbook} did not finish within {timeout:g} s; it may still complete "
                 "in the background, so check the resource before trying again"))
         except PlaybookFailed as exc:
+            metrics.playbook_run(action.playbook, "failed", time.monotonic() - started)
             partial = exc.partial.to_dict() if exc.partial is not None else {}
             self._finish_failed(action, str(exc), partial)
         except PlaybookError as exc:
+            metrics.playbook_run(action.playbook, "failed", time.monotonic() - started)
             self._finish_failed(action, str(exc))
         except Exception as exc:  # recorded, logged with its traceback, and announced
+            metrics.playbook_run(action.playbook, "error", time.monotonic() - started)
             log.exception("action %s: %s raised", action.id, action.playbook)
             self._finish_failed(action, f"{action.playbook} raised {type(exc).__name__}: {exc}")
         else:
+            metrics.playbook_run(action.playbook, "succeeded", time.monotonic() - started)
             self.actions.finish(action.id, "succeeded", result.to_dict())
             log.info("action %s succeeded: %s", action.id, result.summary)
             audit(self.client, who="socbot", what=f"run:{action.playbook}",
