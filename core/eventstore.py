@@ -7,12 +7,12 @@ range, not a scan):
 * ``soc:es:all``: one entry per event, field ``e`` = a compact copy of the event (the vendor
   record ``original`` dropped, long strings cut), trimmed to the retention (``MINID``) and to
   ``max_events``;
-* ``soc:es:ix:dataset:{dataset}``: a stream of references (field ``r`` = the event's id in
-  ``soc:es:all``): few keys, each large, where a stream costs ~40 bytes an entry;
-* ``soc:es:ix:{user|ip|host}:{value}`` (``user.name``, ``source.ip``, ``host.name``): a sorted
-  set of event ids scored by time. Most values are rare (a scan brings a new address per
-  event), and a small sorted set is a compact list, where a stream would cost a 4 KB node.
-  Every index is trimmed to the retention and expires with it when no event arrives;
+* ``soc:es:ix:{kind}:{value}`` for kind ``dataset``, ``user`` (``user.name``), ``ip``
+  (``source.ip``) and ``host`` (``host.name``): field ``r`` = the id of the event in
+  ``soc:es:all``; trimmed to the retention and expiring with it when no event arrives;
+  (``enrichment/history.py`` reads these streams for entity history: keep the layout). A
+  stream preallocates a 4 KB node, so each distinct value costs about 4.7 KB for as long as it
+  is retained: a scan bringing a new address per event costs that per event;
 * ``soc:es:last``: per dataset, the ``@timestamp`` of the last event and when it was indexed.
 
 A search reads the most selective index it was given newest first and filters the events on the
@@ -50,10 +50,10 @@ MAX_STRING = 512
 MAX_SCAN = 20_000
 PAGE = 500
 
-# KEYS: all-stream, last-hash, then one index per indexed value.
+# KEYS: all-stream, last-hash, then one index stream per indexed value.
 # ARGV: compact event, min id (retention), retention s, max events, dataset, @timestamp, now,
-#       now in ms, retention start in ms. Ids come from the caller's clock (so tests can move
-#       time), kept increasing; an index entry takes the id of its event.
+#       now in ms. Ids come from the caller's clock (so tests can move time), kept increasing;
+#       an index entry takes the id of its event, so every index increases too.
 _ADD = """
 local ms, seq = tonumber(ARGV[8]), 0
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
@@ -64,13 +64,7 @@ end
 local id = string.format('%.0f-%.0f', ms, seq)
 redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], id, 'e', ARGV[1])
 for i = 3, #KEYS do
-  if string.sub(KEYS[i], 1, 18) == 'soc:es:ix:dataset:' then
-    redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[2], id, 'r', id)
-  else
-    -- Same-millisecond events sort by sequence: the member pads it (XRANGE reads it alike).
-    redis.call('ZADD', KEYS[i], ms, string.format('%.0f-%06d', ms, seq))
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[9])
-  end
+  redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[2], id, 'r', id)
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3]))
 end
 if ARGV[5] ~= '' then
@@ -158,8 +152,7 @@ class EventStore:
                            separators=(",", ":")),
                 min_id, self.retention_s, self.max_events,
                 str(event.get("event.dataset", ""))[:MAX_VALUE],
-                str(event.get("@timestamp", "")), f"{now:.3f}", int(now * 1000),
-                min_id.partition("-")[0]], client=pipe)
+                str(event.get("@timestamp", "")), f"{now:.3f}", int(now * 1000)], client=pipe)
             count += 1
         if count:
             pipe.execute()
@@ -208,25 +201,17 @@ class EventStore:
         # Trimming is approximate (whole stream nodes); the retention is exact for readers.
         low = self._min_id(min(since_s or self.retention_s, self.retention_s))
         high = "+"
-        offset = 0
         seen: set[str] = set()
         # One condition: every reference is a hit, so read just enough; more conditions:
         # start small and double, up to PAGE.
         page = limit if len(conditions) == 1 else min(max(limit * 4, 50), PAGE)
         while len(result.events) < limit:
-            if kind == "dataset":
-                rows = self.client.xrevrange(key, max=high, min=low, count=page)
-                refs = [_text(row[0]) for row in rows]
-                if refs:
-                    high = "(" + refs[-1]
-            else:
-                refs = [_text(r) for r in self.client.zrevrangebyscore(
-                    key, "+inf", low.partition("-")[0], start=offset, num=page)]
-                offset += len(refs)
+            refs = self.client.xrevrange(key, max=high, min=low, count=page)
             if not refs:
                 break
             result.scanned += len(refs)
-            for event in self._fetch(refs):
+            for event in self._fetch([_text(f[b"r"] if b"r" in f else f["r"])
+                                      for _id, f in refs]):
                 if all(normalize(k, event.get(INDEX_FIELDS[k])) == v
                        for k, v in conditions.items()):
                     event_id = str(event.get("event.id", ""))
@@ -240,14 +225,14 @@ class EventStore:
             if result.scanned >= MAX_SCAN:
                 result.truncated = True
                 break
+            high = "(" + _text(refs[-1][0])
             page = min(page * 2, PAGE)
         return result
 
     def _lengths(self, conditions: dict[str, str]) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)
         for kind, value in conditions.items():
-            key = self.index_key(kind, value)
-            (pipe.xlen if kind == "dataset" else pipe.zcard)(key)
+            pipe.xlen(self.index_key(kind, value))
         return dict(zip(conditions, pipe.execute(), strict=True))
 
     def _fetch(self, ids: list[str]) -> list[Event]:
