@@ -38,6 +38,7 @@ from core.audit import audit
 from core.config import Secrets, Settings
 from core.eventstore import EventStore
 from core.mutes import MuteStore
+from enrichment.enricher import stored_labels
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,10 @@ class Listeners:
         self.mutes = MuteStore(redis_client)
         self.approvers = Approvers(settings, client)
         self.lookup = playbook_lookup
-        self.renderer = AlertRenderer(settings, self.actions, self.mutes, playbook_lookup)
+        # Listeners redraw with the enrichment the notifier stored; they never compute it.
+        self.renderer = AlertRenderer(settings, self.actions, self.mutes, playbook_lookup,
+                                      enrichment=lambda alert: stored_labels(redis_client,
+                                                                             alert.id))
         self.verifier = verifier or Verifier(settings, client, redis_client, self.alerts,
                                              self.mutes)
         self.events = EventStore(redis_client, retention_s=settings.events.retention_hours * 3600,

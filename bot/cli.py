@@ -31,6 +31,10 @@ environment:
   SLACK_APP_TOKEN       xapp-... app-level token: Socket Mode (no public URL needed)
   SLACK_SIGNING_SECRET  HTTP mode: verifies that requests come from Slack
   SOCBOT_AWS_EXTERNAL_ID  ExternalId for the remediation role (aws.role_name)
+  SOCBOT_DOOR_SECRET    shared secret of the door webhook receiver
+  FLUENTD_HOST, FLUENTD_PORT  send the audit trail to fluentd (tag socbot.audit)
+  SOCBOT_METRICS_LISTEN HOST:PORT for /metrics and /healthz (off: none)
+  SOCBOT_STATE_DIR      local state (embedded Redis, spools); default ~/.local/state/socbot
 
 first run:  socbot run --demo
 """
@@ -39,6 +43,8 @@ first run:  socbot run --demo
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with every area's subcommands."""
     from collectors.cli import register as collectors
+    from core.auditcli import register as audit
+    from core.doctor import register as doctor
     from detections.cli import register as detections
     from playbooks.cli import register as playbooks
 
@@ -67,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     collectors(commands)
     detections(commands)
     playbooks(commands)
+    audit(commands)
+    doctor(commands)
     config = commands.add_parser("config", help="validate the configuration file")
     config.set_defaults(handler=cmd_config)
     config.add_argument("action", choices=("check",))
@@ -81,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load(args.config)
         secrets = Secrets.from_env()
-        secrets.check_slack()
+        if args.command != "doctor":  # doctor reports incomplete credentials itself
+            secrets.check_slack()
         return int(args.handler(args, settings, secrets) or 0)
     except ConfigError as exc:
         print(f"socbot: configuration error:\n{exc}", file=sys.stderr)
@@ -131,7 +140,10 @@ def _demo(settings: Settings, secrets: Secrets) -> int:
         print("socbot demo: a fresh embedded Redis; the bundled samples "
               f"{SAMPLES / 'secure.log'} and {SAMPLES / 'cloudtrail.json'} go through the "
               "collectors, the detection rules and the terminal notifier.\n", flush=True)
-        runtime = Runtime(client, settings, secrets, roles=("detect", "notify", "respond"))
+        # AWS context needs credentials the demo does not have: GeoIP and labels only.
+        runtime = Runtime(client, settings, secrets,
+                          roles=("index", "detect", "notify", "respond"),
+                          aws_enrichment=False)
         runtime.build().start()
         secure = collect_secure(client, SAMPLES / "secure.log", threading.Event(),
                                 from_start=True, once=True)

@@ -37,7 +37,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -97,13 +97,17 @@ class SlackNotifier:
     def __init__(self, settings: Settings, client: WebClient, alerts: AlertStore,
                  actions: ActionStore, *, post_interval_s: float = 1.0,
                  update_interval_s: float = 1.2, mutes: MuteStore | None = None,
-                 on_posted: Sequence[Callable[[Alert], object]] = ()) -> None:
+                 on_posted: Sequence[Callable[[Alert], object]] = (),
+                 enricher: Any = None) -> None:
         self.settings = settings
         self.client = client
         self.alerts = alerts
         self.actions = actions
         self.redis = alerts.client
-        self.renderer = AlertRenderer(settings, actions, mutes or MuteStore(alerts.client))
+        # The enricher (enrichment.Enricher) computes an alert's context once and keeps it
+        # with the alert; every later redraw shows the same lines.
+        self.renderer = AlertRenderer(settings, actions, mutes or MuteStore(alerts.client),
+                                      enrichment=enricher.labels_for if enricher else None)
         self.on_posted = list(on_posted)
         self.post_interval_s = post_interval_s
         self.update_interval_s = update_interval_s
@@ -262,10 +266,11 @@ class TerminalNotifier:
     """
 
     def __init__(self, alerts: AlertStore, actions: ActionStore,
-                 stream: TextIO = sys.stdout) -> None:
+                 stream: TextIO = sys.stdout, enricher: Any = None) -> None:
         self.alerts = alerts
         self.actions = actions
         self.stream = stream
+        self.enricher = enricher
         self._dirty: dict[str, None] = {}  # insertion-ordered set
         self._shown: dict[str, int] = {}  # the count last printed per alert
 
@@ -284,7 +289,9 @@ class TerminalNotifier:
         alert = self.alerts.get(alert_id)
         if alert is not None:
             self._shown[alert.id] = alert.count
-            self._print(*self.render(alert), "")
+            extra = ([f"  {label}: {text}" for label, text in
+                      self.enricher.labels_for(alert).items()] if self.enricher else [])
+            self._print(*self.render(alert), *extra, "")
 
     def flush(self) -> None:
         """Print one count line per alert updated since the last flush."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,11 +48,14 @@ class AlertRenderer:
     """The alert message as it should look now, read from Redis."""
 
     def __init__(self, settings: Settings, actions: ActionStore, mutes: MuteStore,
-                 lookup: PlaybookLookup | None = None) -> None:
+                 lookup: PlaybookLookup | None = None,
+                 enrichment: Callable[[Alert], Mapping[str, str]] | None = None) -> None:
         self.settings = settings
         self.actions = actions
         self.mutes = mutes
         self.lookup = lookup
+        # Alert -> label/text lines shown under the alert's facts (GeoIP, AWS, history...).
+        self.enrichment = enrichment
 
     def extras(self, alert: Alert) -> tuple[list[Action], Mute | None]:
         """The requests made on ``alert`` and the mute in force on it."""
@@ -62,6 +65,10 @@ class AlertRenderer:
     def message(self, alert: Alert) -> Message:
         """``text``, ``blocks`` and unfurl flags for posting or updating ``alert``."""
         actions, mute = self.extras(alert)
+        if self.enrichment is not None:
+            labels = self.enrichment(alert)
+            if labels:
+                alert.context[blocks.ENRICHMENT] = dict(labels)
         return blocks.alert_message(alert, actions, lookup=self.lookup,
                                     oncall=self.settings.slack.oncall_usergroup, mute=mute,
                                     mute_hours=self.settings.slack.mute_hours)

@@ -52,6 +52,9 @@ class Runtime:
     consumers: dict[str, Consumer] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
     http_server: Any = None
+    health_server: Any = None
+    # AWS context in alerts (IAM user, instance, account alias); the demo turns it off.
+    aws_enrichment: bool = True
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def build(self) -> Runtime:
@@ -59,6 +62,7 @@ class Runtime:
         alerts, actions = AlertStore(self.client), ActionStore(self.client)
         mutes = MuteStore(self.client)
         web = verifier = escalator = None
+        sessions = self._sessions()
         if self.secrets.slack_enabled:
             from bot.escalation import Escalator
             from bot.notifier import make_web_client
@@ -68,7 +72,7 @@ class Runtime:
             verifier = Verifier(self.settings, web, self.client, alerts, mutes)
             escalator = Escalator(self.settings, web, self.client, alerts, verifier)
         if "detect" in self.roles:
-            engine = Engine(self.client, load_all(), self.settings.rules)
+            engine = Engine(self.client, load_all(), settings=self.settings)
             self._consumer("detect", DetectionWorker(self.client, engine).handle)
         if "notify" in self.roles:
             if web is not None:
@@ -76,11 +80,13 @@ class Runtime:
 
                 assert escalator is not None and verifier is not None
                 notifier: Any = SlackNotifier(self.settings, web, alerts, actions, mutes=mutes,
-                                              on_posted=[escalator.schedule, verifier.start])
+                                              on_posted=[escalator.schedule, verifier.start],
+                                              enricher=self._enricher(sessions))
             else:
                 from bot.notifier import TerminalNotifier
 
-                notifier = TerminalNotifier(alerts, actions, stream=self.out)
+                notifier = TerminalNotifier(alerts, actions, stream=self.out,
+                                            enricher=self._enricher(sessions))
             self._consumer("notify", notifier.handle, getattr(notifier, "flush", None))
             if hasattr(notifier, "run_flusher"):
                 self.threads.append(threading.Thread(target=notifier.run_flusher,
@@ -88,11 +94,8 @@ class Runtime:
                                                      daemon=True))
         if "respond" in self.roles:
             from playbooks.runner import ActionRunner
-            from playbooks.session import SessionFactory
 
-            sessions = SessionFactory(self.settings.aws.role_name or None,
-                                      self.secrets.aws_external_id or None)
-            runner = ActionRunner(self.client, actions, alerts, sessions)
+            runner = ActionRunner(self.client, actions, alerts, sessions, settings=self.settings)
             self._consumer("respond", runner.handle)
         if "index" in self.roles:
             from core.eventstore import EventStore
@@ -107,6 +110,22 @@ class Runtime:
         if "slack" in self.roles and web is not None:
             self._slack(web, verifier)
         return self
+
+    def _sessions(self) -> Any:
+        """One boto3 session factory for playbooks and AWS enrichment (AssumeRole per account
+        as the configuration says)."""
+        from playbooks.session import SessionFactory
+
+        return SessionFactory.from_settings(self.settings)
+
+    def _enricher(self, sessions: Any) -> Any:
+        """The enricher of alerts before they are shown; None when turned off."""
+        if not self.settings.enrichment.enabled:
+            return None
+        from enrichment.enricher import Enricher
+
+        return Enricher(self.client, self.settings,
+                        session_factory=sessions if self.aws_enrichment else None)
 
     def _consumer(self, role: str, handler: Callable[[str, dict[str, str]], None],
                   after_batch: Callable[[], None] | None = None) -> None:
@@ -133,13 +152,27 @@ class Runtime:
                                                  daemon=True))
             self._closers += [server.shutdown, server.server_close]
 
-    def start(self) -> Runtime:
-        """Start every stage in its own thread."""
+    def start(self, *, health: bool = True) -> Runtime:
+        """Start every stage in its own thread, the audit re-sender, and /metrics and
+        /healthz when ``SOCBOT_METRICS_LISTEN`` is set."""
+        from core.audit import forwarder
+        from core.health import HealthServer, listen_address
+
         for role, consumer in self.consumers.items():
             self.threads.append(threading.Thread(target=consumer.run, args=(self.stop,),
                                                  name=role, daemon=True))
+        fluent = forwarder()
+        if fluent is not None:
+            self.threads.append(threading.Thread(target=fluent.run_retries, args=(self.stop,),
+                                                 name="audit-resend", daemon=True))
         for thread in self.threads:
             thread.start()
+        listen = listen_address() if health else None
+        if listen is not None:
+            checks = {thread.name: _alive(thread) for thread in self.threads
+                      if thread.name != "slack"}
+            self.health_server = HealthServer(self.client, *listen, checks=checks).start()
+            self._closers.append(self.health_server.close)
         return self
 
     def idle(self) -> bool:
@@ -180,6 +213,12 @@ class Runtime:
         for thread in self.threads:
             if thread.name != "slack" and thread.is_alive():
                 thread.join(timeout=5)
+
+
+def _alive(thread: threading.Thread) -> Callable[[], str | None]:
+    def check() -> str | None:
+        return None if thread.is_alive() else f"the {thread.name} stage has stopped"
+    return check
 
 
 def _text(value: bytes | str) -> str:

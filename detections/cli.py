@@ -104,13 +104,11 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
 
 
 def slack_message(alert: Any, settings: Settings) -> dict[str, Any]:
-    """The ``chat.postMessage`` arguments the notifier would send for ``alert``."""
-    from bot import blocks
-    from core.config import route
+    """The ``chat.postMessage`` arguments the notifier would send for ``alert`` (routing by
+    rule, account, dataset and severity; the on-call mention on critical alerts)."""
+    from bot.render import post_arguments
 
-    channel = route(settings, rule_id=alert.rule_id, dataset=alert.dataset,
-                    severity=alert.severity)
-    return {"channel": channel, **blocks.alert_message(alert, [])}
+    return post_arguments(settings, alert)
 
 
 def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:

@@ -272,3 +272,22 @@ def _shaped(fields: Mapping[str, Any], name: str) -> str:
     if isinstance(value, str) and _SHAPES[name].fullmatch(value):
         return value
     return ""
+
+
+def stored_labels(client: redis.Redis, alert_id: str) -> dict[str, str]:
+    """The enrichment already computed for an alert, as label -> text (empty if none yet).
+
+    For processes that redraw an alert message (the Slack listeners) without enriching:
+    they show what the notifier computed, and never call GeoIP or AWS themselves.
+    """
+    try:
+        raw = client.get(ALERT_KEY.format(alert_id))
+    except redis.RedisError:
+        return {}
+    if not raw:
+        return {}
+    try:
+        return dict(summary_lines(json.loads(raw)))
+    except ValueError:
+        return {}
+
