@@ -27,7 +27,11 @@ from fake_slack import (
 )
 from moto_server import ACCOUNT, REGION, MotoServer
 
+from test_audit import ForwardReceiver
+
+import core.audit as audit_module
 from bot.runtime import Runtime
+from core.auditforward import FluentForwarder
 from collectors.pipeline import collect_cloudtrail, collect_secure
 from core.config import Secrets, Settings
 from core.streams import ACTIONS
@@ -70,7 +74,7 @@ def trail_file(path: Path, group: str) -> None:
     record = {
         "eventVersion": "1.08", "eventTime": "2026-11-23T03:14:09Z",
         "eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
-        "awsRegion": REGION, "sourceIPAddress": "198.51.100.77", "userAgent": "aws-cli/2.15.0",
+        "awsRegion": REGION, "sourceIPAddress": "8.8.8.8", "userAgent": "aws-cli/2.15.0",
         "userIdentity": {"type": "IAMUser", "principalId": "AIDAE2E", "accountId": ACCOUNT,
                          "arn": f"arn:aws:iam::{ACCOUNT}:user/<!channel>",
                          "userName": "<!channel>"},
@@ -84,7 +88,21 @@ def trail_file(path: Path, group: str) -> None:
 
 
 @pytest.fixture
-def bot(redis_client: redis.Redis, slack: FakeSlack, aws: MotoServer) -> Iterator[Runtime]:
+def fluentd(tmp_path: Path) -> Iterator[ForwardReceiver]:
+    """A forward-protocol receiver standing in for fluentd, fed by the audit trail."""
+    receiver = ForwardReceiver()
+    shipper = FluentForwarder("127.0.0.1", receiver.port, spool=tmp_path / "audit.jsonl",
+                              timeout_s=1.0, retry_after_s=0.0)
+    audit_module.configure(shipper)
+    yield receiver
+    audit_module.configure(None)
+    shipper.close()
+    receiver.stop()
+
+
+@pytest.fixture
+def bot(redis_client: redis.Redis, slack: FakeSlack, aws: MotoServer,
+        fluentd: ForwardReceiver) -> Iterator[Runtime]:
     settings = Settings.model_validate({
         "slack": {"routing": {"default": "#security-alerts"}},
         "approvals": {"approvers": [ONCALL, APPROVER]},
@@ -147,7 +165,8 @@ def wait_until(condition: Any, timeout: float = 15.0) -> None:
 
 
 def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
-        bot: Runtime, slack: FakeSlack, redis_client: redis.Redis, tmp_path: Path) -> None:
+        bot: Runtime, slack: FakeSlack, redis_client: redis.Redis, tmp_path: Path,
+        fluentd: ForwardReceiver) -> None:
     group, other = world_open_group()
     storm_log(tmp_path / "secure")
     trail_file(tmp_path / "trail.json", group)
@@ -171,6 +190,10 @@ def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
     assert "10.10.1.1" not in storm_shown()
     # The hostile user name in the record is shown, never as a mention.
     assert "<!channel>" not in json.dumps(opened.params)
+    # Enriched before posting: GeoIP of the caller's address and the account from AWS (moto).
+    context = " ".join(strings(opened.params))
+    assert "GeoIP" in context and "United States" in context
+    assert f"*AWS account*: {ACCOUNT}" in context
 
     # 2. Acknowledge: the message is updated in place with who did it.
     updates_before = len(slack.calls("chat.update"))
@@ -238,3 +261,16 @@ def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
     wait_until(lambda: "revoke-world-ingress` requested by <@UONCALL01>: succeeded" in " ".join(
         strings(slack.messages[(opened_msg.channel, opened_msg.ts)])))
     assert len(posted(slack, thread=False)) == 2
+
+    # 9. fluentd received the audit trail of every action taken, with who did it.
+    def trail() -> list[tuple[str, str, str]]:
+        return [(r["who"], r["what"], r["result"].split(":")[0]) for r in fluentd.wait_for(0)]
+
+    wait_until(lambda: ("socbot", "run:revoke-world-ingress", "succeeded") in trail())
+    seen = trail()
+    assert (ONCALL, "ack", "ok") in seen
+    assert any(who == ONCALL and what == "request" for who, what, _ in seen)
+    assert (ONCALL, "approve", "own") in seen
+    assert (BYSTANDER, "approve", "refused") in seen
+    assert (APPROVER, "approve", "approved") in seen
+
