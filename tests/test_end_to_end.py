@@ -26,13 +26,12 @@ from fake_slack import (
     strings,
 )
 from moto_server import ACCOUNT, REGION, MotoServer
-
 from test_audit import ForwardReceiver
 
 import core.audit as audit_module
 from bot.runtime import Runtime
-from core.auditforward import FluentForwarder
 from collectors.pipeline import collect_cloudtrail, collect_secure
+from core.auditforward import FluentForwarder
 from core.config import Secrets, Settings
 from core.streams import ACTIONS
 
