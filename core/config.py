@@ -185,26 +185,16 @@ class AwsAccount(_Section):
         return _env_name(value)
 
 
-class AwsSettings(_Section):
+class AwsSettings(AwsAccount):
     """How playbooks reach AWS: a role assumed in the alert's account, or the local credentials.
 
-    ``accounts`` overrides ``role_name`` and ``external_id_env`` per account id.
+    ``accounts`` overrides ``role_name`` and ``external_id_env`` per account id (the same
+    fields and checks, inherited from :class:`AwsAccount`).
     """
 
-    role_name: str = ""
     external_id_env: str = "SOCBOT_AWS_EXTERNAL_ID"
     default_region: str = "us-east-1"
     accounts: dict[str, AwsAccount] = Field(default_factory=dict)
-
-    @field_validator("role_name")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        return _role_name(value)
-
-    @field_validator("external_id_env")
-    @classmethod
-    def _env(cls, value: str) -> str:
-        return _env_name(value)
 
     @field_validator("accounts")
     @classmethod
