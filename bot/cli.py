@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.config import ConfigError, Secrets, Settings, load
+from core.config import ConfigError, Secrets, Settings, host_port, load
 from core.process import stop_on_signals
 
 log = logging.getLogger("socbot")
@@ -113,11 +113,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     from core.redisconn import connect
 
     roles = tuple(args.role) if args.role else ROLES
-    host, _, port = args.listen.rpartition(":")
     if args.demo:
-        return _demo(settings, secrets if secrets.slack_enabled else Secrets())
+        return _demo(settings)
+    listen = host_port(args.listen, "--listen")
     client = connect()
-    runtime = Runtime(client, settings, secrets, roles=roles, listen=(host, int(port)))
+    runtime = Runtime(client, settings, secrets, roles=roles, listen=listen)
     runtime.stop = stop_on_signals()
     runtime.build().start()
     where = "Slack" if secrets.slack_enabled else "this terminal"
@@ -128,7 +128,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     return 0
 
 
-def _demo(settings: Settings, secrets: Secrets) -> int:
+def _demo(settings: Settings) -> int:
+    """The bundled samples through every stage but Slack; alerts on the terminal."""
     from bot.runtime import Runtime
     from collectors.pipeline import collect_cloudtrail, collect_secure
     from core.alerts import AlertStore
@@ -141,7 +142,7 @@ def _demo(settings: Settings, secrets: Secrets) -> int:
               f"{SAMPLES / 'secure.log'} and {SAMPLES / 'cloudtrail.json'} go through the "
               "collectors, the detection rules and the terminal notifier.\n", flush=True)
         # AWS context needs credentials the demo does not have: GeoIP and labels only.
-        runtime = Runtime(client, settings, secrets,
+        runtime = Runtime(client, settings, Secrets(),
                           roles=("index", "detect", "notify", "respond"),
                           aws_enrichment=False)
         runtime.build().start()
@@ -153,7 +154,8 @@ def _demo(settings: Settings, secrets: Secrets) -> int:
         alerts = len(AlertStore(client).open_alerts())
         print(f"socbot demo: {secure.sent + trail.sent} events collected ({secure.sent} log "
               f"lines, {trail.sent} CloudTrail records), {alerts} alerts. With SLACK_BOT_TOKEN "
-              "and SLACK_APP_TOKEN set, alerts go to Slack with buttons; see README.md.",
+              "and SLACK_APP_TOKEN set, `socbot run` sends alerts to Slack with buttons; "
+              "see README.md.",
               flush=True)
         client.shutdown()
     return 0
@@ -161,12 +163,11 @@ def _demo(settings: Settings, secrets: Secrets) -> int:
 
 def cmd_config(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot config check``: validate the file and the rule ids it names; print the result."""
-    from detections.rule import load_all
+    from core.doctor import FAIL, check_config
 
-    rules = load_all()
-    unknown = sorted(set(settings.rules) - set(rules))
-    if unknown:
-        raise ConfigError(f"rules.{unknown[0]}: not a rule id; known: {', '.join(sorted(rules))}")
+    finding = check_config(settings, args.config)
+    if finding.status == FAIL:
+        raise ConfigError(f"{finding.detail}; {finding.fix}")
     print(json.dumps(settings.model_dump(), indent=2))
     if secrets.slack_app_token:
         slack = "Socket Mode"

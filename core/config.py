@@ -678,6 +678,14 @@ def load(path: str | Path | None = None) -> Settings:
         raise ConfigError("\n".join(_describe(str(file), e) for e in exc.errors())) from exc
 
 
+def host_port(text: str, what: str, example: str = "0.0.0.0:3000") -> tuple[str, int]:
+    """Parse ``HOST:PORT`` (``[::1]:3000`` too) or raise ConfigError naming ``what``."""
+    host, _, port = text.strip().rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{what} {text!r}: write HOST:PORT, such as {example}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def route(settings: Settings, *, rule_id: str, dataset: str, severity: str,
           account: str = "") -> str:
     """The channel for an alert: by rule, account, dataset, severity, then the default."""

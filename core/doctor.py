@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import socket
@@ -49,13 +50,16 @@ def check_config(settings: Settings, path: str | None) -> Finding:
     try:
         from detections.rule import load_all
 
-        unknown = sorted(set(settings.rules) - set(load_all()))
+        known = load_all()
+        unknown = sorted(set(settings.rules) - set(known))
     except Exception as exc:  # the rules themselves failed to load
         return Finding("config", FAIL, f"cannot load the detection rules: {exc}",
                        "reinstall socbot; report the error if it persists")
     if unknown:
+        close = difflib.get_close_matches(unknown[0], list(known), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
         return Finding("config", FAIL, f"{where}: rules.{unknown[0]} is not a rule id",
-                       "fix the id (socbot rules list) or remove the entry")
+                       f"{hint}fix the id (socbot rules list) or remove the entry")
     return Finding("config", OK, f"{where}: valid")
 
 
