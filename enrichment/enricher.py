@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import redis
 
 from core import metrics
+from core.alerts import ALERT_TTL_S
 from core.config import Settings
 from enrichment.aws import AwsContext, Sessions
 from enrichment.cache import Cache
@@ -49,8 +49,8 @@ from enrichment.networks import NetworkLabels
 
 log = logging.getLogger(__name__)
 
-ALERT_KEY = "soc:enrich:alert:{}"
-ALERT_TTL_S = 30 * 86400
+# Each alert's enrichment is kept in the cache (``soc:enrich:alert:{id}``) as long as the alert.
+ALERT_SOURCE = "alert"
 
 # Values that reach AWS APIs are checked against the shapes AWS gives them.
 _SHAPES = {
@@ -96,18 +96,13 @@ class Enricher:
     def for_alert(self, alert: Any) -> dict[str, Any]:
         """The enrichment of ``alert`` (an :class:`core.alerts.Alert`): computed on the first
         call and kept with the alert, so updates and other processes show the same context."""
-        key = ALERT_KEY.format(alert.id)
-        stored = self._read(key)
-        if stored is not None:
+        stored = self.cache.get(ALERT_SOURCE, alert.id)
+        if isinstance(stored, dict):
             return stored
         fields = dict(alert.context)
         fields.setdefault("event.dataset", alert.dataset)
         result = self.enrich(fields, alert.entity)
-        try:
-            if self.client is not None:
-                self.client.set(key, json.dumps(result, default=str), ex=ALERT_TTL_S)
-        except redis.RedisError as exc:
-            log.warning("cannot keep the enrichment of alert %s: %s", alert.id, exc)
+        self.cache.put(ALERT_SOURCE, alert.id, result, ALERT_TTL_S)
         return result
 
     def labels_for(self, alert: Any) -> dict[str, str]:
@@ -239,15 +234,6 @@ class Enricher:
         self.cache.put(source, lookup, {"v": value}, ttl_s)
         return value
 
-    def _read(self, key: str) -> dict[str, Any] | None:
-        if self.client is None:
-            return None
-        try:
-            raw = self.client.get(key)
-        except redis.RedisError:
-            return None
-        return json.loads(raw) if raw else None
-
 
 def _fields(context: Mapping[str, Any], entity: Mapping[str, Any]) -> dict[str, Any]:
     fields = dict(context)
@@ -280,14 +266,6 @@ def stored_labels(client: redis.Redis, alert_id: str) -> dict[str, str]:
     For processes that redraw an alert message (the Slack listeners) without enriching:
     they show what the notifier computed, and never call GeoIP or AWS themselves.
     """
-    try:
-        raw = client.get(ALERT_KEY.format(alert_id))
-    except redis.RedisError:
-        return {}
-    if not raw:
-        return {}
-    try:
-        return dict(summary_lines(json.loads(raw)))
-    except ValueError:
-        return {}
+    stored = Cache(client).get(ALERT_SOURCE, alert_id)
+    return dict(summary_lines(stored)) if isinstance(stored, dict) else {}
 
