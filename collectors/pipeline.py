@@ -39,10 +39,10 @@ from pathlib import Path
 import redis
 from redis.typing import EncodableT, FieldT
 
-from collectors.base import encode_event, file_key, line_id
+from collectors.base import capped, encode_event, file_key, line_id
 from collectors.cloudtrail import BadRecord, read_path
-from collectors.secure import MAX_LINE_BYTES, ParseError, parse_line
-from collectors.sink import Batch, EventSink
+from collectors.secure import ParseError, parse_line
+from collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
 from collectors.spool import Spool, SpoolFull
 from collectors.tail import FileTailer, Position, PositionStore, TailLine
 from core.events import Event
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 
 STATS_KEY = "soc:stats:parse"
 SEEN_PREFIX = "soc:seen:ct:"
-EVENTS_MAXLEN = 1_000_000
-DEAD_MAXLEN = 100_000
 
 Fields = dict[FieldT, EncodableT]  # a stream entry, typed as redis-py wants it
 
@@ -80,11 +78,6 @@ class CollectStats:
     duplicates: int = 0
     sent: int = 0
     spooled: int = 0  # batches that waited in the spool for Redis
-
-
-def _cap(text: str) -> str:
-    """At most MAX_LINE_BYTES of ``text``, for a dead letter (never for matching)."""
-    return text.encode("utf-8", "replace")[:MAX_LINE_BYTES].decode("utf-8", "ignore")
 
 
 class _SpoolAwarePositions(PositionStore):
@@ -243,7 +236,7 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path, keys: dict[str, s
             event = parse_line(item.line, now=now, event_id=line_id(key, item.offset, item.line))
         except ParseError as exc:
             counts["failed"] += 1
-            dead.append({"source": "secure", "line": _cap(item.line),
+            dead.append({"source": "secure", "line": capped(item.line),
                          "error": f"{type(exc).__name__}: {exc}", "path": str(path),
                          "offset": str(item.offset)})
             continue
