@@ -174,33 +174,6 @@ return out
 """
 
 
-class SlidingWindow:
-    """Count events per key within a time window (event time), in Redis."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-
-    @staticmethod
-    def queue(pipe: Any, rule_id: str, value: str, member: str, timestamp: float,
-              window_s: int) -> None:
-        """Queue the four commands of :meth:`add` on ``pipe``; the third result is the count."""
-        key = f"soc:win:{rule_id}:{value}"
-        pipe.zadd(key, {member: timestamp})
-        pipe.zremrangebyscore(key, "-inf", f"({timestamp - window_s}")
-        pipe.zcount(key, f"({timestamp - window_s}", timestamp)
-        pipe.expire(key, window_s * 2 + 60)
-
-    def add(self, rule_id: str, value: str, member: str, timestamp: float, window_s: int) -> int:
-        """Record one event and return how many fall in ``(timestamp - window_s, timestamp]``.
-
-        Events older than the window are trimmed only relative to the newest seen, so events
-        arriving slightly out of order still count.
-        """
-        pipe = self.client.pipeline(transaction=True)
-        self.queue(pipe, rule_id, value, member, timestamp, window_s)
-        return int(pipe.execute()[2])
-
-
 def _record(event_id: str, context: Mapping[str, Any]) -> str:
     return event_id + _SEP + json.dumps(dict(context), sort_keys=True, default=str)
 
@@ -260,7 +233,6 @@ class Engine:
                 rule = replace(rule, state=replace(rule.state, **risk))
             self.rules[rule_id] = (rule.with_overrides(setting.severity, setting.params)
                                    if setting else rule)
-        self.window = SlidingWindow(client)
         self._risk_sent: dict[tuple[str, str], float] = {}
         self._state: Any = None  # the batch script, registered on first use
         self._by_action: dict[tuple[str, str], list[Rule]] = defaultdict(list)
