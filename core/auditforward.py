@@ -40,6 +40,19 @@ DEFAULT_PORT = 24224
 SPOOL_NAME = "audit-fluentd.jsonl"
 
 
+def fluentd_address(env: Mapping[str, str]) -> tuple[str, int] | None:
+    """``(FLUENTD_HOST, FLUENTD_PORT)`` (port default 24224), None without a host; ValueError
+    when the port is not one. ``socbot doctor`` reads the same variables through this."""
+    host = env.get("FLUENTD_HOST", "").strip()
+    if not host:
+        return None
+    raw_port = env.get("FLUENTD_PORT", "").strip() or str(DEFAULT_PORT)
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise ValueError(f"FLUENTD_PORT={raw_port!r} is not a port; write a number such as "
+                         f"{DEFAULT_PORT}, or unset it")
+    return host, int(raw_port)
+
+
 class _Sender(FluentSender):
     """FluentSender without its in-memory resend buffer: an entry that cannot be sent goes to
     the spool file instead, so a crash loses nothing and the order stays that of the spool."""
@@ -75,19 +88,14 @@ class FluentForwarder:
     def from_env(cls, env: Mapping[str, str] | None = None,
                  spool_dir: Path | None = None) -> FluentForwarder | None:
         """A forwarder to ``FLUENTD_HOST``:``FLUENTD_PORT`` (24224), or None without a host."""
-        env = os.environ if env is None else env
-        host = env.get("FLUENTD_HOST", "").strip()
-        if not host:
+        address = fluentd_address(os.environ if env is None else env)
+        if address is None:
             return None
-        raw_port = env.get("FLUENTD_PORT", "").strip() or str(DEFAULT_PORT)
-        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-            raise ValueError(f"FLUENTD_PORT={raw_port!r} is not a port; write a number such as "
-                             f"{DEFAULT_PORT}, or unset it")
         if spool_dir is None:
             from core.redisconn import state_dir
 
             spool_dir = state_dir()
-        return cls(host, int(raw_port), spool=spool_dir / SPOOL_NAME)
+        return cls(*address, spool=spool_dir / SPOOL_NAME)
 
     def send(self, record: Mapping[str, Any], at: float) -> bool:
         """Send one entry (after anything spooled); spool it if fluentd is unreachable.

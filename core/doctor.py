@@ -191,22 +191,25 @@ def check_aws(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
 
 def check_fluentd(env: Mapping[str, str]) -> Finding:
     """fluentd accepts connections at ``FLUENTD_HOST``:``FLUENTD_PORT``."""
-    host = env.get("FLUENTD_HOST", "")
-    if not host:
+    from core.auditforward import fluentd_address
+
+    try:
+        address = fluentd_address(env)
+    except ValueError:
+        return Finding("fluentd", FAIL, f"FLUENTD_PORT={env.get('FLUENTD_PORT')!r} is not a port",
+                       "write a number such as 24224")
+    if address is None:
         return Finding("fluentd", OFF, "FLUENTD_HOST is unset: the audit trail stays in Redis",
                        "set FLUENTD_HOST (and FLUENTD_PORT, default 24224) to ship it")
-    port_text = env.get("FLUENTD_PORT", "") or "24224"
-    if not port_text.isdigit():
-        return Finding("fluentd", FAIL, f"FLUENTD_PORT={port_text!r} is not a port",
-                       "write a number such as 24224")
+    host, port = address
     try:
-        with socket.create_connection((host, int(port_text)), timeout=3):
+        with socket.create_connection(address, timeout=3):
             pass
     except OSError as exc:
-        return Finding("fluentd", FAIL, f"{host}:{port_text}: {exc}",
+        return Finding("fluentd", FAIL, f"{host}:{port}: {exc}",
                        "start fluentd with a forward input (deploy/fluentd/fluent.conf) or fix "
                        "FLUENTD_HOST/FLUENTD_PORT; entries are spooled meanwhile")
-    return Finding("fluentd", OK, f"{host}:{port_text} accepts connections")
+    return Finding("fluentd", OK, f"{host}:{port} accepts connections")
 
 
 def check_enrichment(settings: Settings) -> Finding:

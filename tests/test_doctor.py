@@ -106,6 +106,10 @@ def test_fluentd_checks() -> None:
     assert doctor.check_fluentd({}).status == doctor.OFF
     closed = doctor.check_fluentd({"FLUENTD_HOST": "127.0.0.1", "FLUENTD_PORT": str(free_port())})
     assert closed.status == doctor.FAIL and "deploy/fluentd" in closed.fix
+    # A port the bot would refuse is a failure here too, not a connection to port % 65536.
+    for bad in ("x", "70000", "0"):
+        wrong = doctor.check_fluentd({"FLUENTD_HOST": "127.0.0.1", "FLUENTD_PORT": bad})
+        assert wrong.status == doctor.FAIL and wrong.detail == f"FLUENTD_PORT={bad!r} is not a port"
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
