@@ -50,6 +50,11 @@ class BadRecord:
     def __str__(self) -> str:
         return self.error
 
+    def dead_letter(self, source: str) -> dict[str, str]:
+        """The fields of this record's entry on the dead-letter stream."""
+        return {"source": source, "line": self.raw, "error": self.error, "path": self.path,
+                "index": "" if self.index is None else str(self.index)}
+
 
 def capped(record: Any) -> str:
     """At most :data:`RAW_CAP` bytes of a record as text, for a dead letter (never matching)."""

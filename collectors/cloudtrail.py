@@ -22,7 +22,7 @@ it; ``isinstance(item, dict)`` tells them apart. ``str(bad)`` is its error.
 
     for item in read_path("AWSLogs/"):
         if isinstance(item, BadRecord):
-            dead_letter(item.path, item.raw, item.error)
+            dead_letter(item.dead_letter("cloudtrail"))
         else:
             send(item)
 """

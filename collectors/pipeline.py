@@ -261,9 +261,8 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
         script(keys=[SEEN_PREFIX + event["event.id"], EVENTS, STATS_KEY],
                args=[dedup_ttl, maxlen, encode_event(event)], client=pipe)
     for bad in bads:
-        fields: Fields = {"source": "cloudtrail", "line": bad.raw, "error": bad.error,
-                          "path": bad.path, "index": "" if bad.index is None else str(bad.index)}
-        pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)
+        pipe.xadd(DEAD_LETTERS, bad.dead_letter("cloudtrail"),  # type: ignore[arg-type]
+                  maxlen=DEAD_MAXLEN, approximate=True)
     if bads:
         pipe.hincrby(STATS_KEY, "cloudtrail.failed", len(bads))
     if not goods and not bads:
@@ -328,9 +327,7 @@ def send_items(sink: EventSink, source: str, items: Iterable[Event | BadRecord |
         elif isinstance(item, BadRecord):
             stats.failed += 1
             log.warning("%s: record %s not read: %s", item.path, item.index, item.error)
-            work.dead.append({"source": source, "line": item.raw, "error": item.error,
-                              "path": item.path,
-                              "index": "" if item.index is None else str(item.index)})
+            work.dead.append(item.dead_letter(source))
             work.counts[f"{source}.failed"] = work.counts.get(f"{source}.failed", 0) + 1
         else:
             stats.parsed += 1

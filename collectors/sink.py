@@ -211,7 +211,3 @@ class EventSink:
             if kind == "failed":
                 metrics.parse_failure(source, count=value)
 
-
-def dead_letter(source: str, raw: str, error: str, **where: str) -> dict[str, str]:
-    """The fields of one dead letter."""
-    return {"source": source, "line": raw, "error": error, **where}
