@@ -122,19 +122,8 @@ class Listeners:
         """Acknowledge: update the alert in place and say so in its thread, once."""
         ack()
         user, alert_id = body["user"]["id"], str(action.get("value", ""))
-        done, previous = self.alerts.transition(alert_id, "acknowledged", user)
-        alert = self.alerts.get(alert_id)
-        audit(self.redis, who=user, what="ack", alert_id=alert_id,
-              result="ok" if done else f"refused:{previous}")
-        if alert is None:
-            self._tell(body, "This alert no longer exists; nothing changed.")
-            return
-        if not done:
-            self._tell(body, f"Already {escape(previous.replace('_', ' '))} by "
-                             f"{mention(alert.status_by)} at {utc(alert.status_at)}; "
-                             "nothing changed.")
-            return
-        self._changed(alert, body, f"Acknowledged by {mention(user)}")
+        self._transition(body, alert_id, "acknowledged", "ack",
+                         lambda: f"Acknowledged by {mention(user)}")
 
     def resolve(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
         """Resolve (responders only): the alert leaves the open list."""
@@ -262,7 +251,7 @@ class Listeners:
         alert = self.alerts.get(alert_id)
         refusal = self._request_refusal(alert, name)
         if refusal or alert is None:
-            audit(self.redis, who=user, what="request", alert_id=alert_id,
+            audit(self.redis, who=user, what="request", alert_id=alert_id[:40],
                   result=f"refused:{name[:80]}")
             self._tell(body, refusal or "This alert no longer exists; nothing was requested.")
             return
