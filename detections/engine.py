@@ -28,7 +28,7 @@ import redis
 
 from core.alerts import SEVERITIES, Signal
 from core.config import RuleSettings, Settings
-from core.events import Event, epoch, format_timestamp
+from core.events import Event, epoch
 from detections.context import RuleContext
 from detections.rule import (
     Distinct,
@@ -549,11 +549,12 @@ def _risk_state(raw: Sequence[Any]) -> State | None:
 
 
 def signal_event(signal: Signal, event: Event) -> Event:
-    """A signal as an event of the ``signal`` dataset, for the entity-risk rules."""
+    """A signal as an event of the ``signal`` dataset (at the time of ``event``, the event it
+    came from), for the entity-risk rules."""
     derived: Event = {name: value for name, value in signal.context.items()
                       if isinstance(value, _SCALARS)}
     derived.update({
-        "@timestamp": event.get("@timestamp") or format_timestamp_epoch(signal.timestamp),
+        "@timestamp": event["@timestamp"],
         "event.id": signal.id, "event.dataset": SIGNAL_DATASET, "event.action": signal.rule_id,
         "event.outcome": "unknown", "signal.severity": signal.severity,
         "signal.title": signal.title, "signal.dataset": signal.dataset,
@@ -562,9 +563,3 @@ def signal_event(signal: Signal, event: Event) -> Event:
     })
     return derived
 
-
-def format_timestamp_epoch(seconds: float) -> str:
-    """``@timestamp`` text for an epoch time."""
-    from datetime import UTC, datetime
-
-    return format_timestamp(datetime.fromtimestamp(seconds, UTC))
