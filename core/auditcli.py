@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import redis
 
 from core.audit import iso
-from core.streams import AUDIT
+from core.streams import AUDIT, decode, decode_fields
 
 COLUMNS = ("id", "@timestamp", "who", "what", "alert_id", "action_id", "result")
 _RELATIVE = re.compile(r"(\d+)([smhd])")
@@ -56,8 +56,8 @@ def parse_time(text: str, now: float | None = None) -> float:
 
 def entry(entry_id: bytes | str, fields: dict[Any, Any]) -> dict[str, str]:
     """One stream entry as a flat dict with its id and ``@timestamp``."""
-    found = {_text(k): _text(v) for k, v in fields.items()}
-    ident = _text(entry_id)
+    found = decode_fields(fields)
+    ident = decode(entry_id)
     at = float(found.get("at") or int(ident.split("-")[0]) / 1000)
     return {"id": ident, "@timestamp": iso(at), **found}
 
@@ -73,7 +73,7 @@ def read(client: redis.Redis, since: float | None = None, until: float | None = 
             yield entry(entry_id, fields)
         if len(rows) < page:
             return
-        low = "(" + _text(rows[-1][0])
+        low = "(" + decode(rows[-1][0])
 
 
 def last(client: redis.Redis, count: int) -> list[dict[str, str]]:
@@ -96,14 +96,14 @@ def tail(client: redis.Redis, out: TextIO, *, count: int = 20, follow: bool = Fa
         printed += 1
     if newest == "$":
         latest = client.xrevrange(AUDIT, count=1)
-        newest = _text(latest[0][0]) if latest else "0-0"
+        newest = decode(latest[0][0]) if latest else "0-0"
     stop = stop or threading.Event()
     while follow and not stop.is_set():
         reply = client.xread({AUDIT: newest}, block=block_ms, count=100)
         for _stream, rows in reply or []:
             for entry_id, fields in rows:
                 _jsonl(out, entry(entry_id, fields))
-                newest = _text(entry_id)
+                newest = decode(entry_id)
                 printed += 1
     return printed
 
@@ -134,10 +134,6 @@ def _cell(value: str) -> str:
 def _jsonl(out: TextIO, item: dict[str, str]) -> None:
     out.write(json.dumps(item, ensure_ascii=False) + "\n")
     out.flush()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 # --- command line --------------------------------------------------------------------------

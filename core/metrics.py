@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from core.streams import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS
+from core.streams import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS, decode
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class StreamCollector(Collector):
                 if not self.client.exists(stream):
                     continue
                 for group in self.client.xinfo_groups(stream):
-                    name = _text(group["name"])
+                    name = decode(group["name"])
                     pending.add_metric([stream, name], int(group["pending"]))
                     lag.add_metric([stream, name], self._lag(stream, group))
             up.add_metric([], 1)
@@ -174,7 +174,7 @@ class StreamCollector(Collector):
         reported = group.get("lag")
         if reported is not None:
             return int(reported)
-        last = _text(group["last-delivered-id"])
+        last = decode(group["last-delivered-id"])
         unread = self.client.xrange(stream, min=f"({last}" if last != "0-0" else "-",
                                     count=_LAG_SCAN_CAP)
         return len(unread)
@@ -186,7 +186,3 @@ def register_streams(client: redis.Redis,
     collector = StreamCollector(client)
     registry.register(collector)
     return collector
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

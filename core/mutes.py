@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 import redis
 
+from core.streams import decode
+
 ANY = "*"  # the entity of a mute that silences the whole rule
 MAX_MUTE_S = 30 * 86400
 
@@ -85,8 +87,7 @@ class MuteStore:
         """Every mute still in force, soonest to end first."""
         now = time.time() if now is None else now
         self.client.zremrangebyscore(self.INDEX, "-inf", now)
-        keys = [k.decode() if isinstance(k, bytes) else k
-                for k in self.client.zrange(self.INDEX, 0, -1)]
+        keys = [decode(k) for k in self.client.zrange(self.INDEX, 0, -1)]
         values = self.client.mget(keys) if keys else []
         return [Mute(**json.loads(v)) for v in values if v]
 
@@ -96,5 +97,4 @@ class MuteStore:
 
     def muted_counts(self) -> dict[str, int]:
         """Signals silenced so far, by ``rule_id:entity`` of the mute that silenced them."""
-        return {(k.decode() if isinstance(k, bytes) else k): int(v)
-                for k, v in self.client.hgetall(self.COUNTS).items()}
+        return {decode(k): int(v) for k, v in self.client.hgetall(self.COUNTS).items()}

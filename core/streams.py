@@ -50,12 +50,14 @@ def consumer_name(role: str) -> str:
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def _text(value: bytes | str) -> str:
+def decode(value: bytes | str) -> str:
+    """A Redis reply as text, whether the client decodes responses or not."""
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _fields(raw: Mapping[bytes | str, bytes | str]) -> Fields:
-    return {_text(k): _text(v) for k, v in raw.items()}
+def decode_fields(raw: Mapping[bytes | str, bytes | str]) -> Fields:
+    """A stream entry's (or hash's) fields as text."""
+    return {decode(k): decode(v) for k, v in raw.items()}
 
 
 class Producer:
@@ -72,7 +74,7 @@ class Producer:
     def add(self, stream: str, fields: Mapping[str, str]) -> str:
         """Append one entry and return its id."""
         entry_id = self.client.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
-        return _text(entry_id)
+        return decode(entry_id)
 
     def add_many(self, stream: str, entries: Iterable[Mapping[str, str]]) -> list[str]:
         """Append entries in one round trip (a pipeline); return their ids in order."""
@@ -83,7 +85,7 @@ class Producer:
             count += 1
         if not count:
             return []
-        return [_text(entry_id) for entry_id in pipe.execute()]
+        return [decode(entry_id) for entry_id in pipe.execute()]
 
 
 def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
@@ -159,7 +161,7 @@ class Consumer:
         )
         for _stream, entries in reply or []:
             for entry_id, raw in entries:
-                done += self._handle(_text(entry_id), _fields(raw or {}), deliveries=1)
+                done += self._handle(decode(entry_id), decode_fields(raw or {}), deliveries=1)
         if done and self.after_batch is not None:
             self.after_batch()
         return done
@@ -172,17 +174,17 @@ class Consumer:
                 self.stream, self.group, self.name, self.min_idle_ms,
                 start_id=start, count=self.batch,
             )
-            next_start, claimed = _text(reply[0]), reply[1]
+            next_start, claimed = decode(reply[0]), reply[1]
             # Entries trimmed away while pending come back as None (Redis 6.2) or are
             # listed in reply[2] (Redis 7): acknowledge them, there is nothing to do.
             for entry_id, raw in claimed:
                 if raw is None:
                     self.client.xack(self.stream, self.group, entry_id)
                     continue
-                entry_id = _text(entry_id)
+                entry_id = decode(entry_id)
                 deliveries = self._deliveries(entry_id)
                 self.stats.reclaimed += 1
-                done += self._handle(entry_id, _fields(raw), deliveries=deliveries)
+                done += self._handle(entry_id, decode_fields(raw), deliveries=deliveries)
             if next_start == "0-0":
                 return done
             start = next_start

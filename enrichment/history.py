@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import redis
 
+from core.streams import decode
 from enrichment.errors import SourceUnavailable
 
 DAY_S = 24 * 3600
@@ -58,10 +59,10 @@ class EventStoreHistory:
                 count += len(page)
                 if len(page) < 1000:
                     break
-                start = "(" + _text(page[-1][0])
+                start = "(" + decode(page[-1][0])
         except redis.RedisError as exc:
             raise SourceUnavailable(f"event store unreachable: {exc}") from exc
-        first_seen = int(_text(first[0][0]).split("-")[0]) / 1000 if first else None
+        first_seen = int(decode(first[0][0]).split("-")[0]) / 1000 if first else None
         return {"events_24h": min(count, COUNT_CAP), "capped": count >= COUNT_CAP,
                 "first_seen": first_seen, "window_h": self.retention_s // 3600}
 
@@ -75,7 +76,3 @@ def default_history(client: redis.Redis | None, retention_s: int = 72 * 3600) ->
     except ImportError:
         return NoHistory()
     return EventStoreHistory(client, retention_s)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
