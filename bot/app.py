@@ -183,8 +183,10 @@ class Listeners:
         if not self._may_respond(body, "mute", alert_id):
             return
         alert = self.alerts.get(alert_id)
-        hours = int(hours_text) if hours_text.isdigit() else 0
-        if alert is None or hours not in self.settings.slack.mute_hours:
+        # Compared as text: a forged value such as "²" passes isdigit() but breaks int().
+        offered = {str(h): h for h in self.settings.slack.mute_hours}
+        hours = offered.get(hours_text, 0)
+        if alert is None or not hours:
             audit(self.redis, who=user, what="mute", alert_id=alert_id[:40],
                   result="refused:invalid")
             self._tell(body, "This mute is not offered on this alert; nothing changed.")

@@ -154,8 +154,8 @@ class SocCommand:
         """``recent [DATASET] [N]``."""
         dataset, limit = None, 10
         for arg in args:
-            if arg.isdigit():
-                limit = int(arg)
+            if (count := _count(arg)) is not None:
+                limit = count
             elif dataset is None and re.fullmatch(r"[a-z][a-z0-9_.-]{0,40}", arg):
                 dataset = arg
             else:
@@ -178,7 +178,7 @@ class SocCommand:
         if not {"user", "ip", "host", "dataset"} & set(terms):
             raise UsageError("give at least one of user=, ip=, host=, dataset=")
         since = parse_duration(terms["since"]) if "since" in terms else None
-        limit = int(terms.get("limit", "20")) if terms.get("limit", "20").isdigit() else 0
+        limit = _count(terms.get("limit", "20")) or 0
         if not 1 <= limit <= MAX_EVENTS:
             raise UsageError(f"limit is 1 to {MAX_EVENTS}")
         started = time.monotonic()
@@ -324,6 +324,12 @@ class SocCommand:
             lines.append(f"• `{escape(playbook.name)}` ({kind}, {playbook.approvals_required} "
                          f"approval(s)): {escape(playbook.description)}")
         return Answer("socbot playbooks", sections(lines))
+
+
+def _count(text: str) -> int | None:
+    """A count typed by the user, else None. ASCII digits only: ``isdigit()`` also accepts
+    "²", which ``int()`` refuses, and a few thousand digits exceed ``int()``'s limit."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 def _plain(text: str) -> str:

@@ -137,9 +137,10 @@ def test_a_second_mute_click_changes_nothing_and_says_so(bot: Harness) -> None:
     assert audit_results(bot, "mute") == ["24h", "refused:muted"]
 
 
-def test_a_forged_mute_duration_is_refused(bot: Harness) -> None:
+@pytest.mark.parametrize("hours", ["720", "²"])
+def test_a_forged_mute_duration_is_refused(bot: Harness, hours: str) -> None:
     alert_id = bot.alert()
-    bot.click(RESPONDER, "alert_mute_1", f"{alert_id}|720")
+    bot.click(RESPONDER, "alert_mute_1", f"{alert_id}|{hours}")
     assert bot.wait_ephemeral(RESPONDER) == ("This mute is not offered on this alert; "
                                              "nothing changed.")
     assert bot.mutes.active() == []

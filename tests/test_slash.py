@@ -59,7 +59,8 @@ def test_help_and_an_empty_command_give_the_usage(bot: Harness) -> None:
                                   "search", "search user=", "search colour=red",
                                   "search ip=1.2.3.4 ip=1.2.3.5", "search since=24h",
                                   "search ip=1.2.3.4 since=soon", "alert", "alert nope",
-                                  "status now", "playbooks all", "mute x"])
+                                  "status now", "playbooks all", "mute x", "recent ²",
+                                  "search ip=1.2.3.4 limit=²", "recent " + "9" * 5000])
 def test_wrong_arguments_get_the_usage(bot: Harness, text: str) -> None:
     answer = bot.command(RESPONDER, text)
     assert_within_limits(answer)
