@@ -125,12 +125,12 @@ def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> 
     config = settings.collectors.door
     stop = stop_on_signals()
     if args.path:
-        from collectors.door.files import read_file
+        from collectors.door.files import read_path
         from collectors.pipeline import send_items
 
         sink = EventSink(client, "door-import", _spool(settings, "door-import"))
         stats = send_items(sink, "door", (item for path in args.path
-                                          for item in _walk(Path(path), read_file, config)),
+                                          for item in read_path(Path(path), settings)),
                            stop)
         sink.close()
         print(f"socbot collect door: {json.dumps(vars(stats))}", file=sys.stderr)
@@ -162,12 +162,6 @@ def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> 
     return 0
 
 
-def _walk(path: Path, read: Any, config: Any) -> Any:
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        yield from read(file, config.export)
-
-
 def _collect_wifi(args: argparse.Namespace, settings: Settings, client: Any) -> int:
     from collectors.wifi.collect import run_wifi
 
@@ -175,7 +169,7 @@ def _collect_wifi(args: argparse.Namespace, settings: Settings, client: Any) -> 
 
 
 def _collect_cloudtrail(args: argparse.Namespace, settings: Settings, client: Any) -> int:
-    from collectors.pipeline import collect_cloudtrail
+    from collectors.pipeline import CollectStats, add_stats, collect_cloudtrail
 
     config = settings.collectors.cloudtrail
     queue = args.sqs or (None if args.path else config.sqs_queue_url)
@@ -194,12 +188,10 @@ def _collect_cloudtrail(args: argparse.Namespace, settings: Settings, client: An
         print("socbot collect cloudtrail: give --path FILE_OR_DIR... or --sqs QUEUE_URL (or set "
               "collectors.cloudtrail.sqs_queue_url in the configuration)", file=sys.stderr)
         return 2
-    totals: dict[str, int] = {}
+    totals = CollectStats()
     for path in args.path:
-        stats = collect_cloudtrail(client, Path(path), dedup_ttl=config.dedup_window_s)
-        for name, value in vars(stats).items():
-            totals[name] = totals.get(name, 0) + value
-    print(f"socbot collect cloudtrail: {json.dumps(totals)}", file=sys.stderr)
+        add_stats(totals, collect_cloudtrail(client, Path(path), dedup_ttl=config.dedup_window_s))
+    print(f"socbot collect cloudtrail: {json.dumps(vars(totals))}", file=sys.stderr)
     return 0
 
 
