@@ -51,11 +51,12 @@ MAX_SCAN = 20_000
 PAGE = 500
 
 # KEYS: all-stream, last-hash, then one index stream per indexed value.
-# ARGV: compact event, min id (retention), retention s, max events, dataset, @timestamp, now,
-#       now in ms. Ids come from the caller's clock (so tests can move time), kept increasing;
-#       an index entry takes the id of its event, so every index increases too.
+# ARGV: compact event, min id (retention), retention s, dataset, @timestamp, now, now in ms
+#       (``max_events`` is kept by the XTRIM in ``add_many``, not here). Ids come from the
+#       caller's clock (so tests can move time), kept increasing; an index entry takes the id
+#       of its event, so every index increases too.
 _ADD = """
-local ms, seq = tonumber(ARGV[8]), 0
+local ms, seq = tonumber(ARGV[7]), 0
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 if last then
   local lms, lseq = string.match(last[1], '(%d+)-(%d+)')
@@ -67,8 +68,8 @@ for i = 3, #KEYS do
   redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[2], id, 'r', id)
   redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3]))
 end
-if ARGV[5] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[5], ARGV[6], ARGV[5] .. '@indexed', ARGV[7])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5], ARGV[4] .. '@indexed', ARGV[6])
 end
 return id
 """
@@ -150,7 +151,7 @@ class EventStore:
             self._add(keys=keys, args=[
                 json.dumps(compact(event), default=str, ensure_ascii=False,
                            separators=(",", ":")),
-                min_id, self.retention_s, self.max_events,
+                min_id, self.retention_s,
                 str(event.get("event.dataset", ""))[:MAX_VALUE],
                 str(event.get("@timestamp", "")), f"{now:.3f}", int(now * 1000)], client=pipe)
             count += 1
