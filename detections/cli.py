@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from collectors.files import SOURCES
 from core.config import Secrets, Settings
-
-BASE_SOURCES = ("secure", "cloudtrail")
-
-
-def sources() -> tuple[str, ...]:
-    """The sources ``replay`` can read: those whose file reader is installed."""
-    try:
-        from collectors.files import READERS
-    except ImportError:  # an older collectors/files.py without the reader table
-        return BASE_SOURCES
-    found = []
-    for source, target in READERS.items():
-        module = target.partition(":")[0]
-        try:
-            if importlib.util.find_spec(module) is not None:
-                found.append(source)
-        except ModuleNotFoundError:
-            continue
-    return tuple(found) or BASE_SOURCES
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                     "Slack messages the alerts would become (slack). Uses a throw-away "
                     "embedded Redis; the configuration's rules and detection sections apply.")
     replay.set_defaults(handler=cmd_replay)
-    replay.add_argument("--source", required=True, choices=sources())
+    replay.add_argument("--source", required=True, choices=SOURCES)
     replay.add_argument("paths", nargs="+", metavar="PATH")
     replay.add_argument("--format", choices=("jsonl", "slack"), default="jsonl",
                         help="jsonl: signals then alerts; slack: one chat.postMessage per "
