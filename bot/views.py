@@ -19,7 +19,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     HeaderBlock,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
@@ -27,11 +26,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks import (
+    ENRICHMENT,
     SEVERITY_EMOJI,
     Message,
     PlaybookLookup,
     _alert_buttons,
     _message,
+    _mrkdwn,
+    _value,
     entity_text,
     mention,
     plain_entity,
@@ -50,10 +52,6 @@ VERIFY_YES, VERIFY_NO = "verify_yes", "verify_no"
 HOME_ALERTS_MAX = 25  # three blocks each, under the 100-block limit of a view
 
 
-def _md(text: str, limit: int = 3000) -> MarkdownTextObject:
-    return MarkdownTextObject(text=truncate(text, limit), verbatim=True)
-
-
 # --- App Home ------------------------------------------------------------------------------
 
 AlertExtras = Callable[[Alert], tuple[list[Action], Mute | None]]
@@ -61,39 +59,39 @@ AlertExtras = Callable[[Alert], tuple[list[Action], Mute | None]]
 
 def home_view(alerts: Sequence[Alert], extras: AlertExtras, *,
               lookup: PlaybookLookup | None = None, mute_hours: Sequence[int] = (1, 24),
-              notice: str = "", total: int | None = None) -> dict[str, Any]:
+              notice: str = "") -> dict[str, Any]:
     """The Home tab: open and acknowledged alerts by severity (worst first), with the same
     buttons as in the channel. ``extras`` gives an alert's requests and mute; ``notice`` is a
     line (mrkdwn, already escaped) shown on top, e.g. why a click was refused."""
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Open alerts"))]
     if notice:
-        blocks.append(SectionBlock(text=_md(notice)))
+        blocks.append(SectionBlock(text=_mrkdwn(notice)))
     ranked = sorted(alerts, key=lambda a: (-_rank(a.severity), -a.last_seen))
     shown = ranked[:HOME_ALERTS_MAX]
     if not shown:
-        blocks.append(SectionBlock(text=_md(":white_check_mark: No open alerts.")))
+        blocks.append(SectionBlock(text=_mrkdwn(":white_check_mark: No open alerts.")))
     current = None
     for alert in shown:
         if alert.severity != current:
             current = alert.severity
             count = sum(1 for a in ranked if a.severity == current)
             emoji = SEVERITY_EMOJI.get(current, ":white_circle:")
-            blocks.append(ContextBlock(elements=[_md(
+            blocks.append(ContextBlock(elements=[_mrkdwn(
                 f"{emoji} *{escape(current.upper())}* · {count} alert(s)")]))
         actions, mute = extras(alert)
         state = status_line(alert)
         if mute is not None:
             state += f" · :mute: until {utc(mute.until)}"
-        blocks.append(SectionBlock(text=_md(
+        blocks.append(SectionBlock(text=_mrkdwn(
             f"*{escape(alert.title)}*\n{entity_text(alert)} · {alert.count} event(s) · "
             f"last seen {utc(alert.last_seen)} · `{escape(alert.id)}`\n{state}")))
         buttons = _alert_buttons(alert, actions, lookup, muted=mute is not None,
                                  mute_hours=mute_hours)
         if buttons:
             blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=buttons))
-    hidden = (total if total is not None else len(ranked)) - len(shown)
+    hidden = len(ranked) - len(shown)
     if hidden > 0:
-        blocks.append(ContextBlock(elements=[_md(
+        blocks.append(ContextBlock(elements=[_mrkdwn(
             f"{hidden} more open alert(s); `/soc alert ID` shows any one of them.")]))
     return View(type="home", blocks=blocks).to_dict()
 
@@ -113,7 +111,7 @@ def false_positive_modal(alert: Alert, origin: dict[str, str]) -> dict[str, Any]
         title=PlainTextObject(text="False positive"), submit=PlainTextObject(text="Mark"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(text=_md(f"*{escape(alert.title)}* on {entity_text(alert)} "
+            SectionBlock(text=_mrkdwn(f"*{escape(alert.title)}* on {entity_text(alert)} "
                                   f"(`{escape(alert.id)}`)")),
             InputBlock(block_id=REASON_BLOCK, label=PlainTextObject(
                 text="Why is this a false positive?"),
@@ -134,16 +132,16 @@ def verify_message(alert: Alert, subject: str, state: str, *, due: float,
     Pending: Yes (with a confirm dialog) and No buttons. Answered or timed out: what happened
     next, and no buttons.
     """
-    facts = [f"*{escape(k)}*: {escape(v if isinstance(v, str) else json.dumps(v))}"
-             for k, v in list(alert.context.items())[:8] if k != "enrichment"]
+    facts = [f"*{escape(k)}*: {escape(_value(v))}"
+             for k, v in list(alert.context.items())[:8] if k != ENRICHMENT]
     lines = [f"Hi {mention(subject)}, the security team's bot saw this and wants to check "
              "it was you:",
              f"*{escape(alert.title)}* on {entity_text(alert)}, {alert.count} event(s), "
              f"first seen {utc(alert.first_seen)}"]
-    blocks: list[Block] = [SectionBlock(text=_md("\n".join(lines))),
-                           ContextBlock(elements=[_md(" · ".join(facts) or "no details")])]
+    blocks: list[Block] = [SectionBlock(text=_mrkdwn("\n".join(lines))),
+                           ContextBlock(elements=[_mrkdwn(" · ".join(facts) or "no details")])]
     if state == "pending":
-        blocks.append(ContextBlock(elements=[_md(
+        blocks.append(ContextBlock(elements=[_mrkdwn(
             f"Please answer by {utc(due)}; without an answer the security team is alerted.")]))
         blocks.append(ActionsBlock(block_id=f"verify:{alert.id}", elements=[
             ButtonElement(text="Yes, it was me", action_id=VERIFY_YES, value=alert.id,
@@ -164,6 +162,6 @@ def verify_message(alert: Alert, subject: str, state: str, *, due: float,
                 "timeout": ":hourglass: No answer in time; the security team has been "
                            "alerted."}[state]
         when = f" ({utc(answered_at)})" if answered_at else ""
-        blocks.append(SectionBlock(text=_md(done + when)))
+        blocks.append(SectionBlock(text=_mrkdwn(done + when)))
     text = escape(f"Was this you? {alert.title} — {plain_entity(alert)}")
     return _message(text, blocks)
