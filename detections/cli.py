@@ -36,6 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files."""
     from bot.progress import Progress
+    from bot.render import post_arguments
     from collectors.files import read_events
     from core.alerts import AlertStore
     from core.redisconn import embedded
@@ -76,20 +77,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
             if args.format == "jsonl":
                 out.write(json.dumps({"type": "alert", **alert.to_dict()}, default=str) + "\n")
             else:
-                out.write(json.dumps(slack_message(alert, settings), default=str) + "\n")
+                out.write(json.dumps(post_arguments(settings, alert), default=str) + "\n")
         errors = "".join(f"; rule {r} raised {n} times" for r, n in engine.errors.items())
         print(f"{result.report()}; {signals} signals, {len(alerts)} alerts{errors}",
               file=sys.stderr)
         client.shutdown()
     return 0
-
-
-def slack_message(alert: Any, settings: Settings) -> dict[str, Any]:
-    """The ``chat.postMessage`` arguments the notifier would send for ``alert`` (routing by
-    rule, account, dataset and severity; the on-call mention on critical alerts)."""
-    from bot.render import post_arguments
-
-    return post_arguments(settings, alert)
 
 
 def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
