@@ -200,7 +200,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     from collections import Counter
 
     from collectors.base import encode_event
-    from collectors.files import parse_secure_in_parallel, read_events
+    from collectors.files import parse_secure_in_parallel, read_events, report
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -211,20 +211,17 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     out = sys.stdout
     jobs = args.jobs or _default_jobs(args.source, paths)
     if args.source == "secure":
-        totals = {"parsed": 0, "ignored": 0, "failed": 0}
+        parsed = ignored = failed = 0
         errors: Counter[str] = Counter()
         for chunk in parse_secure_in_parallel(paths, jobs, summary=args.summary):
             counts.update(chunk.summary)
             if chunk.lines:
                 out.write("\n".join(chunk.lines) + "\n")
-            totals["parsed"] += chunk.parsed
-            totals["ignored"] += chunk.ignored
-            totals["failed"] += chunk.failed
+            parsed += chunk.parsed
+            ignored += chunk.ignored
+            failed += chunk.failed
             errors.update(chunk.errors)
-        report = (f"{totals['parsed']} events, {totals['ignored']} of no interest, "
-                  f"{totals['failed']} unparsed")
-        if errors:
-            report += " (" + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3)) + ")"
+        summary_line = report(parsed, ignored, failed, errors)
     else:
         result = read_events(args.source, paths, settings)
         for event in result:
@@ -232,14 +229,14 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
                 counts[(event["event.action"], event["event.outcome"])] += 1
             else:
                 out.write(encode_event(event) + "\n")
-        report = result.report()
+        summary_line = result.report()
     if args.summary:
         width = max((len(a) for a, _ in counts), default=6)
         out.write(f"{'action':<{width}}  {'outcome':<8}  count\n")
         for (action, outcome), count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             out.write(f"{action:<{width}}  {outcome:<8}  {count}\n")
     out.flush()
-    print(report, file=sys.stderr)
+    print(summary_line, file=sys.stderr)
     return 0
 
 

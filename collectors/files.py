@@ -110,7 +110,6 @@ class EventReader:
         for path in self.paths:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file or directory")
-            done = 0
             for item in (read(path, self.settings) if self.source in _WITH_SETTINGS
                          else read(path)):  # type: ignore[call-arg]
                 if item is None:
@@ -121,17 +120,20 @@ class EventReader:
                 else:
                     self.parsed += 1
                     yield item
-            done += sum(p.stat().st_size for p in _files(path))
-            self.bytes_read += done
+            self.bytes_read += sum(p.stat().st_size for p in _files(path))
 
     def report(self) -> str:
         """One line for stderr: what was read and what was not."""
-        text = (f"{self.parsed} events, {self.ignored} of no interest, "
-                f"{self.failed} unparsed")
-        if self.errors:
-            worst = "; ".join(f"{n} x {e}" for e, n in self.errors.most_common(3))
-            text += f" ({worst})"
-        return text
+        return report(self.parsed, self.ignored, self.failed, self.errors)
+
+
+def report(parsed: int, ignored: int, failed: int, errors: Counter[str]) -> str:
+    """One line for stderr: what was read and what was not (the three commonest errors)."""
+    text = f"{parsed} events, {ignored} of no interest, {failed} unparsed"
+    if errors:
+        worst = "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
+        text += f" ({worst})"
+    return text
 
 
 def read_events(source: str, paths: list[Path], settings: Settings | None = None
