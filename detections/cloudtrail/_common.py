@@ -108,6 +108,11 @@ def aws_context(event: Event, **extra: Any) -> dict[str, Any]:
     return {k: v for k, v in context.items() if v not in (None, "", [], {})}
 
 
+def principal(event: Event) -> dict[str, str]:
+    """The alert entity of a call: the calling principal (``user.name``, "" when unnamed)."""
+    return {"type": "aws_principal", "value": str(event.get("user.name") or "")}
+
+
 def scope(event: Event, *parts: Any) -> str:
     """A dedup key: account, region and ``parts``."""
     return ":".join(str(p) for p in (event.get("cloud.account.id", ""),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, params, scope
+from detections.cloudtrail._common import aws_context, ct, params, principal, scope
 from detections.rule import Case, Match, rule
 
 
@@ -30,6 +30,6 @@ def bedrock_model_access(event: Event) -> Match | None:
     if event.get("event.outcome") != "success":
         return None
     return Match(dedup=scope(event, event.get("user.name")),
-                 entity={"type": "aws_principal", "value": str(event.get("user.name", ""))},
+                 entity=principal(event),
                  title=f"Bedrock model access enabled by {event.get('user.name', '?')}",
                  context=aws_context(event, model=params(event).get("modelId")))

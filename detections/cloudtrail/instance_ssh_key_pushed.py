@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, params, scope
+from detections.cloudtrail._common import aws_context, ct, params, principal, scope
 from detections.rule import Case, Match, rule
 
 
@@ -36,7 +36,7 @@ def instance_ssh_key_pushed(event: Event) -> Match | None:
     actor = str(event.get("user.name", ""))
     action = event["event.action"]
     serial = action != "SendSSHPublicKey"
-    return Match(dedup=scope(event, actor), entity={"type": "aws_principal", "value": actor},
+    return Match(dedup=scope(event, actor), entity=principal(event),
                  severity="high" if serial else None,
                  title=(f"Serial console access enabled by {actor}"
                         if action == "EnableSerialConsoleAccess"

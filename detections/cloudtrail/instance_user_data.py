@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, items, params, scope
+from detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
 from detections.context import RuleContext
 from detections.rule import Case, Match, Recent, State, rule
 
@@ -77,7 +77,7 @@ def instance_user_data(event: Event) -> Match | None:
         if request.get("attribute") != "userData":
             return None
         return Match(key=key, dedup=scope(event, event.get("user.name"), "read"),
-                     entity={"type": "aws_principal", "value": str(event.get("user.name"))},
+                     entity=principal(event),
                      title=f"Instance user data read by {event.get('user.name')}",
                      context=aws_context(event, kind="read", instance_id=instance))
     if "userData" not in request or event.get("event.outcome") != "success":

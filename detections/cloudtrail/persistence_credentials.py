@@ -10,6 +10,7 @@ from detections.cloudtrail._common import (
     ct,
     params,
     policy_document,
+    principal,
     scope,
     statements,
 )
@@ -57,6 +58,6 @@ def persistence_credentials(event: Event) -> Match | None:
     high = action == "CreateTrustAnchor" or _allows_everything(event)
     what = "Roles Anywhere trust anchor" if action == "CreateTrustAnchor" else "Federation token"
     return Match(dedup=scope(event, action, name), severity="high" if high else None,
-                 entity={"type": "aws_principal", "value": str(event.get("user.name", ""))},
+                 entity=principal(event),
                  title=f"{what} {name} created by {event.get('user.name', '?')}",
                  context=aws_context(event, name=name, access_key_id=access_key(event)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, params, scope
+from detections.cloudtrail._common import aws_context, ct, params, principal, scope
 from detections.rule import Case, Match, rule
 
 MANY = 3
@@ -43,7 +43,7 @@ def ssm_command_or_session(event: Event) -> Match | None:
     by_tag = bool(request.get("targets"))
     many = len(targets) >= MANY or by_tag
     actor = event.get("user.name", "")
-    return Match(dedup=scope(event, actor), entity={"type": "aws_principal", "value": str(actor)},
+    return Match(dedup=scope(event, actor), entity=principal(event),
                  severity="high" if many else None,
                  title=f"SSM {event['event.action']} by {actor} on "
                        + (f"{len(targets)} instances" if many else ", ".join(targets) or "?"),

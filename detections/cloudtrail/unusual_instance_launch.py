@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, items, params, scope
+from detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
 from detections.rule import Case, Match, rule
 
 REFUSED = ("Client.UnauthorizedOperation", "UnauthorizedOperation", "Client.VcpuLimitExceeded",
@@ -51,7 +51,7 @@ def unusual_instance_launch(event: Event) -> Match | None:
                  if isinstance(i, dict) and str(i.get("maxCount", "1")).isdigit()), default=1)
     state = f"refused ({event.get('error.code')})" if refused else "launched"
     return Match(dedup=scope(event, event.get("user.name")),
-                 entity={"type": "aws_principal", "value": str(event.get("user.name", ""))},
+                 entity=principal(event),
                  title=f"{count} x {kind or '?'} {state} by {event.get('user.name', '?')}",
                  severity="high" if gpu else None,
                  context=aws_context(event, instance_type=kind, count=count))
