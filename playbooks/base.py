@@ -132,6 +132,12 @@ class Target:
     def __getitem__(self, name: str) -> str:
         return self.resources[name]
 
+    def check_owner(self, resource: str, owner: object) -> None:
+        """Refuse ``resource`` when AWS says another account owns it (no owner: accepted)."""
+        if owner and owner != self.account_id:
+            raise PlaybookFailed(f"{resource} belongs to account {owner}, "
+                                 f"not to the alert's account {self.account_id}")
+
 
 @dataclass
 class Plan:

@@ -86,10 +86,7 @@ class BlockIpNacl(Playbook):
         vpcs = aws_call(ec2.describe_vpcs, VpcIds=[vpc_id])["Vpcs"]
         if len(vpcs) != 1:
             raise PlaybookFailed(f"{vpc_id}: DescribeVpcs did not return the VPC")
-        owner = vpcs[0].get("OwnerId")
-        if owner and owner != target.account_id:
-            raise PlaybookFailed(f"{vpc_id} belongs to account {owner}, "
-                                 f"not to the alert's account {target.account_id}")
+        target.check_owner(vpc_id, vpcs[0].get("OwnerId"))
         refuse_own_networks(network, vpcs[0], list(self.settings.office_cidrs))
         acls = nacls_for(ec2, vpc_id=vpc_id)
         if not acls:

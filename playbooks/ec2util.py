@@ -25,9 +25,7 @@ def describe_instance(ec2: Any, target: Target) -> dict[str, Any]:
     if len(found) != 1:
         raise PlaybookFailed(f"{instance_id}: DescribeInstances did not return the instance")
     owner, instance = found[0]
-    if owner and owner != target.account_id:
-        raise PlaybookFailed(f"{instance_id} belongs to account {owner}, "
-                             f"not to the alert's account {target.account_id}")
+    target.check_owner(instance_id, owner)
     return dict(instance)
 
 

@@ -100,10 +100,7 @@ class RestartCloudtrailLogging(Playbook):
         if trail is None:
             raise PlaybookFailed(f"trail {name} does not exist in {target.region}",
                                  "TrailNotFoundException")
-        owner = str(trail["TrailARN"]).split(":")[4]
-        if owner != target.account_id:
-            raise PlaybookFailed(f"trail {name} belongs to account {owner}, not to the "
-                                 f"alert's account {target.account_id}")
+        target.check_owner(f"trail {name}", str(trail["TrailARN"]).split(":")[4])
         home = trail.get("HomeRegion") or target.region
         if home != target.region:
             client = session.client("cloudtrail", region_name=home)

@@ -73,10 +73,7 @@ class RevokeWorldIngress(Playbook):
         groups = aws_call(ec2.describe_security_groups, GroupIds=[group_id])["SecurityGroups"]
         if len(groups) != 1 or groups[0].get("GroupId") != group_id:
             raise PlaybookFailed(f"{group_id}: DescribeSecurityGroups did not return the group")
-        owner = groups[0].get("OwnerId")
-        if owner and owner != target.account_id:
-            raise PlaybookFailed(f"{group_id} belongs to account {owner}, "
-                                 f"not to the alert's account {target.account_id}")
+        target.check_owner(group_id, groups[0].get("OwnerId"))
         return list(groups[0].get("IpPermissions", []))
 
 

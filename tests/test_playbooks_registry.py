@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto_server import ACCOUNT, REGION, MotoServer
 
-from playbooks.base import Playbook, PlaybookFailed, PlaybookInputError, Retry
+from playbooks.base import Playbook, PlaybookFailed, PlaybookInputError, Retry, Target
 from playbooks.registry import (
     NAME,
     PlaybookRegistry,
@@ -121,6 +121,15 @@ class Flaky:
         if self.errors:
             raise self.errors.pop(0)
         return "done"
+
+
+def test_a_resource_of_another_account_is_refused() -> None:
+    target = Target(ACCOUNT, REGION)
+    target.check_owner("sg-0123456789abcdef0", ACCOUNT)
+    target.check_owner("sg-0123456789abcdef0", None)  # no owner reported: accepted
+    with pytest.raises(PlaybookFailed, match="sg-0123456789abcdef0 belongs to account "
+                                             "210987654321, not to the alert's account"):
+        target.check_owner("sg-0123456789abcdef0", "210987654321")
 
 
 def test_throttling_is_retried_with_jittered_waits() -> None:
