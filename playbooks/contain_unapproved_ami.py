@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,13 +9,12 @@ import boto3
 
 from playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
 from playbooks.ec2util import (
-    ACTION_TAG,
-    attached_volumes,
     describe_instance,
     facts_line,
     instance_facts,
     snapshot,
-    snapshotted_volumes,
+    snapshot_changes,
+    tag_instance,
 )
 from playbooks.registry import register
 
@@ -81,10 +79,7 @@ class ContainUnapprovedAmi(Playbook):
                             before, before)
             changes = [{"op": "tag"}, {"op": "stop"}]
         else:
-            done = snapshotted_volumes(ec2, instance_id)
-            changes = [{"op": "snapshot", "volume": volume, "device": device}
-                       for device, volume in attached_volumes(instance) if volume not in done]
-            changes += [{"op": "tag"}, {"op": "terminate"}]
+            changes = [*snapshot_changes(ec2, instance), {"op": "tag"}, {"op": "terminate"}]
         words = {"tag": f"tag {CONTAINED_TAG}", "stop": "stop it", "terminate":
                  "TERMINATE it (irreversible)"}
         steps = [words.get(c["op"]) or f"snapshot {c['volume']}" for c in changes]
@@ -102,10 +97,7 @@ class ContainUnapprovedAmi(Playbook):
                 snapshots.append(snapshot(ec2, instance_id, change["volume"], change["device"],
                                           self.name))
             elif change["op"] == "tag":
-                aws_call(ec2.create_tags, Resources=[instance_id], Tags=[
-                    {"Key": CONTAINED_TAG,
-                     "Value": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                    {"Key": ACTION_TAG, "Value": self.name}])
+                tag_instance(ec2, instance_id, CONTAINED_TAG, self.name)
             elif change["op"] == "stop":
                 aws_call(ec2.stop_instances, InstanceIds=[instance_id])
             elif change["op"] == "terminate":

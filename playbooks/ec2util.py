@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -77,11 +78,20 @@ def attached_volumes(instance: dict[str, Any]) -> list[tuple[str, str]]:
             for m in instance.get("BlockDeviceMappings", []) if m.get("Ebs", {}).get("VolumeId")]
 
 
-def snapshotted_volumes(ec2: Any, instance_id: str) -> set[str]:
-    """Volumes of ``instance_id`` that already have a socbot snapshot (so none is taken twice)."""
+def interface_groups(instance: dict[str, Any]) -> dict[str, list[str]]:
+    """Each network interface of the instance and the ids of its security groups."""
+    return {eni["NetworkInterfaceId"]: [g["GroupId"] for g in eni.get("Groups", [])]
+            for eni in instance.get("NetworkInterfaces", [])}
+
+
+def snapshot_changes(ec2: Any, instance: dict[str, Any]) -> list[dict[str, Any]]:
+    """``{"op": "snapshot", ...}`` for each attached volume without a socbot snapshot yet
+    (so a second run takes none twice)."""
     snapshots = aws_call(ec2.describe_snapshots, OwnerIds=["self"], Filters=[
-        {"Name": f"tag:{SNAPSHOT_OF_TAG}", "Values": [instance_id]}])["Snapshots"]
-    return {s["VolumeId"] for s in snapshots}
+        {"Name": f"tag:{SNAPSHOT_OF_TAG}", "Values": [instance["InstanceId"]]}])["Snapshots"]
+    done = {s["VolumeId"] for s in snapshots}
+    return [{"op": "snapshot", "volume": volume, "device": device}
+            for device, volume in attached_volumes(instance) if volume not in done]
 
 
 def snapshot(ec2: Any, instance_id: str, volume_id: str, device: str, playbook: str) -> str:
@@ -92,6 +102,13 @@ def snapshot(ec2: Any, instance_id: str, volume_id: str, device: str, playbook: 
                        Description=f"socbot {playbook}: {instance_id} {device}"[:255],
                        TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}])
     return str(created["SnapshotId"])
+
+
+def tag_instance(ec2: Any, instance_id: str, key: str, playbook: str) -> None:
+    """Tag the instance ``key`` = now (UTC) and ``socbot:playbook`` = ``playbook``."""
+    aws_call(ec2.create_tags, Resources=[instance_id], Tags=[
+        {"Key": key, "Value": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        {"Key": ACTION_TAG, "Value": playbook}])
 
 
 # --- network ACLs ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,16 +22,17 @@ from playbooks.ec2util import (
     ACTION_TAG,
     QUARANTINE_TAG,
     add_entries,
-    attached_volumes,
     deny_entries,
     describe_entry,
     describe_instance,
     facts_line,
     instance_facts,
+    interface_groups,
     nacls_for,
     remove_entries,
     snapshot,
-    snapshotted_volumes,
+    snapshot_changes,
+    tag_instance,
 )
 from playbooks.registry import register
 
@@ -93,14 +93,11 @@ class QuarantineInstance(Playbook):
             changes.append({"op": "empty_group", "group_id": group_id,
                             "ingress": group.get("IpPermissions", []),
                             "egress": group.get("IpPermissionsEgress", [])})
-        interfaces = {eni["NetworkInterfaceId"]: [g["GroupId"] for g in eni.get("Groups", [])]
-                      for eni in instance.get("NetworkInterfaces", [])}
+        interfaces = interface_groups(instance)
         changes += [{"op": "swap_groups", "interface": eni, "from": groups}
                     for eni, groups in sorted(interfaces.items())
                     if group_id is None or groups != [group_id]]
-        done = snapshotted_volumes(ec2, instance_id)
-        changes += [{"op": "snapshot", "volume": volume, "device": device}
-                    for device, volume in attached_volumes(instance) if volume not in done]
+        changes += snapshot_changes(ec2, instance)
         tags = {t["Key"] for t in instance.get("Tags", [])}
         if QUARANTINE_TAG not in tags:
             changes.append({"op": "tag"})
@@ -142,10 +139,7 @@ class QuarantineInstance(Playbook):
                     undo["snapshots"].append(snapshot(ec2, instance_id, change["volume"],
                                                       change["device"], self.name))
                 elif op == "tag":
-                    aws_call(ec2.create_tags, Resources=[instance_id], Tags=[
-                        {"Key": QUARANTINE_TAG,
-                         "Value": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                        {"Key": ACTION_TAG, "Value": self.name}])
+                    tag_instance(ec2, instance_id, QUARANTINE_TAG, self.name)
                     undo["tagged"] = True
                 elif op == "stop":
                     aws_call(ec2.stop_instances, InstanceIds=[instance_id])
@@ -162,8 +156,7 @@ class QuarantineInstance(Playbook):
             raise PlaybookFailed(f"{instance_id}: {exc}", partial=partial) from exc
         after = describe_instance(ec2, target)
         facts = instance_facts(after)
-        interfaces = {eni["NetworkInterfaceId"]: [g["GroupId"] for g in eni.get("Groups", [])]
-                      for eni in after.get("NetworkInterfaces", [])}
+        interfaces = interface_groups(after)
         leaky = [eni for eni, groups in interfaces.items() if groups != [group_id]]
         if leaky:
             raise PlaybookFailed(f"{instance_id}: interface(s) {', '.join(leaky)} still have "
@@ -182,9 +175,7 @@ class QuarantineInstance(Playbook):
         """Put the recorded groups back on each interface still isolated; remove ACL rules and
         the quarantine tag. Snapshots are kept; a stopped instance is not started."""
         ec2 = session.client("ec2")
-        instance = describe_instance(ec2, target)
-        current = {eni["NetworkInterfaceId"]: [g["GroupId"] for g in eni.get("Groups", [])]
-                   for eni in instance.get("NetworkInterfaces", [])}
+        current = interface_groups(describe_instance(ec2, target))
         restored = []
         for eni, groups in sorted(dict(undo.get("interfaces", {})).items()):
             if current.get(eni) == [undo.get("isolation_group")]:
