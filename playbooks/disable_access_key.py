@@ -99,14 +99,16 @@ class DisableAccessKey(Playbook):
     def undo(self, session: boto3.Session, target: Target, undo: Mapping[str, Any]) -> Result:
         """Reactivate the key (if it was active) and delete the policy the run attached."""
         iam = session.client("iam")
-        user, key_id = undo["UserName"], undo["AccessKeyId"]
+        # The alert's validated key and its owner as AWS says, not the stored undo data's.
+        user, key_id = self._user(iam, target), target["access_key_id"]
         done = []
         if undo.get("previous_status") == "Active":
             aws_call(iam.update_access_key, UserName=user, AccessKeyId=key_id, Status="Active")
             done.append("reactivated")
-        if undo.get("policy") and self._has_policy(iam, user, undo["policy"]):
-            aws_call(iam.delete_user_policy, UserName=user, PolicyName=undo["policy"])
-            done.append(f"deleted {undo['policy']}")
+        policy = POLICY_PREFIX + key_id
+        if undo.get("policy") == policy and self._has_policy(iam, user, policy):
+            aws_call(iam.delete_user_policy, UserName=user, PolicyName=policy)
+            done.append(f"deleted {policy}")
         return Result(bool(done), f"{key_id} of {user}: {', '.join(done) or 'nothing to undo'}")
 
     @staticmethod

@@ -7,7 +7,16 @@ from typing import Any
 
 import boto3
 
-from playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
+from playbooks.base import (
+    FIELD_SHAPES,
+    Plan,
+    Playbook,
+    PlaybookFailed,
+    Result,
+    Target,
+    aws_call,
+    check_field,
+)
 from playbooks.registry import register
 
 
@@ -102,10 +111,13 @@ class RestoreS3Object(Playbook):
     def undo(self, session: boto3.Session, target: Target, undo: Mapping[str, Any]) -> Result:
         """Delete the object again (a new delete marker), or delete the copied version."""
         s3 = session.client("s3")
-        bucket, key, owner = undo["Bucket"], undo["Key"], target.account_id
+        # The alert's validated bucket and key, not the stored undo data's copies of them.
+        bucket, key, owner = target["bucket"], target["object_key"], target.account_id
         if undo.get("created_version"):
-            aws_call(s3.delete_object, Bucket=bucket, Key=key,
-                     VersionId=undo["created_version"], ExpectedBucketOwner=owner)
+            version = check_field("created_version", undo["created_version"],
+                                  FIELD_SHAPES["version_id"])
+            aws_call(s3.delete_object, Bucket=bucket, Key=key, VersionId=version,
+                     ExpectedBucketOwner=owner)
             return Result(True, f"s3://{bucket}/{key}: deleted the restored copy")
         aws_call(s3.delete_object, Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
         return Result(True, f"s3://{bucket}/{key}: delete marker put back")

@@ -74,6 +74,18 @@ def test_second_run_changes_nothing_and_undo_reactivates(iam: Any) -> None:
     assert iam.list_user_policies(UserName="alice")["PolicyNames"] == []
 
 
+def test_undo_acts_on_the_alerts_key_not_on_ids_in_the_undo_data(iam: Any) -> None:
+    key = user_with_key(iam)
+    other = user_with_key(iam, "bob")
+    iam.update_access_key(UserName="bob", AccessKeyId=other, Status="Inactive")
+    pb = playbook("disable-access-key")
+    target = pb.target(context(access_key_id=key, iam_user="alice"))
+    result = pb.run(session(), target)
+    edited = result.undo | {"UserName": "bob", "AccessKeyId": other}
+    assert pb.undo(session(), target, edited).changed
+    assert status(iam, "alice", key) == "Active" and status(iam, "bob", other) == "Inactive"
+
+
 def test_a_temporary_key_is_refused(aws: MotoServer) -> None:
     pb = playbook("disable-access-key")
     with pytest.raises(PlaybookFailed, match="temporary"):

@@ -68,6 +68,19 @@ def test_a_named_version_is_copied_back_once(s3: Any) -> None:
     assert body(s3) == b"ransomed"
 
 
+def test_undo_acts_on_the_alerts_object_not_on_ids_in_the_undo_data(s3: Any) -> None:
+    s3.put_object(Bucket="evidence", Key="other.txt", Body=b"keep")
+    s3.put_object(Bucket="evidence", Key=KEY, Body=b"v1")
+    s3.delete_object(Bucket="evidence", Key=KEY)
+    pb = playbook("restore-s3-object")
+    target = pb.target(context(bucket="evidence", object_key=KEY))
+    result = pb.run(session(), target)
+    pb.undo(session(), target, result.undo | {"Key": "other.txt"})
+    assert s3.get_object(Bucket="evidence", Key="other.txt")["Body"].read() == b"keep"
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        body(s3)
+
+
 def test_dry_run_makes_no_mutating_call(s3: Any) -> None:
     s3.put_object(Bucket="evidence", Key=KEY, Body=b"v1")
     s3.delete_object(Bucket="evidence", Key=KEY)
