@@ -45,12 +45,7 @@ class RestartCloudtrailLogging(Playbook):
     def preview(self, session: boto3.Session, target: Target) -> Plan:
         """Read the trail's logging status and selectors."""
         trail, client = self._trail(session, target)
-        arn = trail["TrailARN"]
-        status = aws_call(client.get_trail_status, Name=arn)
-        selectors = aws_call(client.get_event_selectors, TrailName=arn)
-        before = {"TrailARN": arn, "IsLogging": bool(status.get("IsLogging")),
-                  "EventSelectors": selectors.get("EventSelectors", []),
-                  "AdvancedEventSelectors": selectors.get("AdvancedEventSelectors", [])}
+        before = _state(client, trail["TrailARN"])
         changes: list[dict[str, Any]] = []
         if not before["IsLogging"]:
             changes.append({"op": "start_logging"})
@@ -76,11 +71,7 @@ class RestartCloudtrailLogging(Playbook):
                          EventSelectors=change["EventSelectors"])
             else:
                 aws_call(client.start_logging, Name=arn)
-        status = aws_call(client.get_trail_status, Name=arn)
-        selectors = aws_call(client.get_event_selectors, TrailName=arn)
-        after = {"TrailARN": arn, "IsLogging": bool(status.get("IsLogging")),
-                 "EventSelectors": selectors.get("EventSelectors", []),
-                 "AdvancedEventSelectors": selectors.get("AdvancedEventSelectors", [])}
+        after = _state(client, arn)
         if not after["IsLogging"] or logs_nothing(after):
             raise PlaybookFailed(f"{trail['Name']}: still not logging events after the "
                                  "restart; check the trail's bucket policy and KMS key")
@@ -105,3 +96,12 @@ class RestartCloudtrailLogging(Playbook):
         if home != target.region:
             client = session.client("cloudtrail", region_name=home)
         return dict(trail), client
+
+
+def _state(client: Any, arn: str) -> dict[str, Any]:
+    """Whether the trail logs, and its event selectors."""
+    status = aws_call(client.get_trail_status, Name=arn)
+    selectors = aws_call(client.get_event_selectors, TrailName=arn)
+    return {"TrailARN": arn, "IsLogging": bool(status.get("IsLogging")),
+            "EventSelectors": selectors.get("EventSelectors", []),
+            "AdvancedEventSelectors": selectors.get("AdvancedEventSelectors", [])}
