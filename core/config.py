@@ -596,20 +596,18 @@ class Secrets:
     slack_app_token: str = ""
     slack_signing_secret: str = ""
     slack_api_url: str = ""
-    aws_external_id: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
         """Read ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``,
-        ``SLACK_API_URL`` (a Web API base URL, for tests and proxies) and
-        ``SOCBOT_AWS_EXTERNAL_ID``."""
+        and ``SLACK_API_URL`` (a Web API base URL, for tests and proxies). The AWS ExternalId
+        is read by the session factory from the variable ``aws.external_id_env`` names."""
         env = dict(os.environ) if env is None else env
         return cls(
             slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
             slack_app_token=env.get("SLACK_APP_TOKEN", ""),
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
             slack_api_url=env.get("SLACK_API_URL", ""),
-            aws_external_id=env.get("SOCBOT_AWS_EXTERNAL_ID", ""),
         )
 
     @property
