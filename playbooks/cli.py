@@ -104,7 +104,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> 
              or settings.playbooks.timeout_s)
     print(f"parameters:       {', '.join(params) or 'none'}")
     undo = ("none needed (read-only)" if cls.read_only else
-            "automatic, from the recorded undo data" if cls.undoable else
+            "implemented (no Slack or CLI trigger yet); undo data recorded" if cls.undoable else
             "by hand, from the recorded undo data")
     print(f"undo:             {undo}")
     print(f"time limit:       {limit:g} s")
