@@ -25,6 +25,6 @@ VOLUME ["/var/lib/socbot"]
 EXPOSE 3000 9108
 # Healthy when the process's /healthz answers ok (Redis reachable, every stage running).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "core.health"]
+    CMD ["python", "-m", "socbot.core.health"]
 ENTRYPOINT ["socbot"]
 CMD ["run"]

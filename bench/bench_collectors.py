@@ -35,7 +35,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 GENERATOR = PROJECT.parent / "shared" / "tools" / "gen_secure_log.py"
-SOCBOT = [sys.executable, "-m", "bot.cli"]
+SOCBOT = [sys.executable, "-m", "socbot.bot.cli"]
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:

@@ -34,11 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collectors.cloudtrail import read_path  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.events import Event  # noqa: E402
-from detections.engine import SIGNAL_DATASET, Engine, signal_event  # noqa: E402
-from detections.rule import load_all  # noqa: E402
+from socbot.collectors.cloudtrail import read_path  # noqa: E402
+from socbot.core.config import Settings  # noqa: E402
+from socbot.core.events import Event  # noqa: E402
+from socbot.detections.engine import SIGNAL_DATASET, Engine, signal_event  # noqa: E402
+from socbot.detections.rule import load_all  # noqa: E402
 
 RECORDING = (ROOT.parent / "shared" / "data" / "cloudtrail" / "invictus-ir-aws-dataset"
              / "CloudTrail")
@@ -148,7 +148,7 @@ def main() -> int:
     if args.redis_url:
         client = redis.Redis.from_url(args.redis_url)
     else:
-        from core.redisconn import embedded
+        from socbot.core.redisconn import embedded
 
         client = embedded(Path(tmp.name) / "redis.db")
     events = load()

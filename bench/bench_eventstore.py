@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from core.eventstore import EventStore
+from socbot.core.eventstore import EventStore
 
 DATASETS = ("secure", "cloudtrail", "door", "wifi")
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import redis  # noqa: E402
 from fake_slack import FakeSlack  # noqa: E402
 
-from bot.runtime import Runtime  # noqa: E402
-from collectors.pipeline import collect_secure  # noqa: E402
-from core.config import Secrets, Settings  # noqa: E402
+from socbot.bot.runtime import Runtime  # noqa: E402
+from socbot.collectors.pipeline import collect_secure  # noqa: E402
+from socbot.core.config import Secrets, Settings  # noqa: E402
 
 
 def line(n: int, ip: str, second: int, ok: bool = False) -> str:

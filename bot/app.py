@@ -25,20 +25,20 @@ import redis
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import blocks, views
-from bot.approvers import Approvers
-from bot.blocks import PlaybookLookup, mention, utc
-from bot.escape import escape, escape_truncate
-from bot.render import AlertRenderer, mute_entity, render_lock
-from bot.slash import SocCommand
-from bot.verify import Verifier
-from core.actions import Action, ActionStore, Decision
-from core.alerts import Alert, AlertStore
-from core.audit import audit
-from core.config import Secrets, Settings
-from core.eventstore import EventStore
-from core.mutes import MuteStore
-from enrichment.enricher import stored_labels
+from socbot.bot import blocks, views
+from socbot.bot.approvers import Approvers
+from socbot.bot.blocks import PlaybookLookup, mention, utc
+from socbot.bot.escape import escape, escape_truncate
+from socbot.bot.render import AlertRenderer, mute_entity, render_lock
+from socbot.bot.slash import SocCommand
+from socbot.bot.verify import Verifier
+from socbot.core.actions import Action, ActionStore, Decision
+from socbot.core.alerts import Alert, AlertStore
+from socbot.core.audit import audit
+from socbot.core.config import Secrets, Settings
+from socbot.core.eventstore import EventStore
+from socbot.core.mutes import MuteStore
+from socbot.enrichment.enricher import stored_labels
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +79,13 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
 
 
 def _all_playbooks() -> list[Any]:
-    from playbooks.registry import all_playbooks
+    from socbot.playbooks.registry import all_playbooks
 
     return list(all_playbooks())
 
 
 def _rule_ids() -> set[str]:
-    from detections.rule import load_all
+    from socbot.detections.rule import load_all
 
     return set(load_all())
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from core.config import Settings
+from socbot.core.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.escape import escape, escape_truncate, truncate
-from core.actions import Action
-from core.alerts import Alert
-from core.mutes import Mute
+from socbot.bot.escape import escape, escape_truncate, truncate
+from socbot.core.actions import Action
+from socbot.core.alerts import Alert
+from socbot.core.mutes import Mute
 
 ACK = "alert_ack"
 RESOLVE = "alert_resolve"
@@ -137,7 +137,7 @@ def _message(text: str, blocks: Iterable[Block]) -> Message:
 def registry_lookup(name: str) -> Any:
     """The default :data:`PlaybookLookup`: the playbook registry (imported on first use,
     since reading it imports every playbook module)."""
-    from playbooks.registry import get
+    from socbot.playbooks.registry import get
 
     return get(name)
 

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.config import ConfigError, Secrets, Settings, host_port, load
-from core.process import stop_on_signals
+from socbot.core.config import ConfigError, Secrets, Settings, host_port, load
+from socbot.core.process import stop_on_signals
 
 log = logging.getLogger("socbot")
 
@@ -42,11 +42,11 @@ first run:  socbot run --demo
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with every area's subcommands."""
-    from collectors.cli import register as collectors
-    from core.auditcli import register as audit
-    from core.doctor import register as doctor
-    from detections.cli import register as detections
-    from playbooks.cli import register as playbooks
+    from socbot.collectors.cli import register as collectors
+    from socbot.core.auditcli import register as audit
+    from socbot.core.doctor import register as doctor
+    from socbot.detections.cli import register as detections
+    from socbot.playbooks.cli import register as playbooks
 
     parser = argparse.ArgumentParser(
         prog="socbot", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot run``."""
-    from bot.runtime import ROLES, Runtime
-    from core.redisconn import connect
+    from socbot.bot.runtime import ROLES, Runtime
+    from socbot.core.redisconn import connect
 
     roles = tuple(args.role) if args.role else ROLES
     if args.demo:
@@ -130,10 +130,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
 
 def _demo(settings: Settings) -> int:
     """The bundled samples through every stage but Slack; alerts on the terminal."""
-    from bot.runtime import Runtime
-    from collectors.pipeline import collect_cloudtrail, collect_secure
-    from core.alerts import AlertStore
-    from core.redisconn import embedded
+    from socbot.bot.runtime import Runtime
+    from socbot.collectors.pipeline import collect_cloudtrail, collect_secure
+    from socbot.core.alerts import AlertStore
+    from socbot.core.redisconn import embedded
 
     with tempfile.TemporaryDirectory(prefix="socbot-demo-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
@@ -163,7 +163,7 @@ def _demo(settings: Settings) -> int:
 
 def cmd_config(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot config check``: validate the file and the rule ids it names; print the result."""
-    from core.doctor import FAIL, check_config
+    from socbot.core.doctor import FAIL, check_config
 
     finding = check_config(settings, args.config)
     if finding.status == FAIL:

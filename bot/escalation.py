@@ -20,12 +20,12 @@ from collections.abc import Callable
 import redis
 from slack_sdk import WebClient
 
-from bot.blocks import group_mention
-from bot.escape import escape
-from bot.verify import Verifier
-from core.alerts import Alert, AlertStore
-from core.audit import audit
-from core.config import Settings
+from socbot.bot.blocks import group_mention
+from socbot.bot.escape import escape
+from socbot.bot.verify import Verifier
+from socbot.core.alerts import Alert, AlertStore
+from socbot.core.audit import audit
+from socbot.core.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -46,13 +46,13 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot import blocks
-from bot.render import AlertRenderer, channel_for, render_lock
-from core.actions import ActionStore
-from core.alerts import Alert, AlertStore
-from core.config import Secrets, Settings
-from core.mutes import MuteStore
-from core.streams import Fields
+from socbot.bot import blocks
+from socbot.bot.render import AlertRenderer, channel_for, render_lock
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import Alert, AlertStore
+from socbot.core.config import Secrets, Settings
+from socbot.core.mutes import MuteStore
+from socbot.core.streams import Fields
 
 log = logging.getLogger(__name__)
 

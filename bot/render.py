@@ -15,12 +15,12 @@ from typing import Any
 
 import redis
 
-from bot import blocks
-from bot.blocks import Message, PlaybookLookup
-from core.actions import Action, ActionStore
-from core.alerts import Alert
-from core.config import Settings, route
-from core.mutes import Mute, MuteStore
+from socbot.bot import blocks
+from socbot.bot.blocks import Message, PlaybookLookup
+from socbot.core.actions import Action, ActionStore
+from socbot.core.alerts import Alert
+from socbot.core.config import Settings, route
+from socbot.core.mutes import Mute, MuteStore
 
 
 def mute_entity(alert: Alert) -> str:

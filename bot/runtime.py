@@ -22,14 +22,14 @@ from typing import Any, TextIO
 
 import redis
 
-from core.actions import ActionStore
-from core.alerts import AlertStore
-from core.config import Secrets, Settings
-from core.mutes import MuteStore
-from core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name
-from detections.engine import Engine
-from detections.rule import load_all
-from detections.worker import DetectionWorker
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import AlertStore
+from socbot.core.config import Secrets, Settings
+from socbot.core.mutes import MuteStore
+from socbot.core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name
+from socbot.detections.engine import Engine
+from socbot.detections.rule import load_all
+from socbot.detections.worker import DetectionWorker
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,9 @@ class Runtime:
         web = verifier = escalator = None
         sessions = self._sessions()
         if self.secrets.slack_enabled:
-            from bot.escalation import Escalator
-            from bot.notifier import make_web_client
-            from bot.verify import Verifier
+            from socbot.bot.escalation import Escalator
+            from socbot.bot.notifier import make_web_client
+            from socbot.bot.verify import Verifier
 
             web = make_web_client(self.secrets)
             verifier = Verifier(self.settings, web, self.client, alerts, mutes)
@@ -76,14 +76,14 @@ class Runtime:
             self._consumer("detect", DetectionWorker(self.client, engine).handle)
         if "notify" in self.roles:
             if web is not None:
-                from bot.notifier import SlackNotifier
+                from socbot.bot.notifier import SlackNotifier
 
                 assert escalator is not None and verifier is not None
                 notifier: Any = SlackNotifier(self.settings, web, alerts, actions, mutes=mutes,
                                               on_posted=[escalator.schedule, verifier.start],
                                               enricher=self._enricher(sessions))
             else:
-                from bot.notifier import TerminalNotifier
+                from socbot.bot.notifier import TerminalNotifier
 
                 notifier = TerminalNotifier(alerts, actions, stream=self.out,
                                             enricher=self._enricher(sessions))
@@ -93,12 +93,12 @@ class Runtime:
                                                      args=(self.stop,), name="notify-flush",
                                                      daemon=True))
         if "respond" in self.roles:
-            from playbooks.runner import ActionRunner
+            from socbot.playbooks.runner import ActionRunner
 
             runner = ActionRunner(self.client, actions, alerts, sessions, settings=self.settings)
             self._consumer("respond", runner.handle)
         if "index" in self.roles:
-            from core.eventstore import EventStore
+            from socbot.core.eventstore import EventStore
 
             store = EventStore(self.client,
                                retention_s=self.settings.events.retention_hours * 3600,
@@ -114,7 +114,7 @@ class Runtime:
     def _sessions(self) -> Any:
         """One boto3 session factory for playbooks and AWS enrichment (AssumeRole per account
         as the configuration says)."""
-        from playbooks.session import SessionFactory
+        from socbot.playbooks.session import SessionFactory
 
         return SessionFactory.from_settings(self.settings)
 
@@ -122,7 +122,7 @@ class Runtime:
         """The enricher of alerts before they are shown; None when turned off."""
         if not self.settings.enrichment.enabled:
             return None
-        from enrichment.enricher import Enricher
+        from socbot.enrichment.enricher import Enricher
 
         return Enricher(self.client, self.settings,
                         session_factory=sessions if self.aws_enrichment else None)
@@ -134,7 +134,7 @@ class Runtime:
                                         handler, after_batch=after_batch)
 
     def _slack(self, web: Any, verifier: Any) -> None:
-        from bot.app import build_app
+        from socbot.bot.app import build_app
 
         app = build_app(self.settings, self.secrets, web, self.client, verifier=verifier)
         if self.secrets.slack_app_token:
@@ -145,7 +145,7 @@ class Runtime:
                                                  daemon=True))
             self._closers.append(handler.close)
         else:
-            from bot.http import serve
+            from socbot.bot.http import serve
 
             server = self.http_server = serve(app, *self.listen)
             self.threads.append(threading.Thread(target=server.serve_forever, name="slack",
@@ -155,8 +155,8 @@ class Runtime:
     def start(self, *, health: bool = True) -> Runtime:
         """Start every stage in its own thread, the audit re-sender, and /metrics and
         /healthz when ``SOCBOT_METRICS_LISTEN`` is set."""
-        from core.audit import forwarder
-        from core.health import HealthServer, listen_address
+        from socbot.core.audit import forwarder
+        from socbot.core.health import HealthServer, listen_address
 
         for role, consumer in self.consumers.items():
             self.threads.append(threading.Thread(target=consumer.run, args=(self.stop,),

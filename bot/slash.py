@@ -21,16 +21,16 @@ from typing import Any
 
 import redis
 
-from bot.approvers import Approvers
-from bot.blocks import mention, utc
-from bot.escape import escape, escape_truncate, truncate
-from bot.render import AlertRenderer
-from core.alerts import AlertStore
-from core.events import Event
-from core.eventstore import GROUP as INDEX_GROUP
-from core.eventstore import EventStore
-from core.mutes import MAX_MUTE_S, MuteStore
-from core.streams import ACTIONS, ALERTS, DEAD_LETTERS, EVENTS
+from socbot.bot.approvers import Approvers
+from socbot.bot.blocks import mention, utc
+from socbot.bot.escape import escape, escape_truncate, truncate
+from socbot.bot.render import AlertRenderer
+from socbot.core.alerts import AlertStore
+from socbot.core.events import Event
+from socbot.core.eventstore import GROUP as INDEX_GROUP
+from socbot.core.eventstore import EventStore
+from socbot.core.mutes import MAX_MUTE_S, MuteStore
+from socbot.core.streams import ACTIONS, ALERTS, DEAD_LETTERS, EVENTS
 
 USAGE = "\n".join([
     "*Usage* (answers are visible only to you):",

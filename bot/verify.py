@@ -27,14 +27,14 @@ import redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import group_mention, mention
-from bot.escape import escape
-from bot.render import mute_entity
-from bot.views import verify_message
-from core.alerts import Alert, AlertStore
-from core.audit import audit
-from core.config import Settings
-from core.mutes import MuteStore
+from socbot.bot.blocks import group_mention, mention
+from socbot.bot.escape import escape
+from socbot.bot.render import mute_entity
+from socbot.bot.views import verify_message
+from socbot.core.alerts import Alert, AlertStore
+from socbot.core.audit import audit
+from socbot.core.config import Settings
+from socbot.core.mutes import MuteStore
 
 log = logging.getLogger(__name__)
 

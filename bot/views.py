@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import (
+from socbot.bot.blocks import (
     ENRICHMENT,
     SEVERITY_EMOJI,
     Message,
@@ -40,10 +40,10 @@ from bot.blocks import (
     status_line,
     utc,
 )
-from bot.escape import escape, truncate
-from core.actions import Action
-from core.alerts import SEVERITIES, Alert
-from core.mutes import Mute
+from socbot.bot.escape import escape, truncate
+from socbot.core.actions import Action
+from socbot.core.alerts import SEVERITIES, Alert
+from socbot.core.mutes import Mute
 
 FALSE_POSITIVE_VIEW = "false_positive"
 REASON_BLOCK, REASON_ACTION = "reason", "reason"

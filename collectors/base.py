@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from core.events import stable_id
+from socbot.core.events import stable_id
 
 __all__ = ["RAW_CAP", "BadRecord", "capped", "encode_event", "file_key", "line_id"]
 

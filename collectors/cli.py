@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.config import Secrets, Settings
-from core.process import stop_on_signals
+from socbot.core.config import Secrets, Settings
+from socbot.core.process import stop_on_signals
 
 SOURCES = ("secure", "cloudtrail", "door", "wifi")
 
@@ -72,7 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot collect secure|cloudtrail|door|wifi``."""
-    from core.health import HealthServer, listen_address
+    from socbot.core.health import HealthServer, listen_address
 
     handlers = {"secure": _collect_secure, "cloudtrail": _collect_cloudtrail,
                 "door": _collect_door, "wifi": _collect_wifi}
@@ -90,15 +90,15 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
 def _client() -> Any:
     """Redis from REDIS_URL (or the embedded one), checked now: a wrong URL fails at start-up
     with what to fix. Outages after that are what the spool is for."""
-    from core.redisconn import connect
+    from socbot.core.redisconn import connect
 
     return connect()
 
 
 def _spool(settings: Settings, name: str) -> Any:
     """The spool directory of the collector ``name`` (a file name fragment)."""
-    from collectors.spool import Spool
-    from core.redisconn import state_dir
+    from socbot.collectors.spool import Spool
+    from socbot.core.redisconn import state_dir
 
     config = settings.collectors.spool
     base = Path(config.dir) if config.dir else state_dir() / "spool"
@@ -106,8 +106,8 @@ def _spool(settings: Settings, name: str) -> Any:
 
 
 def _collect_secure(args: argparse.Namespace, settings: Settings, client: Any) -> int:
-    from collectors.pipeline import collect_secure
-    from core.events import stable_id
+    from socbot.collectors.pipeline import collect_secure
+    from socbot.core.events import stable_id
 
     path = Path(args.path)
     spool = _spool(settings, f"secure-{stable_id(str(path.resolve()))[:12]}")
@@ -120,13 +120,13 @@ def _collect_secure(args: argparse.Namespace, settings: Settings, client: Any) -
 def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> int:
     import threading
 
-    from collectors.sink import EventSink
+    from socbot.collectors.sink import EventSink
 
     config = settings.collectors.door
     stop = stop_on_signals()
     if args.path:
-        from collectors.door.files import read_path
-        from collectors.pipeline import send_items
+        from socbot.collectors.door.files import read_path
+        from socbot.collectors.pipeline import send_items
 
         sink = EventSink(client, "door-import", _spool(settings, "door-import"))
         stats = send_items(sink, "door", (item for path in args.path
@@ -135,7 +135,7 @@ def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> 
         sink.close()
         print(f"socbot collect door: {json.dumps(vars(stats))}", file=sys.stderr)
         return 0
-    from collectors.door.webhook import make_server
+    from socbot.collectors.door.webhook import make_server
 
     listen = args.listen or config.listen
     host, _, port = listen.rpartition(":")
@@ -163,20 +163,20 @@ def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> 
 
 
 def _collect_wifi(args: argparse.Namespace, settings: Settings, client: Any) -> int:
-    from collectors.wifi.collect import run_wifi
+    from socbot.collectors.wifi.collect import run_wifi
 
     return run_wifi(args, settings, client, _spool(settings, "wifi"), stop_on_signals())
 
 
 def _collect_cloudtrail(args: argparse.Namespace, settings: Settings, client: Any) -> int:
-    from collectors.pipeline import CollectStats, add_stats, collect_cloudtrail
+    from socbot.collectors.pipeline import CollectStats, add_stats, collect_cloudtrail
 
     config = settings.collectors.cloudtrail
     queue = args.sqs or (None if args.path else config.sqs_queue_url)
     if queue:
         import boto3
 
-        from collectors.cloudtrail_sqs import collect_sqs
+        from socbot.collectors.cloudtrail_sqs import collect_sqs
 
         stats = collect_sqs(client, boto3.client("sqs"), boto3.client("s3"), queue,
                             stop_on_signals(), once=args.once,
@@ -199,8 +199,8 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     """``socbot parse``: events as JSON Lines, or ``--summary`` counts; unparsed on stderr."""
     from collections import Counter
 
-    from collectors.base import encode_event
-    from collectors.files import parse_secure_in_parallel, read_events, report
+    from socbot.collectors.base import encode_event
+    from socbot.collectors.files import parse_secure_in_parallel, read_events, report
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]

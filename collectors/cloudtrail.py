@@ -38,8 +38,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from collectors.base import BadRecord, capped
-from core.events import Event, format_timestamp, parse_timestamp
+from socbot.collectors.base import BadRecord, capped
+from socbot.core.events import Event, format_timestamp, parse_timestamp
 
 __all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_bytes", "read_file",
            "read_path"]

@@ -38,15 +38,15 @@ from typing import Any
 
 import redis
 
-from collectors.base import BadRecord, capped
-from collectors.cloudtrail import (
+from socbot.collectors.base import BadRecord, capped
+from socbot.collectors.cloudtrail import (
     RecordError,
     from_eventbridge,
     is_eventbridge,
     normalize,
     read_bytes,
 )
-from collectors.pipeline import (
+from socbot.collectors.pipeline import (
     DEAD_LETTERS,
     DEAD_MAXLEN,
     EVENTS_MAXLEN,
@@ -54,7 +54,7 @@ from collectors.pipeline import (
     add_stats,
     send_cloudtrail,
 )
-from core.events import Event
+from socbot.core.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collectors.base import BadRecord, file_key, line_id
-from core.config import Settings
-from core.events import Event
+from socbot.collectors.base import BadRecord, file_key, line_id
+from socbot.core.config import Settings
+from socbot.core.events import Event
 
 ReadPath = Callable[[Path], Iterator[Event | BadRecord | None]]
 
 # source -> "module:function" reading one file or directory.
 READERS = {
-    "secure": "collectors.files:read_secure",
-    "cloudtrail": "collectors.cloudtrail:read_path",
-    "door": "collectors.door.files:read_path",
-    "wifi": "collectors.wifi.files:read_path",
+    "secure": "socbot.collectors.files:read_secure",
+    "cloudtrail": "socbot.collectors.cloudtrail:read_path",
+    "door": "socbot.collectors.door.files:read_path",
+    "wifi": "socbot.collectors.wifi.files:read_path",
 }
 SOURCES = tuple(READERS)
 _WITH_SETTINGS = ("door", "wifi")  # their read_path takes (path, settings)
@@ -50,7 +50,7 @@ def _files(path: Path) -> list[Path]:
 
 def read_secure(path: Path, now: datetime | None = None) -> Iterator[Event | BadRecord | None]:
     """Events of syslog files (read in large chunks; ids from the file and byte offset)."""
-    from collectors.secure import ParseError, parse_line
+    from socbot.collectors.secure import ParseError, parse_line
 
     now = now or datetime.now(UTC)
     for file in _files(path):
@@ -172,8 +172,8 @@ def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
 
 
 def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
-    from collectors.base import encode_event
-    from collectors.secure import ParseError, classify_line, parse_line
+    from socbot.collectors.base import encode_event
+    from socbot.collectors.secure import ParseError, classify_line, parse_line
 
     name, start, end, key, now, summary = job
     result = ChunkResult()

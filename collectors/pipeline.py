@@ -39,14 +39,14 @@ from pathlib import Path
 import redis
 from redis.typing import EncodableT, FieldT
 
-from collectors.base import capped, encode_event, file_key, line_id
-from collectors.cloudtrail import BadRecord, read_path
-from collectors.secure import ParseError, parse_line
-from collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
-from collectors.spool import Spool, SpoolFull
-from collectors.tail import FileTailer, Position, PositionStore, TailLine
-from core.events import Event
-from core.streams import DEAD_LETTERS, EVENTS
+from socbot.collectors.base import capped, encode_event, file_key, line_id
+from socbot.collectors.cloudtrail import BadRecord, read_path
+from socbot.collectors.secure import ParseError, parse_line
+from socbot.collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
+from socbot.collectors.spool import Spool, SpoolFull
+from socbot.collectors.tail import FileTailer, Position, PositionStore, TailLine
+from socbot.core.events import Event
+from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
 

@@ -86,8 +86,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from collectors.syslog import Header, HeaderError, parse_header
-from core.events import Event, format_timestamp, stable_id
+from socbot.collectors.syslog import Header, HeaderError, parse_header
+from socbot.core.events import Event, format_timestamp, stable_id
 
 MAX_LINE_BYTES = 8192
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import redis
 
-from collectors.spool import Spool, Spooled
-from core import metrics
-from core.streams import DEAD_LETTERS, EVENTS
+from socbot.collectors.spool import Spool, Spooled
+from socbot.core import metrics
+from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
 

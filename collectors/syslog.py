@@ -26,7 +26,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from core.events import format_timestamp
+from socbot.core.events import format_timestamp
 
 __all__ = ["Header", "HeaderError", "parse_header"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 
-from core.streams import ACTIONS
+from socbot.core.streams import ACTIONS
 
 ACTION_STATUSES = ("requested", "approved", "denied", "expired", "running", "succeeded", "failed")
 DEFAULT_EXPIRY_S = 30 * 60

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 import redis
 
-from core.auditforward import FluentForwarder
-from core.streams import AUDIT, Producer
+from socbot.core.auditforward import FluentForwarder
+from socbot.core.streams import AUDIT, Producer
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 import redis
 
-from core.audit import iso
-from core.streams import AUDIT, decode, decode_fields
+from socbot.core.audit import iso
+from socbot.core.streams import AUDIT, decode, decode_fields
 
 COLUMNS = ("id", "@timestamp", "who", "what", "alert_id", "action_id", "result")
 _RELATIVE = re.compile(r"(\d+)([smhd])")
@@ -159,8 +159,8 @@ def register(commands: Any) -> None:
 
 def cmd_tail(args: argparse.Namespace, settings: Any, secrets: Any) -> int:
     """``socbot audit tail``."""
-    from core.process import stop_on_signals
-    from core.redisconn import connect
+    from socbot.core.process import stop_on_signals
+    from socbot.core.redisconn import connect
 
     stop = stop_on_signals() if args.follow else None
     tail(connect(), sys.stdout, count=max(args.lines, 0), follow=args.follow, stop=stop)
@@ -169,7 +169,7 @@ def cmd_tail(args: argparse.Namespace, settings: Any, secrets: Any) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Any, secrets: Any) -> int:
     """``socbot audit export``."""
-    from core.redisconn import connect
+    from socbot.core.redisconn import connect
 
     try:
         since = parse_time(args.since) if args.since else None

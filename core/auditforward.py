@@ -31,7 +31,7 @@ from typing import Any
 
 from fluent.sender import FluentSender
 
-from core import metrics
+from socbot.core import metrics
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class FluentForwarder:
         if address is None:
             return None
         if spool_dir is None:
-            from core.redisconn import state_dir
+            from socbot.core.redisconn import state_dir
 
             spool_dir = state_dir()
         return cls(*address, spool=spool_dir / SPOOL_NAME)

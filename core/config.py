@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.alerts import SEVERITIES
+from socbot.core.alerts import SEVERITIES
 
 
 class ConfigError(Exception):

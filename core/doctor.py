@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.config import Secrets, Settings
+from socbot.core.config import Secrets, Settings
 
 OK, FAIL, WARN, OFF = "ok", "FAIL", "warn", "not configured"
 
@@ -48,7 +48,7 @@ def check_config(settings: Settings, path: str | None) -> Finding:
     """The configuration was loaded (``main`` validated it) and names only known rules."""
     where = path or os.environ.get("SOCBOT_CONFIG") or "(no file: defaults)"
     try:
-        from detections.rule import load_all
+        from socbot.detections.rule import load_all
 
         known = load_all()
         unknown = sorted(set(settings.rules) - set(known))
@@ -72,7 +72,7 @@ def check_redis(env: Mapping[str, str]) -> Finding:
                        "server that several processes share")
     import redis
 
-    from core.redisconn import _redact
+    from socbot.core.redisconn import _redact
 
     shown = _redact(url)
     try:
@@ -100,7 +100,7 @@ def check_slack(secrets: Secrets) -> Finding:
         return Finding("slack", OFF, "SLACK_BOT_TOKEN is unset: alerts go to the terminal",
                        "set SLACK_BOT_TOKEN (xoxb-...) and SLACK_APP_TOKEN (xapp-...) to post "
                        "to Slack; README: Quickstart with Slack and AWS")
-    from core.config import ConfigError
+    from socbot.core.config import ConfigError
 
     try:
         secrets.check_slack()
@@ -108,7 +108,7 @@ def check_slack(secrets: Secrets) -> Finding:
         return Finding("slack", FAIL, "the Slack credentials are incomplete", str(exc))
     from slack_sdk.errors import SlackApiError
 
-    from bot.notifier import make_web_client
+    from socbot.bot.notifier import make_web_client
 
     web = make_web_client(secrets, rate_limit_retries=1)
     web.timeout = 10
@@ -191,7 +191,7 @@ def check_aws(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
 
 def check_fluentd(env: Mapping[str, str]) -> Finding:
     """fluentd accepts connections at ``FLUENTD_HOST``:``FLUENTD_PORT``."""
-    from core.auditforward import fluentd_address
+    from socbot.core.auditforward import fluentd_address
 
     try:
         address = fluentd_address(env)
@@ -222,7 +222,7 @@ def check_enrichment(settings: Settings) -> Finding:
                            "mount the .mmdb file there or remove the key (GeoIP then uses "
                            "the bundled country and AS data)")
     try:
-        from enrichment.geoip import GeoIP
+        from socbot.enrichment.geoip import GeoIP
 
         found = GeoIP(config.maxmind_city_db, config.maxmind_asn_db).lookup("8.8.8.8")
     except Exception as exc:
@@ -271,7 +271,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from core.config import load
+    from socbot.core.config import load
 
     sys.exit(cmd_doctor(argparse.Namespace(json=False, config=None), load(),
                         Secrets.from_env()))

@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from core.events import Event, loads
+from socbot.core.events import Event, loads
 
 GROUP = "index"
 ALL = "soc:es:all"

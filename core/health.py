@@ -31,7 +31,7 @@ from typing import Any
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from core.metrics import StreamCollector
+from socbot.core.metrics import StreamCollector
 
 log = logging.getLogger(__name__)
 

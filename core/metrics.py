@@ -2,7 +2,7 @@
 
 The helpers keep label names and values in one place; a stage calls, for example::
 
-    from core import metrics
+    from socbot.core import metrics
     metrics.events_in("secure", 120)            # collector: after XADD of a batch
     metrics.parse_failure("secure", "too_long")  # collector: a line set aside
     metrics.alert("high", "new")                 # detection worker: per alert new/updated
@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from core.streams import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS, decode
+from socbot.core.streams import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS, decode
 
 log = logging.getLogger(__name__)
 

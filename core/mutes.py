@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from core.streams import decode
+from socbot.core.streams import decode
 
 ANY = "*"  # the entity of a mute that silences the whole rule
 MAX_MUTE_S = 30 * 86400

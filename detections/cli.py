@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
-from collectors.files import SOURCES
-from core.config import Secrets, Settings
+from socbot.collectors.files import SOURCES
+from socbot.core.config import Secrets, Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,13 +35,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files."""
-    from bot.progress import Progress
-    from bot.render import post_arguments
-    from collectors.files import read_events
-    from core.alerts import AlertStore
-    from core.redisconn import embedded
-    from detections.engine import Engine
-    from detections.rule import load_all
+    from socbot.bot.progress import Progress
+    from socbot.bot.render import post_arguments
+    from socbot.collectors.files import read_events
+    from socbot.core.alerts import AlertStore
+    from socbot.core.redisconn import embedded
+    from socbot.detections.engine import Engine
+    from socbot.detections.rule import load_all
 
     out = sys.stdout
     missing = [p for p in args.paths if not Path(p).exists()]
@@ -87,7 +87,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
 
 def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot rules list`` and ``socbot rules test``."""
-    from detections.rule import load_all
+    from socbot.detections.rule import load_all
 
     rules = load_all()
     if args.action == "list":
@@ -131,7 +131,7 @@ def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextI
 
 def test_rules(rules: dict[str, Any], out: TextIO) -> int:
     """Run every rule's own cases on a throw-away Redis; 1 if any case fails."""
-    from core.redisconn import embedded
+    from socbot.core.redisconn import embedded
 
     with tempfile.TemporaryDirectory(prefix="socbot-rules-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
@@ -144,7 +144,7 @@ def test_rules(rules: dict[str, Any], out: TextIO) -> int:
 
 def run_cases(client: Any, rules: dict[str, Any], out: TextIO) -> list[str]:
     """Every case of every rule through a fresh engine; the failures, each described."""
-    from detections.engine import Engine
+    from socbot.detections.engine import Engine
 
     failures: list[str] = []
     cases = 0

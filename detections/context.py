@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from core.config import DetectionDoor, DetectionPerson, DetectionSettings, Settings
+from socbot.core.config import DetectionDoor, DetectionPerson, DetectionSettings, Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

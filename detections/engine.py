@@ -26,11 +26,11 @@ from typing import Any
 
 import redis
 
-from core.alerts import SEVERITIES, Signal
-from core.config import RuleSettings, Settings
-from core.events import Event, epoch
-from detections.context import RuleContext
-from detections.rule import (
+from socbot.core.alerts import SEVERITIES, Signal
+from socbot.core.config import RuleSettings, Settings
+from socbot.core.events import Event, epoch
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import (
     Distinct,
     FirstSeen,
     Join,
@@ -42,7 +42,7 @@ from detections.rule import (
     Threshold,
     render,
 )
-from detections.rule import Sequence as SequenceSpec
+from socbot.detections.rule import Sequence as SequenceSpec
 
 log = logging.getLogger(__name__)
 

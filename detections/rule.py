@@ -6,7 +6,7 @@ configuration), decorated with its metadata and its own test events. It does no 
 needs memory declares it with ``state=``; the engine keeps that state in Redis, shared by every
 worker, and decides from it. Example::
 
-    from detections.rule import Match, Threshold, rule
+    from socbot.detections.rule import Match, Threshold, rule
 
     @rule(
         id="secure.ssh_brute_force",
@@ -53,8 +53,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from core.alerts import SEVERITIES
-from core.events import Event
+from socbot.core.alerts import SEVERITIES
+from socbot.core.events import Event
 
 
 @dataclass(frozen=True)
@@ -266,12 +266,12 @@ def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
 
 def load_all() -> dict[str, Rule]:
     """Import every rule module under ``detections`` and return the registry."""
-    import detections
+    import socbot.detections as detections
 
     # Rules live one level down (detections/<source>/<rule>.py); the engine's own modules
     # sit at the top and are not imported here.
-    for module in pkgutil.walk_packages(detections.__path__, "detections."):
-        if module.name.count(".") >= 2 and not module.ispkg:
+    for module in pkgutil.walk_packages(detections.__path__, "socbot.detections."):
+        if module.name.count(".") >= 3 and not module.ispkg:
             importlib.import_module(module.name)
     return REGISTRY
 

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 import redis
 
-from core import metrics
-from core.alerts import AlertStore, Signal
-from core.events import EventError, loads, validate
-from core.mutes import MuteStore
-from core.streams import ALERTS, Fields, Producer
-from detections.engine import Engine
+from socbot.core import metrics
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.events import EventError, loads, validate
+from socbot.core.mutes import MuteStore
+from socbot.core.streams import ALERTS, Fields, Producer
+from socbot.detections.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 See :class:`enrichment.enricher.Enricher`.
 """
 
-from enrichment.display import summary_lines
-from enrichment.enricher import Enricher
-from enrichment.errors import SourceUnavailable
+from socbot.enrichment.display import summary_lines
+from socbot.enrichment.enricher import Enricher
+from socbot.enrichment.errors import SourceUnavailable
 
 __all__ = ["Enricher", "SourceUnavailable", "summary_lines"]

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from enrichment.errors import SourceUnavailable
+from socbot.enrichment.errors import SourceUnavailable
 
 OWNER_TAGS = ("owner", "contact", "team", "created-by", "createdby")
 

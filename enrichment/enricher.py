@@ -35,17 +35,17 @@ from typing import Any
 
 import redis
 
-from core import metrics
-from core.alerts import ALERT_TTL_S
-from core.config import Settings
-from enrichment.aws import AwsContext, Sessions
-from enrichment.cache import Cache
-from enrichment.directory import from_settings
-from enrichment.display import summary_lines
-from enrichment.errors import SourceUnavailable
-from enrichment.geoip import GeoIP
-from enrichment.history import DAY_S, EntityHistory, default_history
-from enrichment.networks import NetworkLabels
+from socbot.core import metrics
+from socbot.core.alerts import ALERT_TTL_S
+from socbot.core.config import Settings
+from socbot.enrichment.aws import AwsContext, Sessions
+from socbot.enrichment.cache import Cache
+from socbot.enrichment.directory import from_settings
+from socbot.enrichment.display import summary_lines
+from socbot.enrichment.errors import SourceUnavailable
+from socbot.enrichment.geoip import GeoIP
+from socbot.enrichment.history import DAY_S, EntityHistory, default_history
+from socbot.enrichment.networks import NetworkLabels
 
 log = logging.getLogger(__name__)
 

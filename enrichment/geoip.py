@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from enrichment.errors import SourceUnavailable
+from socbot.enrichment.errors import SourceUnavailable
 
 # geoip2fast's file with country and ASN, IPv4 and IPv6 (shipped inside the package).
 GEOIP2FAST_FILE = "geoip2fast-asn-ipv6.dat.gz"

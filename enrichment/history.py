@@ -1,9 +1,10 @@
 """Entity history: how often an IP, user or host appeared in the last 24 hours, and since when.
 
 The enricher asks an :class:`EntityHistory` (a Protocol). :class:`EventStoreHistory` answers
-from the recent-event store (``core.eventstore``), whose per-value index streams have entry ids
-that are ingest times: the count since a time is an id range, and the first entry is the first
-time the value was seen within the store's retention (72 h by default), which the answer says.
+from the recent-event store (``socbot.core.eventstore``), whose per-value index streams have
+entry ids that are ingest times: the count since a time is an id range, and the first entry is
+the first time the value was seen within the store's retention (72 h by default), which the
+answer says.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any, Protocol
 
 import redis
 
-from core.streams import decode
-from enrichment.errors import SourceUnavailable
+from socbot.core.streams import decode
+from socbot.enrichment.errors import SourceUnavailable
 
 DAY_S = 24 * 3600
 COUNT_CAP = 10_000  # counting stops here: "10000 or more" is all an analyst needs
@@ -37,14 +38,14 @@ class NoHistory:
 
 
 class EventStoreHistory:
-    """Entity history from ``core.eventstore`` index streams (``soc:es:ix:{kind}:{value}``)."""
+    """Entity history from the event store's index streams (``soc:es:ix:{kind}:{value}``)."""
 
     def __init__(self, client: redis.Redis, retention_s: int = 72 * 3600) -> None:
         self.client = client
         self.retention_s = retention_s
 
     def history(self, field: str, value: str, since: float) -> dict[str, Any]:
-        from core.eventstore import EventStore, normalize
+        from socbot.core.eventstore import EventStore, normalize
 
         kind = _KINDS.get(field)
         normal = normalize(kind, value) if kind else None
@@ -68,11 +69,11 @@ class EventStoreHistory:
 
 
 def default_history(client: redis.Redis | None, retention_s: int = 72 * 3600) -> EntityHistory:
-    """The event store's history when there is a Redis client and ``core.eventstore``."""
+    """The event store's history when there is a Redis client and ``socbot.core.eventstore``."""
     if client is None:
         return NoHistory()
     try:
-        import core.eventstore  # noqa: F401
+        import socbot.core.eventstore  # noqa: F401
     except ImportError:
         return NoHistory()
     return EventStoreHistory(client, retention_s)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, TypeVar
 import boto3
 from botocore.exceptions import ClientError
 
-from core.config import Settings
+from socbot.core.config import Settings
 
 T = TypeVar("T")
 

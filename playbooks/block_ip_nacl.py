@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from playbooks.base import (
+from socbot.playbooks.base import (
     Plan,
     Playbook,
     PlaybookFailed,
@@ -17,7 +17,7 @@ from playbooks.base import (
     Target,
     aws_call,
 )
-from playbooks.ec2util import (
+from socbot.playbooks.ec2util import (
     Network,
     add_entries,
     deny_entries,
@@ -25,7 +25,7 @@ from playbooks.ec2util import (
     nacls_for,
     remove_entries,
 )
-from playbooks.registry import register
+from socbot.playbooks.registry import register
 
 # Narrowest blocks allowed when widening the alert's address with ``prefix``.
 MIN_PREFIX = {4: 16, 6: 48}

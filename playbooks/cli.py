@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-from core.config import Secrets, Settings
+from socbot.core.config import Secrets, Settings
 
 EXIT_REFUSED = 2
 
@@ -70,7 +70,7 @@ def _approvals_text(cls: Any) -> str:
 
 def cmd_list(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot playbooks list``."""
-    from playbooks.registry import all_playbooks
+    from socbot.playbooks.registry import all_playbooks
 
     for cls in all_playbooks():
         kind = ("destructive" if cls.destructive else
@@ -83,7 +83,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> 
 
 def cmd_show(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot playbooks show NAME``."""
-    from playbooks.registry import UnknownPlaybook, get
+    from socbot.playbooks.registry import UnknownPlaybook, get
 
     try:
         cls = get(args.name)
@@ -116,7 +116,12 @@ def cmd_show(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> 
 
 def cmd_policy(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot playbooks policy``."""
-    from playbooks.policy import actions, policy_document, render_policy, render_role_template
+    from socbot.playbooks.policy import (
+        actions,
+        policy_document,
+        render_policy,
+        render_role_template,
+    )
 
     if args.format == "cloudformation":
         sys.stdout.write(render_role_template())
@@ -153,14 +158,14 @@ def _print_result(payload: dict[str, Any]) -> None:
 
 def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot playbooks run NAME --alert ID [--dry-run | --action ID | --break-glass R]``."""
-    from core.actions import ActionStore
-    from core.alerts import AlertStore
-    from core.audit import audit
-    from core.redisconn import connect
-    from playbooks.base import PlaybookError
-    from playbooks.registry import UnknownPlaybook, get
-    from playbooks.runner import ActionRunner
-    from playbooks.session import SessionFactory
+    from socbot.core.actions import ActionStore
+    from socbot.core.alerts import AlertStore
+    from socbot.core.audit import audit
+    from socbot.core.redisconn import connect
+    from socbot.playbooks.base import PlaybookError
+    from socbot.playbooks.registry import UnknownPlaybook, get
+    from socbot.playbooks.runner import ActionRunner
+    from socbot.playbooks.session import SessionFactory
 
     def refuse(message: str) -> int:
         print(f"socbot: {message}", file=sys.stderr)

@@ -7,8 +7,8 @@ from typing import Any
 
 import boto3
 
-from playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
-from playbooks.ec2util import (
+from socbot.playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
+from socbot.playbooks.ec2util import (
     describe_instance,
     facts_line,
     instance_facts,
@@ -16,7 +16,7 @@ from playbooks.ec2util import (
     snapshot_changes,
     tag_instance,
 )
-from playbooks.registry import register
+from socbot.playbooks.registry import register
 
 CONTAINED_TAG = "socbot:contained"
 

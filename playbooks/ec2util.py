@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from playbooks.base import PlaybookFailed, Target, aws_call
+from socbot.playbooks.base import PlaybookFailed, Target, aws_call
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

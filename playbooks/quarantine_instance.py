@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from playbooks.base import (
+from socbot.playbooks.base import (
     Plan,
     Playbook,
     PlaybookFailed,
@@ -17,8 +17,8 @@ from playbooks.base import (
     Target,
     aws_call,
 )
-from playbooks.block_ip_nacl import blocked_network
-from playbooks.ec2util import (
+from socbot.playbooks.block_ip_nacl import blocked_network
+from socbot.playbooks.ec2util import (
     ACTION_TAG,
     QUARANTINE_TAG,
     add_entries,
@@ -34,7 +34,7 @@ from playbooks.ec2util import (
     snapshot_changes,
     tag_instance,
 )
-from playbooks.registry import register
+from socbot.playbooks.registry import register
 
 ISOLATION_DESCRIPTION = "socbot quarantine: no inbound or outbound rules"
 

@@ -3,8 +3,8 @@
 Adding a playbook is adding one module to this package; it is found and imported when the
 registry is first read. A minimal one::
 
-    from playbooks.base import Playbook, Plan, Result, Target, aws_call
-    from playbooks.registry import register
+    from socbot.playbooks.base import Playbook, Plan, Result, Target, aws_call
+    from socbot.playbooks.registry import register
 
     @register
     class StopInstance(Playbook):
@@ -33,7 +33,7 @@ import re
 import threading
 from typing import TypeVar
 
-from playbooks.base import Playbook
+from socbot.playbooks.base import Playbook
 
 P = TypeVar("P", bound=type[Playbook])
 
@@ -143,7 +143,7 @@ class PlaybookRegistry:
             self._loaded = True
 
 
-registry = PlaybookRegistry("playbooks")
+registry = PlaybookRegistry("socbot.playbooks")
 register = registry.register
 get = registry.get
 all_playbooks = registry.all_playbooks

@@ -6,8 +6,8 @@ from typing import Any
 
 import boto3
 
-from playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
-from playbooks.registry import register
+from socbot.playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
+from socbot.playbooks.registry import register
 
 # What a new trail logs: every management event, read and write.
 SAFE_DEFAULT_SELECTORS: list[dict[str, Any]] = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from playbooks.base import (
+from socbot.playbooks.base import (
     FIELD_SHAPES,
     Plan,
     Playbook,
@@ -17,7 +17,7 @@ from playbooks.base import (
     aws_call,
     check_field,
 )
-from playbooks.registry import register
+from socbot.playbooks.registry import register
 
 
 @register

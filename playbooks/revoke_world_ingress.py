@@ -6,8 +6,8 @@ from typing import Any
 
 import boto3
 
-from playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
-from playbooks.registry import register
+from socbot.playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
+from socbot.playbooks.registry import register
 
 WORLD_V4 = "0.0.0.0/0"
 WORLD_V6 = "::/0"

@@ -37,16 +37,16 @@ from typing import Any
 
 import redis
 
-from core import metrics
-from core.actions import Action, ActionStore
-from core.alerts import AlertStore
-from core.audit import audit
-from core.config import Settings, load
-from core.streams import ALERTS, Fields, Producer
-from playbooks.base import Playbook, PlaybookError, PlaybookFailed, Result
-from playbooks.registry import PlaybookRegistry, UnknownPlaybook
-from playbooks.registry import registry as default_registry
-from playbooks.session import SessionFactory
+from socbot.core import metrics
+from socbot.core.actions import Action, ActionStore
+from socbot.core.alerts import AlertStore
+from socbot.core.audit import audit
+from socbot.core.config import Settings, load
+from socbot.core.streams import ALERTS, Fields, Producer
+from socbot.playbooks.base import Playbook, PlaybookError, PlaybookFailed, Result
+from socbot.playbooks.registry import PlaybookRegistry, UnknownPlaybook
+from socbot.playbooks.registry import registry as default_registry
+from socbot.playbooks.session import SessionFactory
 
 log = logging.getLogger(__name__)
 

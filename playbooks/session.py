@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
-from core.config import Settings
-from playbooks.base import FIELD_SHAPES, PlaybookFailed, aws_call, check_field
+from socbot.core.config import Settings
+from socbot.playbooks.base import FIELD_SHAPES, PlaybookFailed, aws_call, check_field
 
 ROLE_SESSION_NAME = "socbot-remediation"
 # IAM role names (with an optional path) and STS external ids, as AWS documents them.

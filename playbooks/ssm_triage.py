@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import boto3
 from botocore.exceptions import ClientError
 
-from playbooks.base import (
+from socbot.playbooks.base import (
     Plan,
     Playbook,
     PlaybookFailed,
@@ -18,8 +18,8 @@ from playbooks.base import (
     aws_call,
     error_code,
 )
-from playbooks.ec2util import describe_instance, facts_line, instance_facts
-from playbooks.registry import register
+from socbot.playbooks.ec2util import describe_instance, facts_line, instance_facts
+from socbot.playbooks.registry import register
 
 # Fixed text: nothing from the alert ever reaches the instance's shell.
 TRIAGE_COMMANDS: tuple[str, ...] = (

@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 from moto_server import ACCOUNT, REGION
 
-from core.config import Settings
-from playbooks.base import Playbook
-from playbooks.registry import get
-from playbooks.session import SessionFactory
+from socbot.core.config import Settings
+from socbot.playbooks.base import Playbook
+from socbot.playbooks.registry import get
+from socbot.playbooks.session import SessionFactory
 
 # Operations that only read: what a dry run may call.
 READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head")

@@ -24,16 +24,16 @@ from fake_slack import (
     view_submission_body,
 )
 
-from bot.app import build_app
-from bot.escalation import Escalator
-from bot.http import serve
-from bot.notifier import SlackNotifier, make_web_client
-from bot.verify import Verifier
-from core.actions import ActionStore
-from core.alerts import AlertStore, Signal
-from core.config import Secrets, Settings
-from core.mutes import MuteStore
-from playbooks.registry import PlaybookRegistry, get
+from socbot.bot.app import build_app
+from socbot.bot.escalation import Escalator
+from socbot.bot.http import serve
+from socbot.bot.notifier import SlackNotifier, make_web_client
+from socbot.bot.verify import Verifier
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.config import Secrets, Settings
+from socbot.core.mutes import MuteStore
+from socbot.playbooks.registry import PlaybookRegistry, get
 
 SECRET = "harness-signing-secret"
 RESPONDER, APPROVER, ONCALL_MEMBER, MALLORY = "U0RESP", "U0APPR", "U0ONCALL", "U0MALLORY"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from core.actions import ActionStore
-from core.streams import ACTIONS
+from socbot.core.actions import ActionStore
+from socbot.core.streams import ACTIONS
 
 
 def test_the_requester_cannot_approve_their_own_request(redis_client: redis.Redis) -> None:

@@ -19,7 +19,7 @@ from slack_harness import (
     harness,
 )
 
-from core.streams import AUDIT
+from socbot.core.streams import AUDIT
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import threading
 
 import redis
 
-from core.alerts import AlertStore, Signal
+from socbot.core.alerts import AlertStore, Signal
 
 
 def signal(n: int, key: str = "203.0.113.7", at: float = 1000.0, window: int = 600) -> Signal:

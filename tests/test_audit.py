@@ -17,11 +17,11 @@ import msgpack
 import pytest
 import redis
 
-from core import audit as audit_module
-from core.audit import audit
-from core.auditcli import export, parse_time, read, register, tail
-from core.auditforward import FluentForwarder
-from core.streams import AUDIT
+from socbot.core import audit as audit_module
+from socbot.core.audit import audit
+from socbot.core.auditcli import export, parse_time, read, register, tail
+from socbot.core.auditforward import FluentForwarder
+from socbot.core.streams import AUDIT
 
 
 class ForwardReceiver:

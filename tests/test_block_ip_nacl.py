@@ -9,7 +9,7 @@ import pytest
 from moto_server import REGION, MotoServer
 from playbook_env import acl_entries, context, mutating, network, playbook, recorded_calls, session
 
-from playbooks.base import PlaybookFailed, PlaybookInputError
+from socbot.playbooks.base import PlaybookFailed, PlaybookInputError
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 from fake_slack import button_value, buttons, strings
 
-from bot.blocks import alert_message, approval_message, mention, result_message, safe_runbook
-from core.actions import Action
-from core.alerts import Alert
-from playbooks.registry import get
+from socbot.bot.blocks import alert_message, approval_message, mention, result_message, safe_runbook
+from socbot.core.actions import Action
+from socbot.core.alerts import Alert
+from socbot.playbooks.registry import get
 
 HOSTILE = "<!channel> <!subteam^S1> <https://evil.example|Approve> &lt; x\x00y"
 TOKEN = re.compile(r"<([^>]*)>")
@@ -193,7 +193,7 @@ def test_open_alert_offers_every_state_change_and_the_configured_mutes() -> None
 
 
 def test_a_muted_alert_says_until_when_and_by_whom_and_offers_no_mute() -> None:
-    from core.mutes import Mute
+    from socbot.core.mutes import Mute
 
     mute = Mute("cloudtrail.sg_open_to_world", "sg-0123456789abcdef0", 1700003600.0, "U0BOB")
     message = alert_message(make_alert(), [], lookup=get, mute=mute)

@@ -29,15 +29,15 @@ from fake_slack import (
 )
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_app
-from bot.http import serve
-from bot.notifier import SlackNotifier, make_web_client
-from core.actions import ActionStore
-from core.alerts import AlertStore, Signal
-from core.config import Approvals, Secrets, Settings
-from core.streams import ACTIONS, AUDIT
-from playbooks.base import Playbook
-from playbooks.registry import PlaybookRegistry, get
+from socbot.bot.app import build_app
+from socbot.bot.http import serve
+from socbot.bot.notifier import SlackNotifier, make_web_client
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.config import Approvals, Secrets, Settings
+from socbot.core.streams import ACTIONS, AUDIT
+from socbot.playbooks.base import Playbook
+from socbot.playbooks.registry import PlaybookRegistry, get
 
 SECRET = "test-signing-secret"
 REQUESTER, BOB, CAROL, DAVE, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0MALLORY"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from socbot.bot.cli import main
 
-SOCBOT = [sys.executable, "-m", "bot.cli"]
+SOCBOT = [sys.executable, "-m", "socbot.bot.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.cloudtrail import BadRecord, RecordError, normalize, read_file, read_path
-from core.events import validate
+from socbot.collectors.cloudtrail import BadRecord, RecordError, normalize, read_file, read_path
+from socbot.core.events import validate
 
 
 def split(items: list) -> tuple[list[dict], list[BadRecord]]:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from collectors.pipeline import STATS_KEY, collect_cloudtrail, collect_secure
-from collectors.tail import FileTailer, PositionStore
-from core.events import loads
-from core.streams import DEAD_LETTERS, EVENTS
+from socbot.collectors.pipeline import STATS_KEY, collect_cloudtrail, collect_secure
+from socbot.collectors.tail import FileTailer, PositionStore
+from socbot.core.events import loads
+from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 
 def sent_messages(client: redis.Redis) -> list[str]:

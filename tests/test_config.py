@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, Secrets, load, route
+from socbot.core.config import ConfigError, Secrets, load, route
 
 
 def write(tmp_path: Path, text: str) -> Path:

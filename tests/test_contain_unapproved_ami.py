@@ -18,7 +18,7 @@ from playbook_env import (
     session,
 )
 
-from playbooks.base import PlaybookFailed
+from socbot.playbooks.base import PlaybookFailed
 
 APPROVED = "ami-0aaaaaaaaaaaaaaaa"
 

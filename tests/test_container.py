@@ -74,7 +74,7 @@ def test_doctor_without_slack_or_aws_reports_them_not_configured(
     helped = run([str(installed / "bin" / "socbot"), "--help"], env)
     # ``socbot doctor`` once bot/cli.py registers core.doctor; the module itself before that.
     command = ([str(installed / "bin" / "socbot"), "doctor"] if " doctor " in helped.stdout
-               else [str(installed / "bin" / "python"), "-m", "core.doctor"])
+               else [str(installed / "bin" / "python"), "-m", "socbot.core.doctor"])
     result = run(command, env)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -87,6 +87,6 @@ def test_doctor_without_slack_or_aws_reports_them_not_configured(
 def test_the_healthcheck_command_reports_an_unhealthy_process(installed: Path,
                                                               tmp_path: Path) -> None:
     env = clean_env(tmp_path, SOCBOT_METRICS_LISTEN="127.0.0.1:9")  # nothing listens
-    result = run([str(installed / "bin" / "python"), "-m", "core.health"], env)
+    result = run([str(installed / "bin" / "python"), "-m", "socbot.core.health"], env)
     assert result.returncode == 1
     assert "no answer from http://127.0.0.1:9/healthz" in result.stdout

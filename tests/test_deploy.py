@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from playbooks.policy import (
+from socbot.playbooks.policy import (
     POLICY_FILE,
     ROLE_TEMPLATE_FILE,
     actions,
@@ -17,10 +17,10 @@ from playbooks.policy import (
     render_policy,
     render_role_template,
 )
-from playbooks.registry import all_playbooks
+from socbot.playbooks.registry import all_playbooks
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "aws"
-REGENERATE = "run `python -m playbooks.policy --write deploy/aws` and commit the result"
+REGENERATE = "run `python -m socbot.playbooks.policy --write deploy/aws` and commit the result"
 
 
 class _CloudFormationLoader(yaml.SafeLoader):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
-from core.config import Settings
-from detections.engine import Engine
-from detections.rule import REGISTRY, Case, Rule, load_all
+from socbot.core.config import Settings
+from socbot.detections.engine import Engine
+from socbot.detections.rule import REGISTRY, Case, Rule, load_all
 
 RULES = load_all()
 CASES = [(rule, case) for rule in RULES.values() for case in rule.tests]

@@ -10,7 +10,7 @@ import pytest
 from moto_server import MotoServer
 from playbook_env import context, mutating, playbook, recorded_calls, session
 
-from playbooks.base import PlaybookFailed
+from socbot.playbooks.base import PlaybookFailed
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_console_login_of_an_unknown_user_fails_clearly(aws: MotoServer) -> None
 
 
 def test_the_deny_policy_document_is_aws_revoke_older_sessions() -> None:
-    from playbooks.disable_access_key import deny_before
+    from socbot.playbooks.disable_access_key import deny_before
 
     document = json.loads(deny_before("2024-05-01T10:00:00Z"))
     assert document["Statement"][0]["Condition"] == {

@@ -7,10 +7,10 @@ import argparse
 import yaml
 from conftest import PROJECT
 
-from bot.cli import build_parser
-from core.config import Settings
-from detections.rule import load_all
-from playbooks.registry import all_playbooks
+from socbot.bot.cli import build_parser
+from socbot.core.config import Settings
+from socbot.detections.rule import load_all
+from socbot.playbooks.registry import all_playbooks
 
 README = (PROJECT / "README.md").read_text()
 

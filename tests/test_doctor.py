@@ -11,8 +11,8 @@ import pytest
 from fake_slack import FakeSlack
 from moto_server import ACCOUNT, MotoServer
 
-from core import doctor
-from core.config import Secrets, Settings
+from socbot.core import doctor
+from socbot.core.config import Secrets, Settings
 
 
 def free_port() -> int:

@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 import redis
 
-from collectors.base import BadRecord
-from collectors.door.adapters import PayloadError, to_event
-from collectors.door.export import read_export
-from collectors.door.files import read_file
-from collectors.door.webhook import SIGNATURE, TIMESTAMP, make_server, sign
-from collectors.sink import EventSink
-from core.config import DoorCollector, DoorExport
-from core.events import loads, validate
-from core.streams import EVENTS
+from socbot.collectors.base import BadRecord
+from socbot.collectors.door.adapters import PayloadError, to_event
+from socbot.collectors.door.export import read_export
+from socbot.collectors.door.files import read_file
+from socbot.collectors.door.webhook import SIGNATURE, TIMESTAMP, make_server, sign
+from socbot.collectors.sink import EventSink
+from socbot.core.config import DoorCollector, DoorExport
+from socbot.core.events import loads, validate
+from socbot.core.streams import EVENTS
 
 SECRET = b"door-shared-secret"
 
@@ -276,7 +276,7 @@ def test_receiver_refuses_to_start_without_a_secret(redis_client: redis.Redis) -
 
 def socbot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "SOCBOT_"))}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "socbot.bot.cli", *args], capture_output=True,
                           text=True, env={**base, **env}, timeout=120, check=False,
                           cwd=Path(__file__).resolve().parents[1])
 

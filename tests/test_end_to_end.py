@@ -28,12 +28,12 @@ from fake_slack import (
 from moto_server import ACCOUNT, REGION, MotoServer
 from test_audit import ForwardReceiver
 
-import core.audit as audit_module
-from bot.runtime import Runtime
-from collectors.pipeline import collect_cloudtrail, collect_secure
-from core.auditforward import FluentForwarder
-from core.config import Secrets, Settings
-from core.streams import ACTIONS
+import socbot.core.audit as audit_module
+from socbot.bot.runtime import Runtime
+from socbot.collectors.pipeline import collect_cloudtrail, collect_secure
+from socbot.core.auditforward import FluentForwarder
+from socbot.core.config import Secrets, Settings
+from socbot.core.streams import ACTIONS
 
 SECRET = "e2e-signing-secret"
 ONCALL, APPROVER, BYSTANDER = "UONCALL01", "UAPPROVE1", "UBYSTAND1"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import redis
 
-from core.alerts import AlertStore
-from core.config import RuleSettings
-from core.events import Event, dumps
-from core.streams import ALERTS, EVENTS, Consumer, Producer
-from detections.engine import Engine
-from detections.rule import Match, Rule, Threshold, load_all
-from detections.worker import DetectionWorker
+from socbot.core.alerts import AlertStore
+from socbot.core.config import RuleSettings
+from socbot.core.events import Event, dumps
+from socbot.core.streams import ALERTS, EVENTS, Consumer, Producer
+from socbot.detections.engine import Engine
+from socbot.detections.rule import Match, Rule, Threshold, load_all
+from socbot.detections.worker import DetectionWorker
 
 
 def failure(n: int, ip: str = "203.0.113.7", second: int | None = None) -> Event:
@@ -133,7 +133,7 @@ def event(n: int, action: str = "ssh_login", outcome: str = "failure", second: i
 
 
 def test_distinct_counts_values_per_key_not_events(redis_client: redis.Redis) -> None:
-    from detections.rule import Distinct
+    from socbot.detections.rule import Distinct
 
     rule = make_rule(lambda e: True, state=Distinct(by="source.ip", field="user.name", count=3,
                                                      window_s=60))
@@ -146,7 +146,7 @@ def test_distinct_counts_values_per_key_not_events(redis_client: redis.Redis) ->
 
 
 def test_first_seen_needs_history_and_fires_once_per_value(redis_client: redis.Redis) -> None:
-    from detections.rule import FirstSeen
+    from socbot.detections.rule import FirstSeen
 
     rule = make_rule(lambda e: True, state=FirstSeen(by="user.name", field="source.ip"))
     engine = Engine(redis_client, {rule.id: rule})
@@ -160,7 +160,7 @@ def test_first_seen_needs_history_and_fires_once_per_value(redis_client: redis.R
 
 
 def test_sequence_fires_on_b_after_enough_a_within_t(redis_client: redis.Redis) -> None:
-    from detections.rule import Sequence
+    from socbot.detections.rule import Sequence
 
     def fn(e: Event) -> Match:
         return Match(step="first") if e["event.outcome"] == "failure" else Match()
@@ -177,7 +177,7 @@ def test_sequence_fires_on_b_after_enough_a_within_t(redis_client: redis.Redis) 
 
 
 def test_join_meets_two_sources_on_one_key_in_either_order(redis_client: redis.Redis) -> None:
-    from detections.rule import Join
+    from socbot.detections.rule import Join
 
     def fn(e: Event) -> Match:
         return Match(key=str(e["user.name"]), step=str(e["side"]), context={"at": e["side"]})
@@ -192,7 +192,7 @@ def test_join_meets_two_sources_on_one_key_in_either_order(redis_client: redis.R
 
 
 def test_recent_hands_confirm_the_earlier_events(redis_client: redis.Redis) -> None:
-    from detections.rule import Recent, State
+    from socbot.detections.rule import Recent, State
 
     seen: list[State] = []
 
@@ -209,7 +209,7 @@ def test_recent_hands_confirm_the_earlier_events(redis_client: redis.Redis) -> N
 
 
 def test_entity_risk_adds_distinct_rules_for_one_entity(redis_client: redis.Redis) -> None:
-    from detections.rule import Risk
+    from socbot.detections.rule import Risk
 
     low = make_rule(lambda e: True, id="low", severity="medium", entity_type="ip",
                     dedup_by="source.ip")
@@ -255,7 +255,7 @@ def test_a_batch_of_events_shares_one_round_trip(redis_client: redis.Redis) -> N
 
 
 def test_params_override_any_state_and_say_what_is_allowed(redis_client: redis.Redis) -> None:
-    from detections.rule import Sequence
+    from socbot.detections.rule import Sequence
 
     rule = make_rule(lambda e: True, state=Sequence(by="source.ip", within_s=60, count=5))
     tuned = rule.with_overrides(None, {"count": 2, "within_s": 30})
@@ -269,7 +269,7 @@ def test_params_override_any_state_and_say_what_is_allowed(redis_client: redis.R
 
 
 def test_muted_signals_are_counted_not_alerted(redis_client: redis.Redis) -> None:
-    from core.mutes import MuteStore
+    from socbot.core.mutes import MuteStore
 
     engine = Engine(redis_client, load_all())
     worker = DetectionWorker(redis_client, engine)
@@ -284,7 +284,7 @@ def test_muted_signals_are_counted_not_alerted(redis_client: redis.Redis) -> Non
 
 
 def test_the_risk_threshold_comes_from_the_detection_section(redis_client: redis.Redis) -> None:
-    from core.config import Settings
+    from socbot.core.config import Settings
 
     settings = Settings.model_validate({"detection": {"risk_threshold": 400}})
     engine = Engine(redis_client, load_all(), settings=settings)
@@ -294,7 +294,7 @@ def test_the_risk_threshold_comes_from_the_detection_section(redis_client: redis
 
 
 def test_entity_risk_lists_the_signals_once_then_only_counts(redis_client: redis.Redis) -> None:
-    from detections.rule import Risk
+    from socbot.detections.rule import Risk
 
     rules = {f"r{n}": make_rule(lambda e: True, id=f"r{n}", severity="high",
                                 dedup_by="source.ip") for n in range(3)}

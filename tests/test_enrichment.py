@@ -12,11 +12,11 @@ from moto_server import ACCOUNT, REGION, MotoServer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core.alerts import AlertStore, Signal
-from core.config import Settings
-from core.eventstore import EventStore
-from enrichment import Enricher, SourceUnavailable, summary_lines
-from enrichment.aws import LocalSessions
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.config import Settings
+from socbot.core.eventstore import EventStore
+from socbot.enrichment import Enricher, SourceUnavailable, summary_lines
+from socbot.enrichment.aws import LocalSessions
 
 AWS_CONTEXT = {"cloud.account.id": ACCOUNT, "cloud.region": REGION}
 

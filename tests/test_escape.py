@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.escape import ELLIPSIS, escape, escape_truncate, truncate
+from socbot.bot.escape import ELLIPSIS, escape, escape_truncate, truncate
 
 
 def test_control_characters_of_slack_become_entities() -> None:

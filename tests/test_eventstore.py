@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import redis
 
-from core.events import dumps
-from core.eventstore import GROUP, EventStore, compact
-from core.streams import EVENTS, Consumer, Producer
+from socbot.core.events import dumps
+from socbot.core.eventstore import GROUP, EventStore, compact
+from socbot.core.streams import EVENTS, Consumer, Producer
 
 
 class Clock:

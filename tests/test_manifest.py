@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.app import build_app
-from core.config import Secrets, Settings
+from socbot.bot.app import build_app
+from socbot.core.config import Secrets, Settings
 
 MANIFEST = Path(__file__).resolve().parents[1] / "slack-app-manifest.yml"
 

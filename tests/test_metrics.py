@@ -16,9 +16,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from slack_sdk.errors import SlackApiError
 
-from core import metrics
-from core.health import HealthServer, listen_address, main, probe
-from core.streams import EVENTS, Consumer, Producer
+from socbot.core import metrics
+from socbot.core.health import HealthServer, listen_address, main, probe
+from socbot.core.streams import EVENTS, Consumer, Producer
 
 
 def get(url: str) -> tuple[int, str]:

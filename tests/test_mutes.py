@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from core.mutes import MuteStore
+from socbot.core.mutes import MuteStore
 
 
 def test_an_entity_mute_silences_that_entity_only(redis_client: redis.Redis) -> None:

@@ -14,11 +14,18 @@ import pytest
 import redis
 from fake_slack import FakeSlack, buttons
 
-from bot.notifier import DIRTY, GROUP, SlackNotifier, TerminalNotifier, clean, make_web_client
-from core.actions import ActionStore
-from core.alerts import AlertStore, Signal
-from core.config import Routing, Secrets, Settings, SlackSettings
-from core.streams import ALERTS, Consumer, Producer
+from socbot.bot.notifier import (
+    DIRTY,
+    GROUP,
+    SlackNotifier,
+    TerminalNotifier,
+    clean,
+    make_web_client,
+)
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.config import Routing, Secrets, Settings, SlackSettings
+from socbot.core.streams import ALERTS, Consumer, Producer
 
 HOSTILE = "<!channel>\x1b[2J\x1b]0;pwned\x07\r\n\u202eevil\x00 <https://evil.example|Approve>"
 

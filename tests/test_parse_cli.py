@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import collectors.files as files
-from collectors.base import BadRecord
+import socbot.collectors.files as files
+from socbot.collectors.base import BadRecord
 
 
 def sequential(path: Path) -> tuple[list[str], int, int]:

@@ -11,14 +11,14 @@ import pytest
 import redis
 from moto_server import ACCOUNT, REGION, MotoServer
 
-from core.actions import Action, ActionStore
-from core.alerts import AlertStore, Signal
-from core.streams import ACTIONS, ALERTS, AUDIT, Consumer
-from playbooks.base import Plan, Playbook, Result, Target
-from playbooks.registry import PlaybookRegistry
-from playbooks.revoke_world_ingress import RevokeWorldIngress
-from playbooks.runner import GROUP, ActionRunner
-from playbooks.session import SessionFactory
+from socbot.core.actions import Action, ActionStore
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.streams import ACTIONS, ALERTS, AUDIT, Consumer
+from socbot.playbooks.base import Plan, Playbook, Result, Target
+from socbot.playbooks.registry import PlaybookRegistry
+from socbot.playbooks.revoke_world_ingress import RevokeWorldIngress
+from socbot.playbooks.runner import GROUP, ActionRunner
+from socbot.playbooks.session import SessionFactory
 
 WORLD_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
              "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
@@ -264,7 +264,7 @@ class HalfwayPlaybook(Playbook):
 
     def apply(self, session: boto3.Session, target: Target, plan: Plan) -> Result:
         """Step 1 works; step 2 is refused."""
-        from playbooks.base import PlaybookFailed
+        from socbot.playbooks.base import PlaybookFailed
 
         raise PlaybookFailed("step 2 failed with UnauthorizedOperation", "UnauthorizedOperation",
                              partial=Result(changed=True, summary="step 1 done",
@@ -273,7 +273,7 @@ class HalfwayPlaybook(Playbook):
 
 def test_a_failed_run_keeps_the_undo_data_of_what_it_changed(
         redis_client: redis.Redis, aws: MotoServer) -> None:
-    from core.config import Settings
+    from socbot.core.config import Settings
 
     registry = PlaybookRegistry()
     registry.register(HalfwayPlaybook)
@@ -291,7 +291,7 @@ def test_a_failed_run_keeps_the_undo_data_of_what_it_changed(
 
 def test_a_configured_time_limit_overrides_the_playbook_own(
         redis_client: redis.Redis, aws: MotoServer, registry: PlaybookRegistry) -> None:
-    from core.config import Settings
+    from socbot.core.config import Settings
 
     settings = Settings.model_validate({"playbooks": {"timeouts": {"slow": 0.1}}})
     runner = ActionRunner(redis_client, ActionStore(redis_client), AlertStore(redis_client),

@@ -21,14 +21,14 @@ import redis
 from moto_server import ACCOUNT, REGION, MotoServer
 from playbook_env import context, instance, mutating, network, playbook, recorded_calls, session
 
-from core.actions import ActionStore
-from core.alerts import AlertStore, Signal
-from core.config import Settings
-from playbooks.base import Playbook, PlaybookInputError
-from playbooks.registry import all_playbooks
-from playbooks.runner import ActionRunner
-from playbooks.session import SessionFactory
-from playbooks.ssm_triage import DOCUMENT, document_content
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.config import Settings
+from socbot.playbooks.base import Playbook, PlaybookInputError
+from socbot.playbooks.registry import all_playbooks
+from socbot.playbooks.runner import ActionRunner
+from socbot.playbooks.session import SessionFactory
+from socbot.playbooks.ssm_triage import DOCUMENT, document_content
 
 PLAYBOOKS = all_playbooks()
 APPROVED_AMI = "ami-0aaaaaaaaaaaaaaaa"

@@ -11,11 +11,11 @@ import pytest
 import redis
 from moto_server import ACCOUNT, REGION, MotoServer
 
-from bot.cli import main
-from core.actions import ActionStore
-from core.alerts import AlertStore, Signal
-from core.streams import ALERTS, AUDIT
-from playbooks.policy import render_policy
+from socbot.bot.cli import main
+from socbot.core.actions import ActionStore
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.streams import ALERTS, AUDIT
+from socbot.playbooks.policy import render_policy
 
 WORLD_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
              "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}

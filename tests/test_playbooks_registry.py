@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto_server import ACCOUNT, REGION, MotoServer
 
-from playbooks.base import Playbook, PlaybookFailed, PlaybookInputError, Retry, Target
-from playbooks.registry import (
+from socbot.playbooks.base import Playbook, PlaybookFailed, PlaybookInputError, Retry, Target
+from socbot.playbooks.registry import (
     NAME,
     PlaybookRegistry,
     RegistryError,
@@ -18,7 +18,7 @@ from playbooks.registry import (
     all_playbooks,
     get,
 )
-from playbooks.session import ROLE_SESSION_NAME, SessionFactory
+from socbot.playbooks.session import ROLE_SESSION_NAME, SessionFactory
 
 PLAYBOOKS = all_playbooks()
 
@@ -213,7 +213,7 @@ CONTRACT_FIELDS = ("group_id", "instance_id", "image_id", "access_key_id", "iam_
 
 
 def test_every_alert_field_of_the_contract_has_a_shape() -> None:
-    from playbooks.base import FIELD_SHAPES
+    from socbot.playbooks.base import FIELD_SHAPES
 
     assert set(CONTRACT_FIELDS) <= set(FIELD_SHAPES)
 
@@ -250,7 +250,7 @@ def test_invalid_modes_resources_and_optional_fields_are_refused(
 
 def test_per_account_roles_and_external_ids_come_from_the_configuration(
         aws: MotoServer) -> None:
-    from core.config import Settings
+    from socbot.core.config import Settings
 
     settings = Settings.model_validate({"aws": {
         "role_name": "socbot-remediation",

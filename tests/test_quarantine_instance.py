@@ -19,7 +19,7 @@ from playbook_env import (
     session,
 )
 
-from playbooks.base import PlaybookFailed, PlaybookInputError
+from socbot.playbooks.base import PlaybookFailed, PlaybookInputError
 
 
 @pytest.fixture

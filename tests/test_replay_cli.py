@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.cli import build_parser, main
-from detections.cli import run_cases
-from detections.rule import Case, Rule, load_all
+from socbot.bot.cli import build_parser, main
+from socbot.detections.cli import run_cases
+from socbot.detections.rule import Case, Rule, load_all
 
 
 def _lines(text: str) -> list[dict]:

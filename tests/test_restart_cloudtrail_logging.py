@@ -9,7 +9,7 @@ import pytest
 from moto_server import ACCOUNT, REGION, MotoServer
 from playbook_env import context, mutating, playbook, recorded_calls, session
 
-from playbooks.base import PlaybookFailed, PlaybookInputError
+from socbot.playbooks.base import PlaybookFailed, PlaybookInputError
 
 DATA_AND_WRITES = [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True,
                     "DataResources": [{"Type": "AWS::S3::Object",

@@ -9,7 +9,7 @@ import pytest
 from moto_server import REGION, MotoServer
 from playbook_env import context, mutating, playbook, recorded_calls, session
 
-from playbooks.base import PlaybookFailed
+from socbot.playbooks.base import PlaybookFailed
 
 KEY = "reports/2024 Q1.csv"
 

@@ -8,9 +8,9 @@ import boto3
 import pytest
 from moto_server import ACCOUNT, REGION, MotoServer
 
-from playbooks.base import PlaybookFailed, PlaybookInputError, Target
-from playbooks.registry import get
-from playbooks.session import SessionFactory
+from socbot.playbooks.base import PlaybookFailed, PlaybookInputError, Target
+from socbot.playbooks.registry import get
+from socbot.playbooks.session import SessionFactory
 
 Permission = dict[str, Any]
 

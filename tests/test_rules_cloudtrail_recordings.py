@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from collectors.cloudtrail import normalize, read_path
-from core.config import Settings
-from core.events import Event
-from detections.engine import Engine
-from detections.rule import load_all
+from socbot.collectors.cloudtrail import normalize, read_path
+from socbot.core.config import Settings
+from socbot.core.events import Event
+from socbot.detections.engine import Engine
+from socbot.detections.rule import load_all
 
 # Technique -> the alert(s) it must raise. The index's "detection" text says what to look for;
 # the technique whose only advice is GuardDuty (stolen instance credentials) still shows its

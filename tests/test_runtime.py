@@ -6,8 +6,8 @@ import io
 
 import redis
 
-from bot.runtime import Runtime
-from core.config import Secrets, Settings
+from socbot.bot.runtime import Runtime
+from socbot.core.config import Secrets, Settings
 
 
 def test_without_slack_credentials_alerts_go_to_the_terminal(redis_client: redis.Redis) -> None:

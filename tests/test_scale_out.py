@@ -13,12 +13,12 @@ from collections import Counter
 
 import redis
 
-from core.alerts import AlertStore
-from core.events import Event, dumps
-from core.streams import ALERTS, EVENTS, Consumer, Producer
-from detections.engine import Engine
-from detections.rule import load_all
-from detections.worker import DetectionWorker
+from socbot.core.alerts import AlertStore
+from socbot.core.events import Event, dumps
+from socbot.core.streams import ALERTS, EVENTS, Consumer, Producer
+from socbot.detections.engine import Engine
+from socbot.detections.rule import load_all
+from socbot.detections.worker import DetectionWorker
 
 ADDRESSES = [f"198.51.100.{n}" for n in range(1, 9)]
 PER_ADDRESS = 40

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.secure import MAX_LINE_BYTES, LineTooLong, ParseError, parse_line
-from core.events import validate
+from socbot.collectors.secure import MAX_LINE_BYTES, LineTooLong, ParseError, parse_line
+from socbot.core.events import validate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -482,7 +482,7 @@ def test_su_pam_failure_names_the_service() -> None:
 
 
 def test_classify_agrees_with_parse_on_every_sample_line(shared_data: Path) -> None:
-    from collectors.secure import classify_line
+    from socbot.collectors.secure import classify_line
 
     lines = (shared_data / "authlog/wazuh/log-entries_sshd").read_text().splitlines()
     lines += [c["log_line"] for c in _wazuh_cases(shared_data) + _beats_cases(shared_data)]

@@ -13,9 +13,9 @@ import redis
 from fake_slack import FakeSlack, strings
 from slack_harness import MALLORY, RESPONDER, Harness, harness
 
-from core.alerts import Signal
-from core.eventstore import EventStore
-from core.streams import ALERTS, Consumer, Producer
+from socbot.core.alerts import Signal
+from socbot.core.eventstore import EventStore
+from socbot.core.streams import ALERTS, Consumer, Producer
 
 HOSTILE = "<!channel> <!subteam^S1> <https://evil.example|Approve> &lt; x\x00y"
 

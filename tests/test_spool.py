@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from collectors.pipeline import collect_secure
-from collectors.sink import Batch, EventSink
-from collectors.spool import Spool, SpoolFull
-from core.events import loads
-from core.streams import EVENTS
+from socbot.collectors.pipeline import collect_secure
+from socbot.collectors.sink import Batch, EventSink
+from socbot.collectors.spool import Spool, SpoolFull
+from socbot.core.events import loads
+from socbot.core.streams import EVENTS
 
 DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
@@ -205,7 +205,7 @@ def test_sigterm_while_redis_is_down_keeps_every_event(tmp_path: Path,
     append(log, lines(0, 300))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "SOCBOT_"))}
     env.update({"REDIS_URL": own_redis.url, "SOCBOT_STATE_DIR": str(tmp_path / "state")})
-    command = [sys.executable, "-m", "bot.cli", "collect", "secure", "--path", str(log),
+    command = [sys.executable, "-m", "socbot.bot.cli", "collect", "secure", "--path", str(log),
                "--from-start"]
     project = Path(__file__).resolve().parents[1]
     check = redis.Redis.from_url(own_redis.url)
@@ -238,8 +238,8 @@ def test_door_receiver_spools_then_answers_503_when_the_spool_is_full(tmp_path: 
     import http.client
     import json
 
-    from collectors.door.webhook import SIGNATURE, TIMESTAMP, make_server, sign
-    from core.config import DoorCollector
+    from socbot.collectors.door.webhook import SIGNATURE, TIMESTAMP, make_server, sign
+    from socbot.core.config import DoorCollector
 
     spool = Spool(tmp_path, max_bytes=4096)
     server = make_server(("127.0.0.1", 0), EventSink(down_client(), "door", spool),

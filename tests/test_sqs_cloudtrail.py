@@ -14,9 +14,9 @@ import pytest
 import redis
 from moto_server import MotoServer
 
-from collectors.cloudtrail_sqs import collect_sqs, poll_once
-from core.events import loads
-from core.streams import DEAD_LETTERS, EVENTS
+from socbot.collectors.cloudtrail_sqs import collect_sqs, poll_once
+from socbot.core.events import loads
+from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 BUCKET = "org-trail-logs"
 ORG = "o-a1b2c3d4e5"

@@ -18,8 +18,8 @@ import pytest
 from moto_server import REGION, MotoServer
 from playbook_env import context, instance, mutating, playbook, recorded_calls, session
 
-from playbooks.base import PlaybookFailed
-from playbooks.ssm_triage import DOCUMENT, TRIAGE_COMMANDS, document_content
+from socbot.playbooks.base import PlaybookFailed
+from socbot.playbooks.ssm_triage import DOCUMENT, TRIAGE_COMMANDS, document_content
 
 
 @pytest.fixture

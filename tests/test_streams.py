@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from core.streams import DEAD_LETTERS, Consumer, Producer, ensure_group
+from socbot.core.streams import DEAD_LETTERS, Consumer, Producer, ensure_group
 
 STREAM = "test:stream"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from collectors.tail import FileTailer, Position, PositionStore, file_id
+from socbot.collectors.tail import FileTailer, Position, PositionStore, file_id
 
 
 def append(path: Path, data: str | bytes) -> None:
@@ -101,7 +101,7 @@ def test_truncation_restarts_at_zero_with_a_warning(
     assert len(texts(tailer)) == 2
     with open(log, "wb") as fh:
         fh.write(b"c1\n")
-    with caplog.at_level(logging.WARNING, logger="collectors.tail"):
+    with caplog.at_level(logging.WARNING, logger="socbot.collectors.tail"):
         assert texts(tailer) == ["c1"]
     assert "truncated" in caplog.text
 
@@ -171,6 +171,6 @@ def test_saved_file_gone_reads_current_from_zero(
     store = PositionStore(redis_client)
     store.save(log, Position("0:1", 100))
     append(log, "b1\n")
-    with caplog.at_level(logging.WARNING, logger="collectors.tail"):
+    with caplog.at_level(logging.WARNING, logger="socbot.collectors.tail"):
         assert texts(FileTailer(log, store)) == ["b1"]
     assert "gone" in caplog.text

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from collectors.base import BadRecord
-from collectors.wifi.collect import scan_command, scan_once
-from collectors.wifi.files import detect_format, read_path
-from collectors.wifi.parsers import (
+from socbot.collectors.base import BadRecord
+from socbot.collectors.wifi.collect import scan_command, scan_once
+from socbot.collectors.wifi.files import detect_format, read_path
+from socbot.collectors.wifi.parsers import (
     NMCLI_FIELDS,
     Sensor,
     parse_airodump,
@@ -24,9 +24,9 @@ from collectors.wifi.parsers import (
     parse_kismet,
     parse_nmcli,
 )
-from core.config import Settings, WifiCollector
-from core.events import loads, validate
-from core.streams import EVENTS
+from socbot.core.config import Settings, WifiCollector
+from socbot.core.events import loads, validate
+from socbot.core.streams import EVENTS
 
 SENSOR = Sensor("sensor-1", "HQ")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -237,7 +237,7 @@ def test_collect_wifi_from_files_into_redis(airodump: Path, tmp_path: Path, redi
     config.write_text("collectors:\n  wifi:\n    sensor: lobby-pi\n    site: HQ\n")
     base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "SOCBOT_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "collect", "wifi", "--path", str(airodump)],
+        [sys.executable, "-m", "socbot.bot.cli", "collect", "wifi", "--path", str(airodump)],
         capture_output=True, text=True, timeout=120, check=False,
         cwd=Path(__file__).resolve().parents[1],
         env={**base, "REDIS_URL": redis_url, "SOCBOT_CONFIG": str(config),

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.events import Event, format_timestamp, parse_timestamp, stable_id
+from socbot.core.events import Event, format_timestamp, parse_timestamp, stable_id
 
 __all__ = ["ADAPTERS", "PayloadError", "detect", "door_event", "to_event"]
 

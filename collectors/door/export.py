@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.base import BadRecord, capped
-from collectors.door.adapters import PayloadError, door_event
-from core.config import DoorExport
-from core.events import Event, format_timestamp, parse_timestamp
+from socbot.collectors.base import BadRecord, capped
+from socbot.collectors.door.adapters import PayloadError, door_event
+from socbot.core.config import DoorExport
+from socbot.core.events import Event, format_timestamp, parse_timestamp
 
 __all__ = ["read_export", "row_to_event"]
 

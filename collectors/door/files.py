@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from collectors.base import BadRecord, capped
-from collectors.door.adapters import PayloadError, detect, to_event
-from collectors.door.export import read_export
-from core.config import DoorExport, Settings
-from core.events import Event
+from socbot.collectors.base import BadRecord, capped
+from socbot.collectors.door.adapters import PayloadError, detect, to_event
+from socbot.collectors.door.export import read_export
+from socbot.core.config import DoorExport, Settings
+from socbot.core.events import Event
 
 __all__ = ["read_path"]
 

@@ -40,11 +40,11 @@ from typing import Any
 
 import redis
 
-from collectors.door.adapters import ADAPTERS, PayloadError, to_event
-from collectors.sink import Batch, EventSink
-from collectors.spool import SpoolFull
-from core.config import DoorCollector
-from core.events import dumps
+from socbot.collectors.door.adapters import ADAPTERS, PayloadError, to_event
+from socbot.collectors.sink import Batch, EventSink
+from socbot.collectors.spool import SpoolFull
+from socbot.core.config import DoorCollector
+from socbot.core.events import dumps
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import redis
 
-from collectors.pipeline import CollectStats, add_stats, send_items
-from collectors.sink import EventSink
-from collectors.spool import Spool
-from collectors.wifi.files import read_path, sensor_of
-from collectors.wifi.parsers import NMCLI_FIELDS, Sensor, parse_iw, parse_nmcli
-from core.config import Settings
+from socbot.collectors.pipeline import CollectStats, add_stats, send_items
+from socbot.collectors.sink import EventSink
+from socbot.collectors.spool import Spool
+from socbot.collectors.wifi.files import read_path, sensor_of
+from socbot.collectors.wifi.parsers import NMCLI_FIELDS, Sensor, parse_iw, parse_nmcli
+from socbot.core.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collectors.base import BadRecord
-from collectors.wifi.parsers import Sensor, parse_airodump, parse_iw, parse_kismet, parse_nmcli
-from core.config import Settings
-from core.events import Event
+from socbot.collectors.base import BadRecord
+from socbot.collectors.wifi.parsers import (
+    Sensor,
+    parse_airodump,
+    parse_iw,
+    parse_kismet,
+    parse_nmcli,
+)
+from socbot.core.config import Settings
+from socbot.core.events import Event
 
 __all__ = ["detect_format", "read_file", "read_path", "sensor_of"]
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collectors.base import BadRecord, capped
-from core.events import Event, format_timestamp, stable_id
+from socbot.collectors.base import BadRecord, capped
+from socbot.core.events import Event, format_timestamp, stable_id
 
 __all__ = ["Sensor", "parse_airodump", "parse_iw", "parse_kismet", "parse_nmcli", "sighting"]
 

@@ -7,7 +7,7 @@ import itertools
 import json
 from typing import Any
 
-from core.events import Event
+from socbot.core.events import Event
 
 _SEQ = itertools.count()
 ACCOUNT = "111122223333"
@@ -124,7 +124,7 @@ def ct(name: str, request: Any = None, *, error: str | None = None, user: str = 
        ip: str = "198.51.100.7", source: str = "", at: str = "2026-11-23T03:00:00Z",
        **record_fields: Any) -> Event:
     """A test event: a CloudTrail record made by ``user`` and normalized as collectors do."""
-    from collectors.cloudtrail import normalize
+    from socbot.collectors.cloudtrail import normalize
 
     arn = (f"arn:aws:iam::{ACCOUNT}:root" if identity == "Root"
            else f"arn:aws:iam::{ACCOUNT}:user/{user}")
@@ -158,7 +158,7 @@ def change(event: Event, what: str, entity_type: str = "", entity: str = "",
            **extra: Any) -> Any:
     """The Match of a CIS-style change rule: one alert per actor, account and region per
     window, titled by what changed; refused calls are not changes."""
-    from detections.rule import Match
+    from socbot.detections.rule import Match
 
     if event.get("event.outcome") != "success":
         return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import access_key, aws_context, ct, params
-from detections.rule import Case, Distinct, Match, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import access_key, aws_context, ct, params
+from socbot.detections.rule import Case, Distinct, Match, rule
 
 
 def _get(n: int, user: str = "mallory") -> Event:

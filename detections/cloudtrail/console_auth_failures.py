@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import aws_context, ct
-from detections.rule import Case, Match, Threshold, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import aws_context, ct
+from socbot.detections.rule import Case, Match, Threshold, rule
 
 
 def _failed(n: int, ip: str = "203.0.113.5") -> Event:

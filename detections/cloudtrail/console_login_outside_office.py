@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, iam_user, response
-from detections.context import RuleContext
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import aws_context, ct, iam_user, response
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, rule
 
 CONFIG = {"office_cidrs": ["192.0.2.0/24"]}
 _OK = {"ConsoleLogin": "Success"}

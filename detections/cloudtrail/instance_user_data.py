@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
-from detections.context import RuleContext
-from detections.rule import Case, Match, Recent, State, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, Recent, State, rule
 
 
 def _instance(event: Event) -> str | None:

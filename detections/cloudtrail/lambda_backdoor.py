@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, outside_accounts, params, scope
-from detections.context import RuleContext
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import aws_context, ct, outside_accounts, params, scope
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, rule
 
 PERMISSION = ("AddPermission20150331", "AddPermission20150331v2")
 CODE = ("UpdateFunctionCode20150331v2", "UpdateFunctionCode20150331")

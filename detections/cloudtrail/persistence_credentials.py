@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import (
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import (
     access_key,
     as_list,
     aws_context,
@@ -14,7 +14,7 @@ from detections.cloudtrail._common import (
     scope,
     statements,
 )
-from detections.rule import Case, Match, rule
+from socbot.detections.rule import Case, Match, rule
 
 
 def _allows_everything(event: Event) -> bool:

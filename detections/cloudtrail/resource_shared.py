@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, items, params, scope
-from detections.context import RuleContext
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import aws_context, ct, items, params, scope
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, rule
 
 KINDS = {"snapshot": "EBS snapshot", "image": "AMI", "db_snapshot": "RDS snapshot"}
 CONFIG = {"detection": {"trusted_accounts": ["222233334444"]}}

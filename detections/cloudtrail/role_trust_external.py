@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import (
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import (
     aws_context,
     ct,
     outside_accounts,
@@ -13,8 +13,8 @@ from detections.cloudtrail._common import (
     scope,
     statements,
 )
-from detections.context import RuleContext
-from detections.rule import Case, Match, rule
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, rule
 
 
 def _trust(principal: object) -> str:

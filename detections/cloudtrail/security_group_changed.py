@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import change, ct, params
-from detections.cloudtrail.sg_open_to_world import world_permissions
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import change, ct, params
+from socbot.detections.cloudtrail.sg_open_to_world import world_permissions
+from socbot.detections.rule import Case, Match, rule
 
 ACTIONS = ("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
            "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "CreateSecurityGroup",

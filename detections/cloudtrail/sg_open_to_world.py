@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.events import Event
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.rule import Case, Match, rule
 
 WORLD = ("0.0.0.0/0", "::/0")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import access_key, aws_context, ct, iam_user
-from detections.rule import Case, Match, Threshold, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import access_key, aws_context, ct, iam_user
+from socbot.detections.rule import Case, Match, Threshold, rule
 
 DENIED = ("AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation",
           "AccessDeniedException", "UnauthorizedAccess", "Client.AccessDenied")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
+from socbot.detections.rule import Case, Match, rule
 
 REFUSED = ("Client.UnauthorizedOperation", "UnauthorizedOperation", "Client.VcpuLimitExceeded",
            "VcpuLimitExceeded", "Client.InstanceLimitExceeded")

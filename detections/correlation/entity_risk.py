@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.events import Event
-from detections.context import RuleContext
-from detections.rule import Case, Match, Risk, State, rule
+from socbot.core.events import Event
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, Risk, State, rule
 
 SKIP_USERS = ("", "?", "unknown", "root")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.events import Event
-from detections.cloudtrail._common import ct
-from detections.context import RuleContext
-from detections.door._common import CONFIG as DOOR_CONFIG
-from detections.door._common import badge
-from detections.rule import Case, Join, Match, State, rule
-from detections.secure._common import line
+from socbot.core.events import Event
+from socbot.detections.cloudtrail._common import ct
+from socbot.detections.context import RuleContext
+from socbot.detections.door._common import CONFIG as DOOR_CONFIG
+from socbot.detections.door._common import badge
+from socbot.detections.rule import Case, Join, Match, State, rule
+from socbot.detections.secure._common import line
 
 CONFIG = {"office_cidrs": ["192.0.2.0/24"],
           "detection": {**DOOR_CONFIG["detection"], "home_countries": ["DE", "US"],

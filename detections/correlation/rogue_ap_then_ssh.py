@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.context import RuleContext
-from detections.rule import Case, Match, Sequence, rule
-from detections.secure._common import line
-from detections.wifi._common import CONFIG, ap, kismet
-from detections.wifi.evil_twin import evil_twin
-from detections.wifi.kismet_attack import SPOOF
-from detections.wifi.open_lookalike import open_lookalike
-from detections.wifi.unknown_ap import unknown_ap
+from socbot.core.events import Event
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, Sequence, rule
+from socbot.detections.secure._common import line
+from socbot.detections.wifi._common import CONFIG, ap, kismet
+from socbot.detections.wifi.evil_twin import evil_twin
+from socbot.detections.wifi.kismet_attack import SPOOF
+from socbot.detections.wifi.open_lookalike import open_lookalike
+from socbot.detections.wifi.unknown_ap import unknown_ap
 
 
 def _rogue(event: Event, ctx: RuleContext) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.config import DetectionPerson
-from core.events import Event
-from detections.context import RuleContext
+from socbot.core.config import DetectionPerson
+from socbot.core.events import Event
+from socbot.detections.context import RuleContext
 
 SITES = {"hq": {"timezone": "Europe/Berlin", "country": "DE", "lat": 52.52, "lon": 13.405,
                 "wifi_subnets": ["10.50.0.0/16"]},

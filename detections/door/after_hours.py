@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event, epoch
-from detections.context import RuleContext
-from detections.door._common import CONFIG, badge, person_of
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event, epoch
+from socbot.detections.context import RuleContext
+from socbot.detections.door._common import CONFIG, badge, person_of
+from socbot.detections.rule import Case, Match, rule
 
 
 @rule(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.door._common import badge
-from detections.rule import Case, Match, rule
+from socbot.core.events import Event
+from socbot.detections.door._common import badge
+from socbot.detections.rule import Case, Match, rule
 
 
 @rule(

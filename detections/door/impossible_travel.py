@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.events import Event
-from detections.context import RuleContext, km_between
-from detections.door._common import CONFIG, badge
-from detections.rule import Case, Match, Recent, State, rule
+from socbot.core.events import Event
+from socbot.detections.context import RuleContext, km_between
+from socbot.detections.door._common import CONFIG, badge
+from socbot.detections.rule import Case, Match, Recent, State, rule
 
 
 def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
@@ -62,6 +62,6 @@ def impossible_travel(event: Event, ctx: RuleContext) -> Match | None:
     site = event.get("door.site")
     if event.get("event.outcome") != "success" or not site:
         return None
-    from core.events import epoch
+    from socbot.core.events import epoch
 
     return Match(context={"site": site, "t": epoch(event), "door": event.get("door.name")})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.events import Event
+from socbot.core.events import Event
 
 
 def line(n: int, action: str, outcome: str, *, ip: str | None = "203.0.113.7",

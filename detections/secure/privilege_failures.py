@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.rule import Case, Match, Threshold, rule
-from detections.secure._common import line
+from socbot.core.events import Event
+from socbot.detections.rule import Case, Match, Threshold, rule
+from socbot.detections.secure._common import line
 
 
 @rule(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.rule import Case, Threshold, rule
+from socbot.core.events import Event
+from socbot.detections.rule import Case, Threshold, rule
 
 
 def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Event:

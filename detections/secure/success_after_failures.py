@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.rule import Case, Match, Sequence, rule
-from detections.secure._common import line
+from socbot.core.events import Event
+from socbot.detections.rule import Case, Match, Sequence, rule
+from socbot.detections.secure._common import line
 
 FAILURES = ("ssh_login", "ssh_invalid_user", "pam_auth_failure", "ssh_max_auth_attempts")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.events import Event
+from socbot.core.events import Event
 
 CONFIG = {"detection": {
     "sites": {"hq": {"timezone": "Europe/Berlin", "wifi_subnets": ["10.50.0.0/16"]}},

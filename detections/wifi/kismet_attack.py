@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.context import RuleContext
-from detections.rule import Case, Match, rule
-from detections.wifi._common import kismet
+from socbot.core.events import Event
+from socbot.detections.context import RuleContext
+from socbot.detections.rule import Case, Match, rule
+from socbot.detections.wifi._common import kismet
 
 DENIAL = ("DEAUTHFLOOD", "BCASTDISCON", "DISCONCODEINVALID", "DEAUTHCODEINVALID")
 SPOOF = ("APSPOOF", "SSIDCANARY", "CRYPTODROP", "ADHOCCONFLICT", "KARMAOUI", "BSSTIMESTAMP",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.events import Event
-from detections.context import RuleContext, fold_ssid
-from detections.rule import Case, Match, rule
-from detections.wifi._common import CONFIG, ap
+from socbot.core.events import Event
+from socbot.detections.context import RuleContext, fold_ssid
+from socbot.detections.rule import Case, Match, rule
+from socbot.detections.wifi._common import CONFIG, ap
 
 
 def _close(a: str, b: str) -> bool:
