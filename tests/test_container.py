@@ -37,8 +37,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [wheel] = (root / "dist").glob("socbot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for package in ("core", "collectors", "detections", "bot", "playbooks", "enrichment"):
-        assert f"{package}/__init__.py" in names, f"{package} is missing from the wheel"
-    assert "bot/samples/secure.log" in names  # data files the demo reads
+        assert f"socbot/{package}/__init__.py" in names, f"socbot.{package} is not in the wheel"
+    assert "socbot/bot/samples/secure.log" in names  # data files the demo reads
+    # One import package: nothing named core or bot lands in site-packages.
+    assert {name.split("/")[0] for name in names if not name.startswith("socbot-")} == {"socbot"}
+    [top_level] = [name for name in names if name.endswith(".dist-info/top_level.txt")]
+    assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["socbot"]
     venv = root / "venv"
     base = getattr(sys, "_base_executable", sys.executable)
     made = run([base, "-m", "venv", str(venv)])
@@ -64,7 +68,8 @@ def test_help_runs_from_the_clean_install(installed: Path, tmp_path: Path) -> No
     assert "usage: socbot" in result.stdout
     # Imported from the installed wheel, not from the source tree.
     where = run([str(installed / "bin" / "python"), "-c",
-                 "import enrichment, core; print(enrichment.__file__)"], clean_env(tmp_path))
+                 "import socbot.enrichment, socbot.core; print(socbot.enrichment.__file__)"],
+                clean_env(tmp_path))
     assert str(installed) in where.stdout, where.stderr
 
 
