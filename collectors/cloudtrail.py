@@ -141,9 +141,16 @@ def from_eventbridge(document: dict[str, Any]) -> Any:
 
 
 def is_eventbridge(document: Any) -> bool:
-    """True for an EventBridge event that carries a CloudTrail record."""
-    return (isinstance(document, dict) and "detail" in document
-            and str(document.get("detail-type", "")).endswith("via CloudTrail"))
+    """True for an EventBridge event that carries a CloudTrail record: its ``detail-type``
+    ends "via CloudTrail", or (a custom bus or input transformer renamed it) its ``detail``
+    has a CloudTrail record's ``eventName`` and ``eventSource``."""
+    if not isinstance(document, dict) or "detail" not in document:
+        return False
+    if str(document.get("detail-type", "")).endswith("via CloudTrail"):
+        return True
+    detail = document["detail"]
+    return ("detail-type" in document and isinstance(detail, dict)
+            and bool(_text(detail.get("eventName"))) and bool(_text(detail.get("eventSource"))))
 
 
 def iter_records(document: Any) -> Iterator[Any]:

@@ -200,3 +200,24 @@ def test_eventbridge_events_in_a_file_and_json_lines(tmp_path: Path, invictus: P
         r["eventID"] for r in records]
     assert [e["cloud.account.id"] for e in from_array] == [
         r.get("recipientAccountId") or "1" for r in records]
+
+
+def test_eventbridge_envelope_is_read_by_its_detail_not_its_detail_type(
+        tmp_path: Path, invictus: Path) -> None:
+    # Rules on a custom bus, or input transformers, rename detail-type; the record inside is
+    # still a CloudTrail record and must not be refused.
+    record = json.loads(min(invictus.glob("*.json")).read_text())["Records"][0]
+    renamed = {"version": "0", "detail-type": "Security audit: IAM change", "source": "aws.iam",
+               "account": "1", "region": "r", "detail": record}
+    (tmp_path / "eb.json").write_text(json.dumps([renamed]))
+    events, bad = split(list(read_file(tmp_path / "eb.json")))
+    assert bad == [] and [e["event.id"] for e in events] == [record["eventID"]]
+
+
+def test_eventbridge_envelope_without_a_cloudtrail_record_is_set_aside(tmp_path: Path) -> None:
+    state_change = {"version": "0", "detail-type": "EC2 Instance State-change Notification",
+                    "source": "aws.ec2", "account": "1", "region": "r",
+                    "detail": {"instance-id": "i-0123456789abcdef0", "state": "running"}}
+    (tmp_path / "eb.json").write_text(json.dumps(state_change))
+    events, bad = split(list(read_file(tmp_path / "eb.json")))
+    assert events == [] and len(bad) == 1 and "eventID" in bad[0].error

@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 from socbot.core.events import Event
-from socbot.detections.cloudtrail._common import aws_context, ct, params, response, scope
+from socbot.detections.cloudtrail._common import (
+    ACCOUNT,
+    aws_context,
+    ct,
+    params,
+    record,
+    response,
+    scope,
+)
 from socbot.detections.rule import Case, Match, rule
+
+
+def _callers(event: Event) -> set[str]:
+    """Names the caller goes by: its user name and, for a role session, the session name
+    (Identity Center names sessions after the person, who may manage their own IAM user)."""
+    names = {str(event.get("user.name") or "")}
+    identity = record(event).get("userIdentity")
+    arn = identity.get("arn") if isinstance(identity, dict) else None
+    if isinstance(arn, str) and ":assumed-role/" in arn:
+        names.add(arn.rsplit("/", 1)[-1])
+    return names - {""}
 
 
 @rule(
@@ -24,6 +43,21 @@ from socbot.detections.rule import Case, Match, rule
                                                          "userName": "backup-svc"}}),)),
         Case("a user rotating their own key", fires=False,
              events=(ct("CreateAccessKey", {"userName": "alice"}, user="alice"),)),
+        Case("a role session acting on the IAM user of its own name", fires=False,
+             events=(ct("CreateAccessKey", {"userName": "alice"}, identity="AssumedRole",
+                        userIdentity={"type": "AssumedRole", "accountId": ACCOUNT,
+                                      "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/"
+                                             "AWSReservedSSO_Admin_0123/alice",
+                                      "sessionContext": {"sessionIssuer": {
+                                          "type": "Role", "userName": "AWSReservedSSO_Admin_0123",
+                                          "arn": f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/"
+                                                 "AWSReservedSSO_Admin_0123"}}}),)),
+        Case("a role session acting on another IAM user", fires=True,
+             events=(ct("CreateAccessKey", {"userName": "bob"}, identity="AssumedRole",
+                        userIdentity={"type": "AssumedRole", "accountId": ACCOUNT,
+                                      "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice",
+                                      "sessionContext": {"sessionIssuer": {
+                                          "type": "Role", "userName": "Admin"}}}),)),
         Case("a refused attempt", fires=False,
              events=(ct("CreateLoginProfile", {"userName": "bob"}, error="AccessDenied"),)),
     ),
@@ -34,7 +68,7 @@ def credentials_for_other_user(event: Event) -> Match | None:
     if event.get("event.outcome") != "success":
         return None
     target = params(event).get("userName")
-    if not isinstance(target, str) or not target or target == event.get("user.name"):
+    if not isinstance(target, str) or not target or target in _callers(event):
         return None
     action = event["event.action"]
     key = (response(event).get("accessKey") or {}).get("accessKeyId")

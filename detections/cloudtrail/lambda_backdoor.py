@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from socbot.core.events import Event
-from socbot.detections.cloudtrail._common import aws_context, ct, outside_accounts, params, scope
+from socbot.detections.cloudtrail._common import (
+    aws_context,
+    ct,
+    outside_accounts,
+    params,
+    response,
+    scope,
+)
 from socbot.detections.context import RuleContext
 from socbot.detections.rule import Case, Match, rule
 
@@ -19,6 +26,19 @@ def _function(event: Event) -> str:
         relative = (request.get("fullyQualifiedArn") or {}).get("relativeId") or {}
         name = relative.get("functionName") if isinstance(relative, dict) else None
     return str(name or "?").rsplit(":", 1)[-1]
+
+
+def _layers(event: Event) -> list[str]:
+    """Layer ARNs set by the call: the request names them as text, the response (what real
+    records reliably carry) as ``{"arn": ...}`` objects."""
+    found: list[str] = []
+    for source in (params(event), response(event)):
+        value = source.get("layers")
+        for layer in value if isinstance(value, list) else []:
+            arn = layer.get("arn") if isinstance(layer, dict) else layer
+            if isinstance(arn, str) and arn and arn not in found:
+                found.append(arn)
+    return found
 
 
 @rule(
@@ -38,6 +58,12 @@ def _function(event: Event) -> str:
         Case("a layer added", fires=True,
              events=(ct("UpdateFunctionConfiguration20150331v2", {"functionName": "f",
                         "layers": ["arn:aws:lambda:us-east-1:999988887777:layer:x:1"]},
+                        source="lambda.amazonaws.com"),)),
+        Case("layers read from responseElements, as real records carry them", fires=True,
+             events=(ct("UpdateFunctionConfiguration20150331v2", {"functionName": "api"},
+                        response_elements={"functionName": "api", "layers": [
+                            {"arn": "arn:aws:lambda:us-east-1:999988887777:layer:x:1",
+                             "codeSize": 258}]},
                         source="lambda.amazonaws.com"),)),
         Case("a permission for an AWS service", fires=False,
              events=(ct("AddPermission20150331v2", {"functionName": "f",
@@ -67,7 +93,7 @@ def lambda_backdoor(event: Event, ctx: RuleContext) -> Match | None:
     elif action in CODE:
         title = f"Lambda {function} code replaced by {event.get('user.name')}"
     else:
-        layers = [str(x) for x in request.get("layers") or []]
+        layers = _layers(event)
         if not layers:
             return None
         foreign = [x for x in layers if x.split(":")[4:5] != [event.get("cloud.account.id")]]

@@ -11,6 +11,19 @@ KINDS = {"snapshot": "EBS snapshot", "image": "AMI", "db_snapshot": "RDS snapsho
 CONFIG = {"detection": {"trusted_accounts": ["222233334444"]}}
 
 
+def _grantees(add: list[object]) -> list[str]:
+    """Accounts given access (``userId``), and "all" for the only group meaning everyone."""
+    found = []
+    for item in add:
+        if not isinstance(item, dict):
+            continue
+        if item.get("userId"):
+            found.append(str(item["userId"]))
+        elif item.get("group") == "all":
+            found.append("all")
+    return found
+
+
 def _added(event: Event) -> tuple[str, str, list[str]]:
     """(resource kind, id, accounts or "all" given access) of one sharing call."""
     request = params(event)
@@ -18,13 +31,11 @@ def _added(event: Event) -> tuple[str, str, list[str]]:
     if action == "ModifySnapshotAttribute":
         perm = request.get("createVolumePermission") or {}
         add = items(perm.get("add")) if isinstance(perm, dict) else []
-        return "snapshot", str(request.get("snapshotId", "")), [
-            str(i.get("userId") or i.get("group")) for i in add if isinstance(i, dict)]
+        return "snapshot", str(request.get("snapshotId", "")), _grantees(add)
     if action == "ModifyImageAttribute":
         perm = request.get("launchPermission") or {}
         add = items(perm.get("add")) if isinstance(perm, dict) else []
-        return "image", str(request.get("imageId", "")), [
-            str(i.get("userId") or i.get("group")) for i in add if isinstance(i, dict)]
+        return "image", str(request.get("imageId", "")), _grantees(add)
     if request.get("attributeName") != "restore":
         return "db_snapshot", "", []
     ident = request.get("dBSnapshotIdentifier") or request.get("dBClusterSnapshotIdentifier")
@@ -53,6 +64,10 @@ def _added(event: Event) -> tuple[str, str, list[str]]:
         Case("shared with a trusted account", fires=False, config=CONFIG,
              events=(ct("ModifySnapshotAttribute", {"snapshotId": "snap-1",
                         "createVolumePermission": {"add": {"items": [{"userId": "222233334444"}]}}},
+                        source="ec2.amazonaws.com"),)),
+        Case("a group other than 'all' is no outside account", fires=False,
+             events=(ct("ModifySnapshotAttribute", {"snapshotId": "snap-1",
+                        "createVolumePermission": {"add": {"items": [{"group": "admins"}]}}},
                         source="ec2.amazonaws.com"),)),
         Case("a permission removed", fires=False,
              events=(ct("ModifyImageAttribute", {"imageId": "ami-1", "launchPermission": {

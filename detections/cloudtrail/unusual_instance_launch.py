@@ -33,6 +33,10 @@ def _launch(kind: str, error: str | None = None) -> Event:
              events=(_launch("p2.xlarge", "Client.UnauthorizedOperation"),)),
         Case("GPU instances launched", fires=True, events=(_launch("g5.12xlarge"),)),
         Case("a small instance", fires=False, events=(_launch("t3.micro"),)),
+        Case("GPU type written as {'value': ...} (EC2 Fleet launches)", fires=True,
+             events=(ct("RunInstances", {"instanceType": {"value": "p2.xlarge"},
+                                         "instancesSet": {"items": [{"imageId": "ami-1"}]}},
+                        source="ec2.amazonaws.com"),)),
         Case("a bad parameter is not unusual", fires=False,
              events=(_launch("t3.micro", "Client.InvalidParameterValue"),)),
     ),
@@ -41,7 +45,10 @@ def unusual_instance_launch(event: Event) -> Match | None:
     """RunInstances refused for permission or vCPU / instance quota, or launching a GPU or
     accelerator family (p*, g*, trn, inf, dl)."""
     request = params(event)
-    kind = str(request.get("instanceType", ""))
+    kind = request.get("instanceType", "")
+    if isinstance(kind, dict):  # {"value": "p2.xlarge"}, as EC2 Fleet's launches write it
+        kind = kind.get("value", "")
+    kind = str(kind)
     family = kind.split(".")[0]
     refused = event.get("error.code") in REFUSED
     gpu = family in GPU_FAMILIES
