@@ -19,7 +19,7 @@ from socbot.bot import blocks
 from socbot.bot.blocks import Message, PlaybookLookup
 from socbot.core.actions import Action, ActionStore
 from socbot.core.alerts import Alert
-from socbot.core.config import Settings, route
+from socbot.core.config import Settings
 from socbot.core.mutes import Mute, MuteStore
 
 
@@ -29,10 +29,10 @@ def mute_entity(alert: Alert) -> str:
 
 
 def channel_for(settings: Settings, alert: Alert) -> str:
-    """The channel an alert is posted to (see :func:`core.config.route`)."""
-    return route(settings, rule_id=alert.rule_id, dataset=alert.dataset,
-                 severity=alert.severity,
-                 account=str(alert.context.get("cloud.account.id", "")))
+    """The channel an alert is posted to (see :meth:`Routing.channel`)."""
+    return settings.slack.routing.channel(
+        rule_id=alert.rule_id, dataset=alert.dataset, severity=alert.severity,
+        account=str(alert.context.get("cloud.account.id", "")))
 
 
 def post_arguments(settings: Settings, alert: Alert, actions: list[Action] | None = None, *,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from socbot.core.config import ConfigError, Secrets, load, route
+from socbot.core.config import ConfigError, Secrets, load
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -18,7 +18,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_no_file_gives_working_defaults() -> None:
     settings = load(path="")
     assert settings.approvals.expire_minutes == 30
-    assert route(settings, rule_id="r", dataset="secure", severity="high") == "#security-alerts"
+    assert settings.slack.routing.channel(rule_id="r", dataset="secure",
+                                          severity="high") == "#security-alerts"
 
 
 def test_a_misspelt_key_names_file_key_and_fix(tmp_path: Path) -> None:
@@ -58,11 +59,12 @@ slack:
     by_dataset: {cloudtrail: "#sec-aws"}
     by_rule: {cloudtrail.sg_open_to_world: "#sec-network"}
 """))
-    assert route(settings, rule_id="cloudtrail.sg_open_to_world", dataset="cloudtrail",
+    route = settings.slack.routing.channel
+    assert route(rule_id="cloudtrail.sg_open_to_world", dataset="cloudtrail",
                  severity="critical") == "#sec-network"
-    assert route(settings, rule_id="x", dataset="cloudtrail", severity="critical") == "#sec-aws"
-    assert route(settings, rule_id="x", dataset="secure", severity="critical") == "#sec-critical"
-    assert route(settings, rule_id="x", dataset="secure", severity="low") == "#sec"
+    assert route(rule_id="x", dataset="cloudtrail", severity="critical") == "#sec-aws"
+    assert route(rule_id="x", dataset="secure", severity="critical") == "#sec-critical"
+    assert route(rule_id="x", dataset="secure", severity="low") == "#sec"
 
 
 def test_slack_credentials_must_be_complete() -> None:
