@@ -1,8 +1,10 @@
 """Parse ``/var/log/secure`` and ``auth.log`` lines (sshd, sudo, su, PAM, shadow-utils) into
 events. Headers (RFC 3164, RFC 5424, ISO 8601, journald's output formats) are read by
-:mod:`collectors.syslog`; a line with no header at all (``journalctl -o cat``) is read only if
-its message is one of the ones below, stamped with the read time and tagged
-``timestamp_missing``.
+:mod:`collectors.syslog`. A line with no header is refused (:class:`ParseError`, so the caller
+counts and dead-letters it): in a syslog file it is the text after a raw newline that some
+writer did not escape, and reading it as sshd would let anyone who can write that text name
+any address. Only input declared header-less (``journalctl -o cat``, ``headerless=True``) is
+read without one, stamped with the read time and tagged ``timestamp_missing``.
 
 Field names follow Filebeat's ``system/auth`` module where it has them (``system.auth.ssh.*``,
 ``system.auth.sudo.*``) and ECS otherwise. ``event.action`` values (sshd unless noted; U user,
@@ -411,25 +413,26 @@ _BY_PROGRAM: dict[str, tuple[_Rule, ...]] = {
     "passwd": (_PAM, _rule("passwd", _account("password_changed"))),
 }
 _SSHD_RULES = tuple(dict.fromkeys(r for rules in _SSHD_BY_WORD.values() for r in rules))
-# A line with no syslog prefix (journalctl -o cat) names no program: every pattern may apply.
+# Declared header-less input (journalctl -o cat) names no program: every pattern may apply.
 _ALL_RULES = tuple(dict.fromkeys(
     (*_SSHD_RULES, _PAM, *(r for rules in _BY_PROGRAM.values() for r in rules))))
 _FAILURE_WORDS = "authentication failure"
 
 
-def parse_line(line: str, *, now: datetime | None = None, event_id: str | None = None
-               ) -> Event | None:
+def parse_line(line: str, *, now: datetime | None = None, event_id: str | None = None,
+               headerless: bool = False) -> Event | None:
     """Parse one syslog line into an event, or None if its message is of no interest.
 
-    ``now`` gives the year to year-less timestamps (default: the current UTC time) and the
-    time of a line that has no timestamp at all (``journalctl -o cat``; such a line is read
-    only if its message is one we know, and is tagged ``timestamp_missing``).
+    ``now`` gives the year to year-less timestamps (default: the current UTC time).
+    ``headerless`` declares input whose lines carry no syslog header (``journalctl -o cat``):
+    such a line is read if its message is one we know, at the time ``now``, and tagged
+    ``timestamp_missing``. Without it a line with no header raises :class:`ParseError`.
     ``event_id`` becomes ``event.id`` (the tailer passes a hash of host, file and offset);
     without it the id is a hash of host, timestamp and line. Raises :class:`LineTooLong` for
     a line over :data:`MAX_LINE_BYTES` and :class:`ParseError` for a line that is not syslog.
     """
     raw = line.removesuffix("\n").removesuffix("\r")
-    found = _find(raw, now)
+    found = _find(raw, now, headerless)
     if found is None:
         return None
     header, rule, match = found
@@ -450,17 +453,18 @@ def parse_line(line: str, *, now: datetime | None = None, event_id: str | None =
     return event
 
 
-def classify_line(line: str, now: datetime) -> tuple[str, str] | None:
+def classify_line(line: str, now: datetime, *, headerless: bool = False
+                  ) -> tuple[str, str] | None:
     """``(event.action, event.outcome)`` of the event :func:`parse_line` would make, or None;
     the same checks and exceptions, without building the event (for ``--summary``)."""
-    found = _find(line.removesuffix("\n").removesuffix("\r"), now)
+    found = _find(line.removesuffix("\n").removesuffix("\r"), now, headerless)
     if found is None:
         return None
     fields = found[1].build(found[2])
     return fields["event.action"], fields["event.outcome"]  # type: ignore[return-value]
 
 
-def _find(raw: str, now: datetime | None
+def _find(raw: str, now: datetime | None, headerless: bool
           ) -> tuple[Header | None, _Rule, re.Match[str]] | None:
     """The header, rule and match of a line; None if it is of no interest."""
     # Checked before any regex runs: long lines are where matching cost hides. A str holds
@@ -477,11 +481,14 @@ def _find(raw: str, now: datetime | None
     except HeaderError as exc:
         raise ParseError(str(exc)) from None
     if header is None:
+        if not headerless:
+            raise ParseError("no syslog header (timestamp, host, program) at the start; "
+                             "a line of a syslog file without one is not read")
         for rule in _ALL_RULES:
             match = rule.pattern.fullmatch(raw)
             if match is not None:
                 return None, rule, match
-        raise ParseError("not a syslog line: no timestamp and host at the start")
+        raise ParseError("not a message this parser knows, in header-less input")
     program, msg = header.program, header.msg
     if program is None:
         return None  # syslog-shaped, but no "program:" tag ("-- MARK --" and the like)

@@ -412,16 +412,39 @@ def test_rfc5424_structured_data_cannot_hide_a_second_message() -> None:
     assert (event["user.name"], event["source.ip"]) == ("b", "198.51.100.9")
 
 
-def test_journald_line_without_prefix_is_read_with_the_read_time() -> None:
-    event = parse("Failed password for root from 203.0.113.5 port 2222 ssh2")
+INJECTED = "Accepted password for root from 10.66.66.66 port 22 ssh2"
+
+
+def test_line_without_a_syslog_header_is_set_aside_not_parsed_as_sshd() -> None:
+    # What follows a raw newline a writer did not escape: no header, so no program, no host.
+    with pytest.raises(ParseError, match="no syslog header"):
+        parse_line(INJECTED, now=NOW)
+
+
+def test_line_of_declared_headerless_input_is_read_with_the_read_time() -> None:
+    event = parse_line("Failed password for root from 203.0.113.5 port 2222 ssh2", now=NOW,
+                       headerless=True)
+    assert event is not None
     assert (event["event.action"], event["source.ip"], event["@timestamp"]) == (
         "ssh_login", "203.0.113.5", "2026-11-23T12:00:00Z")
     assert "timestamp_missing" in event["tags"] and "host.name" not in event
 
 
-def test_journald_line_without_prefix_of_unknown_text_is_unparsed() -> None:
+def test_declared_headerless_line_of_unknown_text_is_unparsed() -> None:
     with pytest.raises(ParseError):
-        parse_line("Server listening on 0.0.0.0 port 22.", now=NOW)
+        parse_line("Server listening on 0.0.0.0 port 22.", now=NOW, headerless=True)
+
+
+def test_injected_line_in_a_file_is_counted_as_unparsed_not_an_event(tmp_path: Path) -> None:
+    from socbot.collectors.files import read_events
+
+    log = tmp_path / "secure"
+    log.write_text("Nov 23 03:12:09 h sshd[7]: Invalid user a from 192.0.2.1 port 1\n"
+                   + INJECTED + "\n")
+    reader = read_events("secure", [log])
+    events = list(reader)
+    assert [e["source.ip"] for e in events] == ["192.0.2.1"]
+    assert reader.failed == 1 and "no syslog header" in next(iter(reader.errors))
 
 
 def test_january_line_read_just_before_new_year_is_next_year() -> None:
