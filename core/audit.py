@@ -8,7 +8,7 @@ be shipped as they are (fluentd, a SIEM).
 With ``FLUENTD_HOST`` set (``FLUENTD_PORT``, default 24224) each entry also goes to fluentd
 with tag ``socbot.audit``, through :class:`core.auditforward.FluentForwarder`, which spools
 entries to a JSON Lines file while fluentd is away and re-sends them in order when it returns.
-``socbot audit tail|export`` read the stream (``core/auditcli.py``).
+``socbot audit tail|export`` read the stream (``bot/cli/audit.py``).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def connect(url: str | None = None, *, embedded_path: Path | None = None) -> red
             client.ping()
         except redis.RedisError as exc:
             raise ConnectionError(
-                f"cannot reach Redis at REDIS_URL={_redact(url)}: {exc}. "
+                f"cannot reach Redis at REDIS_URL={redact(url)}: {exc}. "
                 "Start Redis there, fix REDIS_URL, or unset it to use the embedded Redis."
             ) from exc
         return client
@@ -59,7 +59,7 @@ def embedded(path: Path | None = None) -> redis.Redis:
     return client
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """Hide a password in a Redis URL before it goes into a message."""
     if "@" not in url:
         return url

@@ -17,9 +17,9 @@ import msgpack
 import pytest
 import redis
 
+from socbot.bot.cli.audit import export, parse_time, read, register, tail
 from socbot.core import audit as audit_module
 from socbot.core.audit import audit
-from socbot.core.auditcli import export, parse_time, read, register, tail
 from socbot.core.auditforward import FluentForwarder
 from socbot.core.streams import AUDIT
 

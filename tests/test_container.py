@@ -36,7 +36,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert built.returncode == 0, built.stderr[-3000:]
     [wheel] = (root / "dist").glob("socbot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for package in ("core", "collectors", "detections", "bot", "playbooks", "enrichment"):
+    for package in ("core", "collectors", "detections", "bot", "bot/cli", "playbooks",
+                    "enrichment"):
         assert f"socbot/{package}/__init__.py" in names, f"socbot.{package} is not in the wheel"
     assert "socbot/bot/samples/secure.log" in names  # data files the demo reads
     # One import package: nothing named core or bot lands in site-packages.
@@ -76,11 +77,7 @@ def test_help_runs_from_the_clean_install(installed: Path, tmp_path: Path) -> No
 def test_doctor_without_slack_or_aws_reports_them_not_configured(
         installed: Path, tmp_path: Path, redis_url: str) -> None:
     env = clean_env(tmp_path, REDIS_URL=redis_url)
-    helped = run([str(installed / "bin" / "socbot"), "--help"], env)
-    # ``socbot doctor`` once bot/cli.py registers core.doctor; the module itself before that.
-    command = ([str(installed / "bin" / "socbot"), "doctor"] if " doctor " in helped.stdout
-               else [str(installed / "bin" / "python"), "-m", "socbot.core.doctor"])
-    result = run(command, env)
+    result = run([str(installed / "bin" / "socbot"), "doctor"], env)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("not configured") and " slack " in line for line in lines)

@@ -11,7 +11,7 @@ import pytest
 from fake_slack import FakeSlack
 from moto_server import ACCOUNT, MotoServer
 
-from socbot.core import doctor
+from socbot.bot import doctor
 from socbot.core.config import Secrets, Settings
 
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from socbot.bot.cli import build_parser, main
-from socbot.detections.cli import run_cases
+from socbot.bot.cli.detection import run_cases
 from socbot.detections.rule import Case, Rule, load_all
 
 

@@ -35,10 +35,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files."""
-    from socbot.bot.progress import Progress
     from socbot.bot.render import post_arguments
     from socbot.collectors.files import read_events
     from socbot.core.alerts import AlertStore
+    from socbot.core.progress import Progress
     from socbot.core.redisconn import embedded
     from socbot.detections.engine import Engine
     from socbot.detections.rule import load_all

@@ -1,8 +1,9 @@
 """The ``socbot`` command line.
 
-Each area registers its own subcommands (``collectors/cli.py``, ``detections/cli.py``,
-``playbooks/cli.py``; ``run`` and ``config`` live here), so adding a command touches one
-module. ``socbot --help`` and README.md list them.
+Each area's subcommands live in one module of this package (``collect``, ``detection``,
+``playbooks``, ``audit``; ``doctor`` in ``bot/doctor.py``; ``run`` and ``config`` here), so
+adding a command touches one module. The CLI sits on top of the layers: it may import any part
+of socbot, and nothing below imports it. ``socbot --help`` and README.md list the commands.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from socbot.core.process import stop_on_signals
 
 log = logging.getLogger("socbot")
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 EPILOG = """\
 environment:
@@ -42,11 +43,11 @@ first run:  socbot run --demo
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with every area's subcommands."""
-    from socbot.collectors.cli import register as collectors
-    from socbot.core.auditcli import register as audit
-    from socbot.core.doctor import register as doctor
-    from socbot.detections.cli import register as detections
-    from socbot.playbooks.cli import register as playbooks
+    from socbot.bot.cli.audit import register as audit
+    from socbot.bot.cli.collect import register as collectors
+    from socbot.bot.cli.detection import register as detections
+    from socbot.bot.cli.playbooks import register as playbooks
+    from socbot.bot.doctor import register as doctor
 
     parser = argparse.ArgumentParser(
         prog="socbot", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -163,7 +164,7 @@ def _demo(settings: Settings) -> int:
 
 def cmd_config(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot config check``: validate the file and the rule ids it names; print the result."""
-    from socbot.core.doctor import FAIL, check_config
+    from socbot.bot.doctor import FAIL, check_config
 
     finding = check_config(settings, args.config)
     if finding.status == FAIL:
@@ -177,7 +178,3 @@ def cmd_config(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
         slack = "off (alerts go to the terminal)"
     print(f"slack: {slack}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

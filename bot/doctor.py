@@ -72,9 +72,9 @@ def check_redis(env: Mapping[str, str]) -> Finding:
                        "server that several processes share")
     import redis
 
-    from socbot.core.redisconn import _redact
+    from socbot.core.redisconn import redact
 
-    shown = _redact(url)
+    shown = redact(url)
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
         info = client.info("server")
