@@ -27,9 +27,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from socbot.core.config import Secrets, Settings
+if TYPE_CHECKING:
+    from socbot.core.config import Secrets, Settings
 
 OK, FAIL, WARN, OFF = "ok", "FAIL", "warn", "not configured"
 
@@ -271,7 +272,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from socbot.core.config import load
+    from socbot.core.config import Secrets, load
 
     sys.exit(cmd_doctor(argparse.Namespace(json=False, config=None), load(),
                         Secrets.from_env()))

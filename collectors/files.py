@@ -16,10 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from socbot.collectors.base import BadRecord, file_key, line_id
-from socbot.core.config import Settings
 from socbot.core.events import Event
+
+if TYPE_CHECKING:  # `socbot --help` imports this module: no pydantic at start-up
+    from socbot.core.config import Settings
 
 ReadPath = Callable[[Path], Iterator[Event | BadRecord | None]]
 

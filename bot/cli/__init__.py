@@ -4,6 +4,10 @@ Each area's subcommands live in one module of this package (``collect``, ``detec
 ``playbooks``, ``audit``; ``doctor`` in ``bot/doctor.py``; ``run`` and ``config`` here), so
 adding a command touches one module. The CLI sits on top of the layers: it may import any part
 of socbot, and nothing below imports it. ``socbot --help`` and README.md list the commands.
+
+Start-up stays short because a module imports what its command needs when the command runs:
+building the parser loads argparse and the registration modules only (no pydantic, Redis,
+Slack or boto3), and the configuration is read after the arguments are parsed.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from socbot.core.config import ConfigError, Secrets, Settings, host_port, load
-from socbot.core.process import stop_on_signals
+if TYPE_CHECKING:
+    from socbot.core.config import Secrets, Settings
 
 log = logging.getLogger("socbot")
 
@@ -85,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``socbot`` console script."""
     args = build_parser().parse_args(argv)
+    from socbot.core.config import ConfigError, Secrets, load
+
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -111,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot run``."""
     from socbot.bot.runtime import ROLES, Runtime
+    from socbot.core.config import host_port
+    from socbot.core.process import stop_on_signals
     from socbot.core.redisconn import connect
 
     roles = tuple(args.role) if args.role else ROLES
@@ -134,7 +143,8 @@ def _demo(settings: Settings) -> int:
     from socbot.bot.runtime import Runtime
     from socbot.collectors.pipeline import collect_cloudtrail, collect_secure
     from socbot.core.alerts import AlertStore
-    from socbot.core.redisconn import embedded
+    from socbot.core.config import Secrets
+    from socbot.core.redisconn import discard, embedded
 
     with tempfile.TemporaryDirectory(prefix="socbot-demo-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
@@ -158,13 +168,14 @@ def _demo(settings: Settings) -> int:
               "and SLACK_APP_TOKEN set, `socbot run` sends alerts to Slack with buttons; "
               "see README.md.",
               flush=True)
-        client.shutdown()
+        discard(client)
     return 0
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot config check``: validate the file and the rule ids it names; print the result."""
     from socbot.bot.doctor import FAIL, check_config
+    from socbot.core.config import ConfigError
 
     finding = check_config(settings, args.config)
     if finding.status == FAIL:

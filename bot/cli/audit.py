@@ -20,12 +20,11 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import redis
-
-from socbot.core.audit import iso
-from socbot.core.streams import AUDIT, decode, decode_fields
+# Imported by `socbot --help`: Redis and the audit module load when a command runs.
+if TYPE_CHECKING:
+    import redis
 
 COLUMNS = ("id", "@timestamp", "who", "what", "alert_id", "action_id", "result")
 _RELATIVE = re.compile(r"(\d+)([smhd])")
@@ -56,6 +55,9 @@ def parse_time(text: str, now: float | None = None) -> float:
 
 def entry(entry_id: bytes | str, fields: dict[Any, Any]) -> dict[str, str]:
     """One stream entry as a flat dict with its id and ``@timestamp``."""
+    from socbot.core.audit import iso
+    from socbot.core.streams import decode, decode_fields
+
     found = decode_fields(fields)
     ident = decode(entry_id)
     at = float(found.get("at") or int(ident.split("-")[0]) / 1000)
@@ -65,6 +67,8 @@ def entry(entry_id: bytes | str, fields: dict[Any, Any]) -> dict[str, str]:
 def read(client: redis.Redis, since: float | None = None, until: float | None = None,
          page: int = 1000) -> Iterator[dict[str, str]]:
     """Entries written between ``since`` and ``until`` (epoch s), oldest first."""
+    from socbot.core.streams import AUDIT, decode
+
     low = f"{int(since * 1000)}-0" if since is not None else "-"
     high = f"{int(until * 1000)}-18446744073709551615" if until is not None else "+"
     while True:
@@ -78,6 +82,8 @@ def read(client: redis.Redis, since: float | None = None, until: float | None = 
 
 def last(client: redis.Redis, count: int) -> list[dict[str, str]]:
     """The newest ``count`` entries, oldest first."""
+    from socbot.core.streams import AUDIT
+
     if count <= 0:
         return []
     rows = client.xrevrange(AUDIT, count=count)
@@ -88,6 +94,8 @@ def tail(client: redis.Redis, out: TextIO, *, count: int = 20, follow: bool = Fa
          stop: threading.Event | None = None, block_ms: int = 1000) -> int:
     """Print the newest ``count`` entries; with ``follow``, keep printing new ones until
     ``stop`` is set. Returns how many were printed."""
+    from socbot.core.streams import AUDIT, decode
+
     printed = 0
     newest = "$"
     for item in last(client, count):

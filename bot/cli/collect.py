@@ -7,9 +7,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from socbot.core.config import Secrets, Settings
+if TYPE_CHECKING:
+    from socbot.core.config import Secrets, Settings
 from socbot.core.process import stop_on_signals
 
 SOURCES = ("secure", "cloudtrail", "door", "wifi")

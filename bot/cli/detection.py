@@ -7,10 +7,12 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from socbot.collectors.files import SOURCES
-from socbot.core.config import Secrets, Settings
+
+if TYPE_CHECKING:
+    from socbot.core.config import Secrets, Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,11 +37,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files."""
-    from socbot.bot.render import post_arguments
     from socbot.collectors.files import read_events
     from socbot.core.alerts import AlertStore
     from socbot.core.progress import Progress
-    from socbot.core.redisconn import embedded
+    from socbot.core.redisconn import discard, embedded
     from socbot.detections.engine import Engine
     from socbot.detections.rule import load_all
 
@@ -54,7 +55,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
             engine = Engine(client, load_all(), settings=settings)
         except ValueError as exc:
             print(f"socbot replay: {exc}", file=sys.stderr)
-            client.shutdown()
+            discard(client)
             return 2
         store = AlertStore(client)
         alert_ids: list[str] = []
@@ -73,6 +74,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
             progress.update(result.bytes_read)
         progress.done()
         alerts = [a for a in map(store.get, alert_ids) if a is not None]
+        if args.format == "slack":
+            from socbot.bot.render import post_arguments
         for alert in alerts:
             if args.format == "jsonl":
                 out.write(json.dumps({"type": "alert", **alert.to_dict()}, default=str) + "\n")
@@ -81,7 +84,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
         errors = "".join(f"; rule {r} raised {n} times" for r, n in engine.errors.items())
         print(f"{result.report()}; {signals} signals, {len(alerts)} alerts{errors}",
               file=sys.stderr)
-        client.shutdown()
+        discard(client)
     return 0
 
 
@@ -131,19 +134,20 @@ def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextI
 
 def test_rules(rules: dict[str, Any], out: TextIO) -> int:
     """Run every rule's own cases on a throw-away Redis; 1 if any case fails."""
-    from socbot.core.redisconn import embedded
+    from socbot.core.redisconn import discard, embedded
 
     with tempfile.TemporaryDirectory(prefix="socbot-rules-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
         try:
             failures = run_cases(client, rules, out)
         finally:
-            client.shutdown()
+            discard(client)
     return 1 if failures else 0
 
 
 def run_cases(client: Any, rules: dict[str, Any], out: TextIO) -> list[str]:
     """Every case of every rule through a fresh engine; the failures, each described."""
+    from socbot.core.config import Settings
     from socbot.detections.engine import Engine
 
     failures: list[str] = []

@@ -17,9 +17,10 @@ import getpass
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from socbot.core.config import Secrets, Settings
+if TYPE_CHECKING:
+    from socbot.core.config import Secrets, Settings
 
 EXIT_REFUSED = 2
 
