@@ -156,15 +156,29 @@ class Match:
 
 
 @dataclass(frozen=True)
+class RawRecord:
+    """A record in a rule's test case as its source delivers it (a CloudTrail record, say).
+
+    Rules never import collectors: the rule test runner (``socbot rules test``) normalizes a
+    raw record with the collector of its ``dataset`` before the engine sees it, so a case reads
+    like the log it came from and goes through the same normalizer as production.
+    """
+
+    dataset: str
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Case:
     """A rule's own test: the events, in order, and whether the last one fires.
 
-    ``config`` is the configuration (as in the YAML file) the case runs with.
+    An event is either already normalized or a :class:`RawRecord` that the test runner
+    normalizes. ``config`` is the configuration (as in the YAML file) the case runs with.
     """
 
     name: str
     fires: bool
-    events: tuple[Event, ...]
+    events: tuple[Event | RawRecord, ...]
     config: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from socbot.bot.cli.detection import case_events
 from socbot.core.config import Settings
 from socbot.detections.engine import Engine
 from socbot.detections.rule import REGISTRY, Case, Rule, load_all
@@ -30,8 +31,8 @@ def test_every_rule_has_metadata_people_need() -> None:
 @pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}: {c.name}" for r, c in CASES])
 def test_rule_case(rule: Rule, case: Case, redis_client: redis.Redis) -> None:
     engine = Engine(redis_client, {rule.id: rule}, settings=Settings.model_validate(case.config))
-    fired = [any(s.rule_id == rule.id for s in engine.evaluate(dict(event)))
-             for event in case.events]
+    fired = [any(s.rule_id == rule.id for s in engine.evaluate(event))
+             for event in case_events(case)]
     assert fired[-1] is case.fires
     assert not any(fired[:-1]), "only the last event of a case may fire"
 

@@ -10,8 +10,9 @@ import pytest
 import redis
 
 from socbot.bot.cli import build_parser, main
-from socbot.bot.cli.detection import run_cases
-from socbot.detections.rule import Case, Rule, load_all
+from socbot.bot.cli.detection import case_events, run_cases
+from socbot.detections.cloudtrail._common import ct
+from socbot.detections.rule import Case, RawRecord, Rule, load_all
 
 
 def _lines(text: str) -> list[dict]:
@@ -88,6 +89,26 @@ def test_rules_test_names_the_rule_and_case_that_fail(redis_client: redis.Redis)
     failures = run_cases(redis_client, {"x.wrong": wrong}, out)
     assert failures == ["x.wrong: should be quiet: expected to stay quiet; fired on events [0]"]
     assert "FAIL x.wrong: should be quiet" in out.getvalue()
+
+
+def test_rule_cases_hold_raw_records_that_the_runner_normalizes() -> None:
+    raw = ct("StopLogging", {"name": "main"}, source="cloudtrail.amazonaws.com")
+    assert isinstance(raw, RawRecord) and raw.record["eventName"] == "StopLogging"
+    [event] = case_events(Case("raw", fires=True, events=(raw,)))
+    assert event["event.dataset"] == "cloudtrail"
+    assert event["event.action"] == "StopLogging"
+    assert event["user.name"] == "alice"
+
+
+def test_a_raw_record_of_a_source_without_normalizer_is_a_failing_case(
+        redis_client: redis.Redis) -> None:
+    odd = Rule(id="x.odd", title="t", severity="low", datasets=("door",),
+               function=lambda e: True, actions=None, tests=(
+                   Case("raw door", fires=True, events=(RawRecord("door", {"x": 1}),)),
+                   Case("quiet", fires=False, events=(RawRecord("door", {"x": 2}),))))
+    failures = run_cases(redis_client, {"x.odd": odd}, io.StringIO())
+    assert failures[0].startswith("x.odd: raw door: raised ValueError: a raw 'door' record")
+    assert "write the event normalized instead" in failures[0]
 
 
 def test_replay_wifi_finds_a_corporate_ssid_from_a_stranger(

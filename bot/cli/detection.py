@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -13,6 +14,8 @@ from socbot.collectors.files import SOURCES
 
 if TYPE_CHECKING:
     from socbot.core.config import Secrets, Settings
+    from socbot.core.events import Event
+    from socbot.detections.rule import Case
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -145,6 +148,25 @@ def test_rules(rules: dict[str, Any], out: TextIO) -> int:
     return 1 if failures else 0
 
 
+def case_events(case: Case) -> list[Event]:
+    """A case's events as the engine sees them: raw records normalized by their collector."""
+    from socbot.collectors.cloudtrail import normalize as cloudtrail
+    from socbot.detections.rule import RawRecord
+
+    normalizers: dict[str, Callable[[dict[str, Any]], Event]] = {"cloudtrail": cloudtrail}
+    events: list[Event] = []
+    for item in case.events:
+        if isinstance(item, RawRecord):
+            if item.dataset not in normalizers:
+                raise ValueError(f"a raw {item.dataset!r} record: the test runner normalizes "
+                                 f"only {', '.join(sorted(normalizers))} records; write the "
+                                 "event normalized instead")
+            events.append(normalizers[item.dataset](dict(item.record)))
+        else:
+            events.append(dict(item))
+    return events
+
+
 def run_cases(client: Any, rules: dict[str, Any], out: TextIO) -> list[str]:
     """Every case of every rule through a fresh engine; the failures, each described."""
     from socbot.core.config import Settings
@@ -160,8 +182,8 @@ def run_cases(client: Any, rules: dict[str, Any], out: TextIO) -> list[str]:
             try:
                 engine = Engine(client, {rule_id: rule},
                                 settings=Settings.model_validate(dict(case.config)))
-                fired = [any(s.rule_id == rule_id for s in engine.evaluate(dict(e)))
-                         for e in case.events]
+                fired = [any(s.rule_id == rule_id for s in engine.evaluate(e))
+                         for e in case_events(case)]
             except Exception as exc:  # a broken case is a failure to report, not a crash
                 failures.append(f"{rule_id}: {case.name}: raised {type(exc).__name__}: {exc}")
                 continue

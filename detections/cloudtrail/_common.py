@@ -1,5 +1,5 @@
 """Helpers shared by the CloudTrail rules: request fields, the alert context playbooks read,
-and a compact way to build test events through the real normalizer."""
+and a compact way to write raw CloudTrail records for the rules' test cases."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from socbot.core.events import Event
+from socbot.detections.rule import RawRecord
 
 _SEQ = itertools.count()
 ACCOUNT = "111122223333"
@@ -122,10 +123,8 @@ def scope(event: Event, *parts: Any) -> str:
 def ct(name: str, request: Any = None, *, error: str | None = None, user: str = "alice",
        identity: str = "IAMUser", response_elements: Any = None, additional: Any = None,
        ip: str = "198.51.100.7", source: str = "", at: str = "2026-11-23T03:00:00Z",
-       **record_fields: Any) -> Event:
-    """A test event: a CloudTrail record made by ``user`` and normalized as collectors do."""
-    from socbot.collectors.cloudtrail import normalize
-
+       **record_fields: Any) -> RawRecord:
+    """A raw CloudTrail record made by ``user``, for a test case (the runner normalizes it)."""
     arn = (f"arn:aws:iam::{ACCOUNT}:root" if identity == "Root"
            else f"arn:aws:iam::{ACCOUNT}:user/{user}")
     ident: dict[str, Any] = {"type": identity, "accountId": ACCOUNT, "arn": arn,
@@ -146,7 +145,7 @@ def ct(name: str, request: Any = None, *, error: str | None = None, user: str = 
     if additional is not None:
         raw["additionalEventData"] = additional
     raw.update(record_fields)
-    return normalize(raw)
+    return RawRecord("cloudtrail", raw)
 
 
 def at(second: int) -> str:

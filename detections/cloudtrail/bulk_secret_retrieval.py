@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import access_key, aws_context, ct, params
-from socbot.detections.rule import Case, Distinct, Match, rule
+from socbot.detections.rule import Case, Distinct, Match, RawRecord, rule
 
 
-def _get(n: int, user: str = "mallory") -> Event:
+def _get(n: int, user: str = "mallory") -> RawRecord:
     return ct("GetSecretValue", {"secretId": f"arn:aws:secretsmanager:us-east-1:1:secret:s{n}"},
               user=user, source="secretsmanager.amazonaws.com",
               at=f"2026-11-23T03:00:{n:02d}Z")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import aws_context, ct
-from socbot.detections.rule import Case, Match, Threshold, rule
+from socbot.detections.rule import Case, Match, RawRecord, Threshold, rule
 
 
-def _failed(n: int, ip: str = "203.0.113.5") -> Event:
+def _failed(n: int, ip: str = "203.0.113.5") -> RawRecord:
     return ct("ConsoleLogin", None, response_elements={"ConsoleLogin": "Failure"},
               error=None, ip=ip, source="signin.amazonaws.com",
               at=f"2026-11-23T03:0{n}:00Z", errorMessage="Failed authentication")

@@ -11,13 +11,13 @@ from socbot.detections.cloudtrail._common import (
     record,
     response,
 )
-from socbot.detections.rule import Case, Match, rule
+from socbot.detections.rule import Case, Match, RawRecord, rule
 
 _OK = {"ConsoleLogin": "Success"}
 SAML_PROVIDER = f"arn:aws:iam::{ACCOUNT}:saml-provider/Okta"
 
 
-def _login(mfa: str, identity: str = "IAMUser") -> Event:
+def _login(mfa: str, identity: str = "IAMUser") -> RawRecord:
     return ct("ConsoleLogin", None, response_elements=_OK, identity=identity,
               additional={"MFAUsed": mfa, "LoginTo": "https://console.aws.amazon.com/"},
               source="signin.amazonaws.com", eventType="AwsConsoleSignIn")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import access_key, aws_context, ct, params
-from socbot.detections.rule import Case, Distinct, Match, rule
+from socbot.detections.rule import Case, Distinct, Match, RawRecord, rule
 
 
-def _get(n: int) -> Event:
+def _get(n: int) -> RawRecord:
     return ct("GetPasswordData", {"instanceId": f"i-{n:08x}"}, source="ec2.amazonaws.com",
               at=f"2026-11-23T03:00:{n:02d}Z", error="Client.UnauthorizedOperation")
 

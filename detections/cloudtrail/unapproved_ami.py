@@ -5,12 +5,12 @@ from __future__ import annotations
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import aws_context, ct, items, params, response, scope
 from socbot.detections.context import RuleContext
-from socbot.detections.rule import Case, Match, rule
+from socbot.detections.rule import Case, Match, RawRecord, rule
 
 CONFIG = {"approved_amis": ["ami-0approved0000000"]}
 
 
-def _launch(image: str) -> Event:
+def _launch(image: str) -> RawRecord:
     return ct("RunInstances", {"instancesSet": {"items": [{"imageId": image}]},
                                "instanceType": "t3.micro"}, source="ec2.amazonaws.com",
               response_elements={"instancesSet": {"items": [

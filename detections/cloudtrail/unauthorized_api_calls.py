@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import access_key, aws_context, ct, iam_user
-from socbot.detections.rule import Case, Match, Threshold, rule
+from socbot.detections.rule import Case, Match, RawRecord, Threshold, rule
 
 DENIED = ("AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation",
           "AccessDeniedException", "UnauthorizedAccess", "Client.AccessDenied")
 
 
-def _denied(n: int, user: str = "mallory") -> Event:
+def _denied(n: int, user: str = "mallory") -> RawRecord:
     return ct("GetPasswordData", {"instanceId": f"i-{n:017x}"},
               error="Client.UnauthorizedOperation", user=user, source="ec2.amazonaws.com",
               at=f"2026-11-23T03:00:{n:02d}Z")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import aws_context, ct, items, params, principal, scope
-from socbot.detections.rule import Case, Match, rule
+from socbot.detections.rule import Case, Match, RawRecord, rule
 
 REFUSED = ("Client.UnauthorizedOperation", "UnauthorizedOperation", "Client.VcpuLimitExceeded",
            "VcpuLimitExceeded", "Client.InstanceLimitExceeded")
@@ -12,7 +12,7 @@ GPU_FAMILIES = ("p2", "p3", "p4d", "p4de", "p5", "g3", "g4dn", "g4ad", "g5", "g6
                 "inf2", "dl1")
 
 
-def _launch(kind: str, error: str | None = None) -> Event:
+def _launch(kind: str, error: str | None = None) -> RawRecord:
     return ct("RunInstances", {"instanceType": kind, "instancesSet": {"items": [
         {"imageId": "ami-1", "minCount": 1, "maxCount": 10}]}}, error=error,
         source="ec2.amazonaws.com")
