@@ -34,8 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     rules = commands.add_parser("rules", help="list the detection rules or run their tests")
     rules.set_defaults(handler=cmd_rules)
     rules.add_argument("action", choices=("list", "test"))
-    rules.add_argument("--format", choices=("table", "jsonl"), default="table",
-                       help="for list: a table or one JSON object per rule")
+    rules.add_argument("--format", choices=("table", "jsonl", "markdown"), default="table",
+                       help="for list: a table, one JSON object per rule, or the README's "
+                            "Markdown table")
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
@@ -126,12 +127,21 @@ def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextI
         for row in rows:
             out.write(json.dumps(row) + "\n")
         return
+    if style == "markdown":
+        out.write("| id | severity | fires on | state | MITRE ATT&CK |\n|---|---|---|---|---|\n")
+        for row in rows:
+            state = row["state"].split("(")[0].strip("-")
+            fires_on = " ".join(rules[row["id"]].description.split("\n\n")[0].split())
+            out.write(f"| `{row['id']}` | {row['severity']} | {fires_on} | {state} | "
+                      f"{', '.join(row['mitre'])} |\n")
+        return
     width = max(len(r["id"]) for r in rows)
-    out.write(f"{'id':<{width}}  {'severity':<8}  {'datasets':<22}  state\n")
+    out.write(f"{'id':<{width}}  {'severity':<8}  {'source':<10}  {'MITRE':<20}  state\n")
     for row in rows:
         off = "" if row["enabled"] else "  (disabled)"
         out.write(f"{row['id']:<{width}}  {row['severity']:<8}  "
-                  f"{','.join(row['datasets']):<22}  {row['state']}{off}\n")
+                  f"{','.join(row['datasets']):<10}  {','.join(row['mitre']):<20}  "
+                  f"{row['state']}{off}\n")
     out.write(f"{len(rows)} rules\n")
 
 
