@@ -6,7 +6,7 @@ configuration), decorated with its metadata and its own test events. It does no 
 needs memory declares it with ``state=``; the engine keeps that state in Redis, shared by every
 worker, and decides from it. Example::
 
-    from socbot.detections.rule import Match, Threshold, rule
+    from socbot.detections.rule import Case, Threshold, rule
 
     @rule(
         id="secure.ssh_brute_force",
@@ -15,18 +15,22 @@ worker, and decides from it. Example::
         datasets=("secure",),
         actions=("ssh_login", "ssh_invalid_user"),
         mitre=("T1110.001",),
+        runbook="Check whether any login from this address succeeded ...",
         state=Threshold(by="source.ip", count=8, window_s=120),
-        tests=(Case("eight failures", fires=True, events=(...)),),
+        entity_type="ip",
+        tests=(Case("eight failures from one address across hosts within 120 s", fires=True,
+                    events=tuple(_failure(n) for n in range(8))), ...),
     )
-    def ssh_brute_force(event: Event) -> Match | bool:
-        return event.get("event.outcome") == "failure" and "source.ip" in event
+    def ssh_brute_force(event: Event) -> bool:
+        return event.get("event.outcome") == "failure" and bool(event.get("source.ip"))
 
 The function returns ``False``/``None`` (no match), ``True`` (match, defaults from metadata) or a
 :class:`Match` that sets the dedup key, entity, context, severity or playbooks for this event,
 and for stateful rules the state key (``key``), the value counted (``value``) or the step of a
 sequence or join (``step``).
 
-State a rule can declare (all on event time, so a replay of last month fires as live did):
+State a rule can declare (all on event time, so a replay of last month fires as live did); each
+kind is one class in ``detections/state/`` with its Redis step beside it in a ``.lua`` file:
 
 :class:`Threshold`  ``count`` matching events for one key within ``window_s``.
 :class:`Distinct`   ``count`` distinct values of a field for one key within ``window_s``.
@@ -50,94 +54,25 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from socbot.core.alerts import SEVERITIES
 from socbot.core.events import Event
 
+# The state kinds the rules of this package declare (each is one module of detections.state).
+from socbot.detections.state.base import State, StateKind
+from socbot.detections.state.distinct import Distinct
+from socbot.detections.state.first_seen import FirstSeen
+from socbot.detections.state.join import Join
+from socbot.detections.state.recent import Recent
+from socbot.detections.state.risk import Risk
+from socbot.detections.state.sequence import Sequence
+from socbot.detections.state.threshold import Threshold
 
-@dataclass(frozen=True)
-class Threshold:
-    """Fire once ``count`` matching events share the value of ``by`` within ``window_s``."""
-
-    by: str
-    count: int
-    window_s: int
-
-
-@dataclass(frozen=True)
-class Distinct:
-    """Fire once ``count`` distinct values of ``field`` share one ``by`` value in ``window_s``."""
-
-    by: str
-    field: str
-    count: int
-    window_s: int
-
-
-@dataclass(frozen=True)
-class FirstSeen:
-    """Fire when a value of ``field`` was never seen for the ``by`` value (within ``ttl_s``)."""
-
-    by: str
-    field: str
-    require_history: bool = True
-    ttl_s: int = 90 * 86400
-
-
-@dataclass(frozen=True)
-class Sequence:
-    """Fire on B after at least ``count`` A events (``step="first"``) within ``within_s``."""
-
-    by: str
-    within_s: int
-    count: int = 1
-
-
-@dataclass(frozen=True)
-class Join:
-    """Fire when events of different ``sides`` meet on one key within ``within_s``, either order."""
-
-    within_s: int
-    sides: tuple[str, ...] = ("a", "b")
-
-
-@dataclass(frozen=True)
-class Recent:
-    """Hand the rule's ``confirm`` the earlier matches of one key within ``within_s``."""
-
-    by: str
-    within_s: int
-
-
-@dataclass(frozen=True)
-class Risk:
-    """Fire when signals of at least ``min_rules`` rules about one entity score ``threshold``."""
-
-    threshold: int
-    window_s: int
-    min_rules: int = 2
-
-
-StateSpec = Threshold | Distinct | FirstSeen | Sequence | Join | Recent | Risk
-
-
-@dataclass(frozen=True)
-class State:
-    """What the engine found for one stateful match, handed to ``confirm``.
-
-    ``count``: events in the window (Threshold), distinct values (Distinct), A events
-    (Sequence), total risk score (Risk). ``new``: FirstSeen's verdict. ``records``: the
-    remembered context of the other events (Sequence's A events, Join's other side, Recent's
-    earlier events, Risk's contributing signals), oldest first, each with ``"@t"`` (epoch).
-    ``key``: the state key (``Match.key`` or the ``by`` field's value).
-    """
-
-    count: int = 0
-    new: bool = False
-    records: tuple[Mapping[str, Any], ...] = ()
-    key: str = ""
+__all__ = ["Case", "ConfirmFunction", "Distinct", "FirstSeen", "Join", "Match", "Recent",
+           "Risk", "Rule", "RuleFunction", "Sequence", "State", "StateKind", "Threshold",
+           "load_all", "render", "rule"]
 
 
 @dataclass(frozen=True)
@@ -201,25 +136,17 @@ class Rule:
     dedup_window_s: int = 3600
     dedup_by: str | None = None
     entity_type: str = ""
-    threshold: Threshold | None = None
     playbooks: tuple[str, ...] = ()
     tests: tuple[Case, ...] = ()
     description: str = ""
-    state: StateSpec | None = None
+    state: StateKind | None = None
     confirm: ConfirmFunction | None = None
     takes_context: bool = False
-
-    def __post_init__(self) -> None:
-        # ``threshold=`` is the original spelling of ``state=Threshold(...)``; keep both in step.
-        if self.state is None and self.threshold is not None:
-            object.__setattr__(self, "state", self.threshold)
-        elif isinstance(self.state, Threshold) and self.threshold is None:
-            object.__setattr__(self, "threshold", self.state)
 
     @property
     def state_key_field(self) -> str | None:
         """The event field whose value keys this rule's state, if it has one."""
-        return getattr(self.state, "by", None)
+        return self.state.key_field if self.state is not None else None
 
     def with_overrides(self, severity: str | None, params: Mapping[str, Any]) -> Rule:
         """This rule with the config's severity and state parameter overrides applied."""
@@ -228,22 +155,7 @@ class Rule:
             return rule
         if self.state is None:
             raise ValueError(f"rule {self.id} takes no params")
-        kinds = {f.name: str(f.type) for f in fields(self.state) if str(f.type) in ("int", "bool")}
-        unknown = set(params) - set(kinds)
-        if unknown:
-            raise ValueError(f"rule {self.id}: unknown params {sorted(unknown)}; "
-                             f"this rule takes {sorted(kinds)}")
-        for name, value in params.items():
-            if kinds[name] == "bool" and not isinstance(value, bool):
-                raise ValueError(f"rule {self.id}: params.{name}: write true or false "
-                                 f"(got {value!r})")
-            if kinds[name] == "int" and (isinstance(value, bool) or not isinstance(value, int)
-                                         or value <= 0):
-                raise ValueError(f"rule {self.id}: params.{name}: write a positive whole "
-                                 f"number (got {value!r})")
-        state = replace(self.state, **params)
-        return replace(rule, state=state,
-                       threshold=state if isinstance(state, Threshold) else None)
+        return replace(rule, state=self.state.with_params(self.id, params))
 
 
 REGISTRY: dict[str, Rule] = {}
@@ -252,15 +164,13 @@ REGISTRY: dict[str, Rule] = {}
 def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
          actions: tuple[str, ...] | None = None, mitre: tuple[str, ...] = (),
          runbook: str = "", dedup_window_s: int = 3600, dedup_by: str | None = None,
-         entity_type: str = "", threshold: Threshold | None = None,
-         state: StateSpec | None = None, confirm: ConfirmFunction | None = None,
+         entity_type: str = "", state: StateKind | None = None,
+         confirm: ConfirmFunction | None = None,
          playbooks: tuple[str, ...] = (), tests: tuple[Case, ...] = ()
          ) -> Callable[[RuleFunction], RuleFunction]:
     """Register the decorated function as a rule (see the module docstring)."""
     if severity not in SEVERITIES:
         raise ValueError(f"rule {id}: severity {severity!r} is not one of {SEVERITIES}")
-    if threshold is not None and state is not None:
-        raise ValueError(f"rule {id}: give threshold= or state=, not both")
 
     def register(function: RuleFunction) -> RuleFunction:
         if id in REGISTRY and REGISTRY[id].function.__module__ != function.__module__:
@@ -269,9 +179,9 @@ def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
         REGISTRY[id] = Rule(
             id=id, title=title, severity=severity, datasets=datasets, function=function,
             actions=actions, mitre=mitre, runbook=runbook, dedup_window_s=dedup_window_s,
-            dedup_by=dedup_by, entity_type=entity_type, threshold=threshold,
+            dedup_by=dedup_by, entity_type=entity_type,
             playbooks=playbooks, tests=tests, description=(function.__doc__ or "").strip(),
-            state=state or threshold, confirm=confirm, takes_context=takes_context,
+            state=state, confirm=confirm, takes_context=takes_context,
         )
         return function
 

@@ -55,7 +55,7 @@ def test_a_rule_that_raises_is_isolated_and_counted(redis_client: redis.Redis) -
 
 
 def test_threshold_counts_on_event_time_within_the_window(redis_client: redis.Redis) -> None:
-    rule = make_rule(lambda e: True, threshold=Threshold(by="source.ip", count=3, window_s=60))
+    rule = make_rule(lambda e: True, state=Threshold(by="source.ip", count=3, window_s=60))
     engine = Engine(redis_client, {rule.id: rule})
     # Three failures spread over more than a minute never fill one window.
     spread = [engine.evaluate(failure(n, second=n * 40)) for n in range(3)]
@@ -66,7 +66,7 @@ def test_threshold_counts_on_event_time_within_the_window(redis_client: redis.Re
 
 
 def test_a_redelivered_event_is_not_counted_twice(redis_client: redis.Redis) -> None:
-    rule = make_rule(lambda e: True, threshold=Threshold(by="source.ip", count=2, window_s=60))
+    rule = make_rule(lambda e: True, state=Threshold(by="source.ip", count=2, window_s=60))
     engine = Engine(redis_client, {rule.id: rule})
     assert engine.evaluate(failure(1)) == []
     assert engine.evaluate(failure(1)) == []
@@ -239,7 +239,7 @@ def test_stateless_rules_make_no_redis_round_trip(redis_client: redis.Redis) -> 
 
 
 def test_a_batch_of_events_shares_one_round_trip(redis_client: redis.Redis) -> None:
-    rule = make_rule(lambda e: True, threshold=Threshold(by="source.ip", count=3, window_s=60))
+    rule = make_rule(lambda e: True, state=Threshold(by="source.ip", count=3, window_s=60))
     engine = Engine(redis_client, {rule.id: rule})
     calls = []
     original = redis_client.execute_command

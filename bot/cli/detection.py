@@ -104,11 +104,7 @@ def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
 
 
 def _state_text(rule: Any) -> str:
-    state = rule.state
-    if state is None:
-        return "-"
-    params = ", ".join(f"{k}={v}" for k, v in vars(state).items() if k not in ("sides",))
-    return f"{type(state).__name__}({params})"
+    return "-" if rule.state is None else str(rule.state.describe())
 
 
 def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextIO) -> None:

@@ -23,7 +23,7 @@ def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Even
     mitre=("T1110.001",),
     runbook="Check whether any login from this address succeeded (socbot search ip=...); "
             "block it at the edge if it is not yours.",
-    threshold=Threshold(by="source.ip", count=8, window_s=120),
+    state=Threshold(by="source.ip", count=8, window_s=120),
     entity_type="ip",
     tests=(
         Case("eight failures from one address across hosts within 120 s", fires=True,

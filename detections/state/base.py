@@ -1,0 +1,171 @@
+"""What every kind of rule state is made of (see :mod:`socbot.detections.state`).
+
+A kind is a frozen dataclass, the declaration a rule writes (``state=Threshold(...)``), with:
+
+- ``code``: the operation name its Lua step registers (``ops.<code> = function(op) ... end``
+  in the ``.lua`` file beside the module, named like it);
+- :meth:`StateKind.plan`: the operation for one match (a JSON-ready list starting with the code
+  and the Redis key), or None when the match gives nothing to keep;
+- :meth:`StateKind.decode`: the :class:`State` the reply means, or None (no signal);
+- :meth:`StateKind.annotate`: what a signal of this kind counts and adds to its context;
+- :meth:`StateKind.describe`: the text ``socbot rules list`` shows.
+
+All state runs on event time and uses the event id as member, so a redelivered event is never
+counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+if TYPE_CHECKING:
+    from socbot.core.config import DetectionSettings
+    from socbot.core.events import Event
+    from socbot.detections.rule import Match
+
+RECORDS_MAX = 20  # earlier events handed to a rule (newest kept)
+KEEP_MAX = 1000  # events remembered per key for Sequence, Join and Recent
+SEP = "\x1f"
+
+# One operation of the batch script: its code, its Redis key, then its arguments.
+Op = list[str | int | float | list[str]]
+# Per-engine memory a kind may keep between batches (Risk: what it sent recently).
+Memo = dict[tuple[str, str], float]
+
+
+@dataclass(frozen=True)
+class State:
+    """What the engine found for one stateful match, handed to ``confirm``.
+
+    ``count``: events in the window (Threshold), distinct values (Distinct), A events
+    (Sequence), total risk score (Risk). ``new``: FirstSeen's verdict. ``records``: the
+    remembered context of the other events (Sequence's A events, Join's other side, Recent's
+    earlier events, Risk's contributing signals), oldest first, each with ``"@t"`` (epoch).
+    ``key``: the state key (``Match.key`` or the ``by`` field's value).
+    """
+
+    count: int = 0
+    new: bool = False
+    records: tuple[Mapping[str, Any], ...] = ()
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The operation planned for one match, and what the kind needs to read its reply."""
+
+    op: Op
+    step: str = ""  # which step of the kind (Sequence: "first" or "then")
+    event_id: str = ""
+
+
+@dataclass(frozen=True)
+class StateKind:
+    """Base of every state kind; subclasses are frozen dataclasses registered by code."""
+
+    code: ClassVar[str] = ""
+    # Lua put before the kind's step in the script (constants it shares with Python).
+    lua_prelude: ClassVar[str] = ""
+
+    @property
+    def key_field(self) -> str | None:
+        """The event field whose value keys this state, if the kind has one."""
+        return None
+
+    def plan(self, rule_id: str, key: str, event: Event, match: Match, event_id: str,
+             ts: float, memo: Memo) -> Planned | None:
+        """The operation for one match, or None when there is nothing to keep or ask."""
+        raise NotImplementedError
+
+    def decode(self, reply: object, planned: Planned) -> State | None:
+        """The state the script's reply means, or None when the rule does not fire."""
+        raise NotImplementedError
+
+    def annotate(self, state: State, context: dict[str, Any]) -> int:
+        """Add this kind's lines to a signal's context; return the events the signal stands
+        for when it opens an alert."""
+        return 1
+
+    def configure(self, detection: DetectionSettings) -> Self:
+        """This declaration with the ``detection`` settings that apply to its kind."""
+        return self
+
+    def describe(self) -> str:
+        """``Kind(param=value, ...)`` for ``socbot rules list``."""
+        params = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
+                           if f.name != "sides")
+        return f"{type(self).__name__}({params})"
+
+    def tunable(self) -> dict[str, str]:
+        """The parameters a configuration may override: name -> "int" or "bool"."""
+        return {f.name: str(f.type) for f in fields(self) if str(f.type) in ("int", "bool")}
+
+    def with_params(self, rule_id: str, params: Mapping[str, object]) -> Self:
+        """This declaration with the configuration's ``params``; ValueError says what to fix."""
+        kinds = self.tunable()
+        unknown = set(params) - set(kinds)
+        if unknown:
+            raise ValueError(f"rule {rule_id}: unknown params {sorted(unknown)}; "
+                             f"this rule takes {sorted(kinds)}")
+        for name, value in params.items():
+            if kinds[name] == "bool" and not isinstance(value, bool):
+                raise ValueError(f"rule {rule_id}: params.{name}: write true or false "
+                                 f"(got {value!r})")
+            if kinds[name] == "int" and (isinstance(value, bool) or not isinstance(value, int)
+                                         or value <= 0):
+                raise ValueError(f"rule {rule_id}: params.{name}: write a positive whole "
+                                 f"number (got {value!r})")
+        return replace(self, **params)
+
+
+def state_key(rule_id: str, key: str, part: str) -> str:
+    """The Redis key of one rule's state of one kind for one key."""
+    return f"soc:st:{rule_id}:{key}:{part}"
+
+
+def as_int(value: object) -> int:
+    """An integer of a script reply; TypeError when the reply has another shape."""
+    if isinstance(value, int | float | str | bytes):
+        return int(value)
+    raise TypeError(f"expected a number in the state reply, got {value!r:.80}")
+
+
+def as_list(value: object) -> Sequence[object]:
+    """A list of a script reply; TypeError when the reply has another shape."""
+    if isinstance(value, list | tuple):
+        return value
+    raise TypeError(f"expected a list in the state reply, got {value!r:.80}")
+
+
+def as_text(value: object) -> str:
+    """Text of a script reply."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def record(event_id: str, context: Mapping[str, Any]) -> str:
+    """A remembered event: ``<event id>\\x1f<context as JSON>`` (the member of a sorted set)."""
+    return event_id + SEP + json.dumps(dict(context), sort_keys=True, default=str)
+
+
+def pairs(flat: object) -> list[tuple[object, float]]:
+    """``[member, score, member, score, ...]`` as pairs."""
+    items = as_list(flat)
+    return [(items[i], float(as_text(items[i + 1]))) for i in range(0, len(items) - 1, 2)]
+
+
+def records(raw: Sequence[tuple[object, float]],
+            skip: str = "") -> tuple[dict[str, Any], ...]:
+    """Remembered events as dicts with ``"@t"`` and ``"event.id"``, leaving out ``skip``."""
+    out = []
+    for member, score in raw:
+        event_id, _, payload = as_text(member).partition(SEP)
+        if event_id == skip:
+            continue
+        found: dict[str, Any] = json.loads(payload) if payload else {}
+        found["@t"] = score
+        found["event.id"] = event_id
+        out.append(found)
+    return tuple(out)
