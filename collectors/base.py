@@ -23,7 +23,7 @@ _json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, defau
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a declared dependency
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 
 def encode_event(event: dict[str, Any]) -> str:

@@ -107,7 +107,7 @@ def objects_of(body: Any) -> list[tuple[str, str]] | None:
     if isinstance(body, dict) and isinstance(body.get("Records"), list):
         found = []
         for record in body["Records"]:
-            s3 = record.get("s3") if isinstance(record, dict) else None
+            s3: Any = record.get("s3") if isinstance(record, dict) else None
             try:
                 bucket, key = s3["bucket"]["name"], s3["object"]["key"]
             except (TypeError, KeyError):

@@ -24,7 +24,8 @@ from socbot.core.events import Event
 if TYPE_CHECKING:  # `socbot --help` imports this module: no pydantic at start-up
     from socbot.core.config import Settings
 
-ReadPath = Callable[[Path], Iterator[Event | BadRecord | None]]
+# A reader takes (path), or (path, settings) for the sources in _WITH_SETTINGS.
+ReadPath = Callable[..., Iterator[Event | BadRecord | None]]
 
 # source -> "module:function" reading one file or directory.
 READERS = {
@@ -114,7 +115,7 @@ class EventReader:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file or directory")
             for item in (read(path, self.settings) if self.source in _WITH_SETTINGS
-                         else read(path)):  # type: ignore[call-arg]
+                         else read(path)):
                 if item is None:
                     self.ignored += 1
                 elif isinstance(item, BadRecord):

@@ -53,7 +53,7 @@ def fluentd_address(env: Mapping[str, str]) -> tuple[str, int] | None:
     return host, int(raw_port)
 
 
-class _Sender(FluentSender):
+class _Sender(FluentSender):  # type: ignore[misc]  # fluent-logger has no type hints
     """FluentSender without its in-memory resend buffer: an entry that cannot be sent goes to
     the spool file instead, so a crash loses nothing and the order stays that of the spool."""
 

@@ -87,6 +87,8 @@ class HealthServer:
     def url(self) -> str:
         """The base URL the server answers on."""
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
     def start(self) -> HealthServer:

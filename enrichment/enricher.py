@@ -187,9 +187,11 @@ class Enricher:
         for field, value in wanted.items():
             if not value or not isinstance(value, str):
                 continue
-            answer = self._run(result, "history", lambda f=field, v=value: self._cached(
-                "history", f"{f}={v}", self.config.history_ttl_s,
-                lambda: self.history.history(f, v, since)), store=False)
+            def fetch(f: str = field, v: str = value) -> Any:
+                return self._cached("history", f"{f}={v}", self.config.history_ttl_s,
+                                    lambda: self.history.history(f, v, since))
+
+            answer = self._run(result, "history", fetch, store=False)
             if answer is None:
                 break  # one reason is enough: the store is down or missing for every field
             found[field] = answer

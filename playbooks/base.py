@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeGuard, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -62,7 +62,7 @@ class FieldShape:
     expected: str
     check: Callable[[str], bool] | None = None
 
-    def accepts(self, value: object) -> bool:
+    def accepts(self, value: object) -> TypeGuard[str]:
         """True when ``value`` is a string of this shape."""
         return (isinstance(value, str) and self.pattern.fullmatch(value) is not None
                 and (self.check is None or self.check(value)))

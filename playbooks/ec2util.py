@@ -33,7 +33,7 @@ def describe_instance(ec2: Any, target: Target) -> dict[str, Any]:
 def instance_facts(instance: dict[str, Any]) -> dict[str, Any]:
     """What responders want to know about an instance, for the alert's thread."""
     tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-    launch = instance.get("LaunchTime")
+    launch: Any = instance.get("LaunchTime")
     return {
         "instance_id": instance.get("InstanceId"),
         "name": tags.get("Name", ""),

@@ -70,7 +70,7 @@ class SsmTriage(Playbook):
     approvals_required = 1
     read_only = True
     poll_s: ClassVar[float] = 2.0
-    sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def preview(self, session: boto3.Session, target: Target) -> Plan:
         """Check the instance is running; the plan is the fixed command list."""

@@ -16,7 +16,7 @@ from socbot.core.process import stop_on_signals
 SOURCES = ("secure", "cloudtrail", "door", "wifi")
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the collector subcommands to the ``socbot`` parser."""
     collect = commands.add_parser("collect", help="forward a source's events to Redis")
     collect.set_defaults(handler=cmd_collect)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from socbot.detections.rule import Case
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the detection subcommands to the ``socbot`` parser."""
     replay = commands.add_parser(
         "replay", help="run detection over files (backtesting)",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_REFUSED = 2
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the playbook subcommands to the ``socbot`` parser."""
     playbooks = commands.add_parser(
         "playbooks", help="list, inspect and run the remediation playbooks",
@@ -239,9 +239,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     audit(client, who=who, what=f"cli-run:{cls.name}", alert_id=alert.id,
           action_id=chosen.id, result="started from the command line")
     runner.handle("cli", {"action_id": chosen.id})
-    done = actions.get(chosen.id)
-    assert done is not None
-    _print_result(done.to_dict() | {"token": "(hidden)"})
-    if done.status == "approved":  # refused before running, e.g. approvals
+    ran = actions.get(chosen.id)
+    assert ran is not None
+    _print_result(ran.to_dict() | {"token": "(hidden)"})
+    if ran.status == "approved":  # refused before running, e.g. approvals
         return EXIT_REFUSED
-    return 0 if done.status == "succeeded" else 1
+    return 0 if ran.status == "succeeded" else 1

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from socbot.core.events import Event
-from socbot.detections.rule import RawRecord
+from socbot.detections.rule import Match, RawRecord
 
 _SEQ = itertools.count()
 ACCOUNT = "111122223333"
@@ -154,11 +154,9 @@ def at(second: int) -> str:
 
 
 def change(event: Event, what: str, entity_type: str = "", entity: str = "",
-           **extra: Any) -> Any:
+           **extra: Any) -> Match | None:
     """The Match of a CIS-style change rule: one alert per actor, account and region per
     window, titled by what changed; refused calls are not changes."""
-    from socbot.detections.rule import Match
-
     if event.get("event.outcome") != "success":
         return None
     actor = str(event.get("user.name", ""))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import (
     change,
@@ -21,7 +23,7 @@ ACTIONS = ("PutBucketAcl", "PutBucketPolicy", "PutBucketCors", "PutBucketLifecyc
            "DeletePublicAccessBlock", "DeleteBucketPublicAccessBlock")
 
 
-def _policy(principal: object) -> dict:
+def _policy(principal: object) -> dict[str, Any]:
     return {"bucketName": "b", "bucketPolicy": {"Statement": [
         {"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject",
          "Resource": "arn:aws:s3:::b/*"}]}}

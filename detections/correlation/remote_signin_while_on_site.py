@@ -48,7 +48,7 @@ def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
         Case("badge in Berlin, then SSH from abroad", fires=True, config=CONFIG, events=(
             badge(0, at="2026-11-23T09:00:00Z"),
             line(1, "ssh_login", "success", user="ann", ip="203.0.113.50",
-                 **{"@timestamp": "2026-11-23T09:10:00Z"}))),
+                 fields={"@timestamp": "2026-11-23T09:10:00Z"}))),
         Case("console from abroad, then the badge (either order)", fires=True, config=CONFIG,
              events=(ct("ConsoleLogin", None, user="ann", ip="203.0.113.50",
                         response_elements={"ConsoleLogin": "Success"},
@@ -57,10 +57,10 @@ def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
         Case("SSH from the office", fires=False, config=CONFIG, events=(
             badge(0, at="2026-11-23T09:00:00Z"),
             line(1, "ssh_login", "success", user="ann", ip="192.0.2.9",
-                 **{"@timestamp": "2026-11-23T09:10:00Z"}))),
+                 fields={"@timestamp": "2026-11-23T09:10:00Z"}))),
         Case("abroad but nobody badged in", fires=False, config=CONFIG, events=(
             line(1, "ssh_login", "success", user="ann", ip="203.0.113.50",
-                 **{"@timestamp": "2026-11-23T09:10:00Z"}),)),
+                 fields={"@timestamp": "2026-11-23T09:10:00Z"}),)),
     ),
 )
 def remote_signin_while_on_site(event: Event, ctx: RuleContext) -> Match | None:

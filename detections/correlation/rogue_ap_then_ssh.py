@@ -40,15 +40,15 @@ def _rogue(event: Event, ctx: RuleContext) -> str | None:
         Case("an evil twin, then SSH from the site's Wi-Fi", fires=True, config=CONFIG, events=(
             ap(0, "ExampleCorp", "de:ad:be:ef:00:01"),
             line(1, "ssh_login", "success", user="ann", ip="10.50.3.4", second=600,
-                 **{"@timestamp": "2026-11-23T09:10:00Z"}))),
+                 fields={"@timestamp": "2026-11-23T09:10:00Z"}))),
         Case("SSH from the site's Wi-Fi without a rogue AP", fires=False, config=CONFIG, events=(
             ap(0, "ExampleCorp", "00:11:22:33:44:01"),
             line(1, "ssh_login", "success", user="ann", ip="10.50.3.4",
-                 **{"@timestamp": "2026-11-23T09:10:00Z"}))),
+                 fields={"@timestamp": "2026-11-23T09:10:00Z"}))),
         Case("a spoof alert, then SSH from elsewhere", fires=False, config=CONFIG, events=(
             kismet(0, "APSPOOF"),
             line(1, "ssh_login", "success", user="ann", ip="192.0.2.9",
-                 **{"@timestamp": "2026-11-23T09:10:00Z"}))),
+                 fields={"@timestamp": "2026-11-23T09:10:00Z"}))),
     ),
 )
 def rogue_ap_then_ssh(event: Event, ctx: RuleContext) -> Match | None:

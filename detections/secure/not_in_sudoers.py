@@ -21,10 +21,10 @@ from socbot.detections.secure._common import line
     tests=(
         Case("not in sudoers", fires=True,
              events=(line(0, "sudo", "failure", ip=None, user="bob",
-                          **{"system.auth.sudo.error": "user NOT in sudoers"}),)),
+                          fields={"system.auth.sudo.error": "user NOT in sudoers"}),)),
         Case("a wrong password", fires=False,
              events=(line(0, "sudo", "failure", ip=None, user="bob",
-                          **{"system.auth.sudo.error": "3 incorrect password attempts"}),)),
+                          fields={"system.auth.sudo.error": "3 incorrect password attempts"}),)),
     ),
 )
 def not_in_sudoers(event: Event) -> Match | bool:

@@ -26,7 +26,7 @@ from socbot.detections.secure._common import line
              events=tuple(line(n, "ssh_login", "failure") for n in range(10))),
         Case("made-up user names are a dictionary attack", fires=False,
              events=tuple(line(n, "ssh_login", "failure", user=f"guess{n}",
-                               **{"system.auth.ssh.invalid_user": True}) for n in range(8))),
+                               fields={"system.auth.ssh.invalid_user": True}) for n in range(8))),
     ),
 )
 def password_spraying(event: Event) -> Match | bool:

@@ -21,7 +21,7 @@ from socbot.detections.secure._common import line
     tests=(
         Case("three su failures", fires=True,
              events=tuple(line(n, "su", "failure", ip=None, user="bob",
-                               **{"user.effective.name": "root"}) for n in range(3))),
+                               fields={"user.effective.name": "root"}) for n in range(3))),
         Case("two failures", fires=False,
              events=tuple(line(n, "sudo", "failure", ip=None, user="bob") for n in range(2))),
         Case("successes do not count", fires=False,
