@@ -30,15 +30,16 @@ it; ``isinstance(item, dict)`` tells them apart. ``str(bad)`` is its error.
 from __future__ import annotations
 
 import gzip
-import ipaddress
 import json
 import re
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from socbot.collectors.base import BadRecord, capped
+from socbot.collectors.base import BadRecord, admitted, capped
+from socbot.core import edge
 from socbot.core.events import Event, format_timestamp, parse_timestamp
 
 __all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_bytes", "read_file",
@@ -46,6 +47,9 @@ __all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_bytes"
 
 # A DNS name whose last label has a letter: "253.252.51.07" (anonymised, not an IP) is no name.
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*")
+
+
+MAX_EVENT_ID = 256  # CloudTrail's are UUIDs; the id becomes part of a Redis key
 
 
 class RecordError(ValueError):
@@ -60,7 +64,8 @@ def _user_name(identity: dict[str, Any]) -> str | None:
     name = _text(identity.get("userName"))
     if name:
         return name
-    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, dict) else None
     name = _text(issuer.get("userName")) if isinstance(issuer, dict) else None
     if name:
         return name
@@ -85,6 +90,8 @@ def normalize(record: dict[str, Any]) -> Event:
     missing = [k for k in ("eventID", "eventTime", "eventName") if not _text(record.get(k))]
     if missing:
         raise RecordError(f"record has no {', '.join(missing)}")
+    if len(record["eventID"]) > MAX_EVENT_ID:
+        raise RecordError(f"eventID is over {MAX_EVENT_ID} characters")
     try:
         timestamp = format_timestamp(parse_timestamp(record["eventTime"]))
     except ValueError:
@@ -116,11 +123,11 @@ def normalize(record: dict[str, Any]) -> Event:
     source = _text(record.get("sourceIPAddress"))
     if source:
         event["source.address"] = source
-        try:
-            event["source.ip"] = str(ipaddress.ip_address(source))
-        except ValueError:
-            if _HOSTNAME.fullmatch(source):
-                event["source.domain"] = source
+        ip = edge.ip_text(source)
+        if ip is not None:
+            event["source.ip"] = ip
+        elif _HOSTNAME.fullmatch(source):
+            event["source.domain"] = source
     who = event.get("user.name") or event.get("user.id") or "unknown"
     event["message"] = f"{name} by {who} from {source or 'unknown'}"
     event["original"] = record
@@ -167,21 +174,33 @@ def iter_records(document: Any) -> Iterator[Any]:
         yield document
 
 
-def _documents(text: str) -> Iterator[tuple[Any, str | None]]:
-    """(document, None) for each JSON document in the text, or (raw line, error)."""
+def _one(text: str) -> tuple[Any, str | None]:
     try:
-        yield json.loads(text), None
+        return edge.loads(text), None
+    except json.JSONDecodeError as exc:
+        return text, f"not JSON: {exc.msg}"
+    except edge.EdgeError as exc:
+        return text, f"EdgeError: {exc}"
+
+
+def _documents(text: str) -> Iterator[tuple[Any, str | None]]:
+    """(document, None) for each JSON document in the text, or (raw text, error)."""
+    try:
+        yield edge.loads(text), None
         return
     except json.JSONDecodeError:
         pass
+    except edge.EdgeError:
+        # One record too deep for the parser: read the array's records one by one instead.
+        items = edge.array_items(text)
+        if items is not None:
+            for item in items:
+                yield _one(item)
+            return
     # Not one document: JSON Lines, one record (or Records document) per line.
     for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line), None
-        except json.JSONDecodeError as exc:
-            yield line, f"not JSON: {exc.msg}"
+        if line.strip():
+            yield _one(line)
 
 
 def read_file(path: str | Path) -> Iterator[Event | BadRecord]:
@@ -211,10 +230,7 @@ def read_bytes(data: bytes, name: str) -> Iterator[Event | BadRecord]:
             index += 1
             continue
         for record in iter_records(document):
-            try:
-                yield normalize(record)
-            except RecordError as exc:
-                yield BadRecord(str(path), index, f"RecordError: {exc}", capped(record))
+            yield admitted(partial(normalize, record), path, index, record)
             index += 1
 
 

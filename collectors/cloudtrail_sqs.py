@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -38,27 +39,29 @@ from typing import Any
 
 import redis
 
-from socbot.collectors.base import BadRecord, capped
+from socbot.collectors.base import BadRecord, admitted, capped
 from socbot.collectors.cloudtrail import (
-    RecordError,
     from_eventbridge,
     is_eventbridge,
     normalize,
     read_bytes,
 )
 from socbot.collectors.pipeline import (
-    DEAD_LETTERS,
-    DEAD_MAXLEN,
     EVENTS_MAXLEN,
     CollectStats,
     add_stats,
     send_cloudtrail,
 )
+from socbot.core import edge
 from socbot.core.events import Event
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SqsStats", "collect_sqs", "objects_of", "poll_once"]
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_BAD_KEY = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class BodyError(ValueError):
@@ -80,10 +83,20 @@ def _unwrap_sns(body: Any) -> Any:
     if isinstance(body, dict) and body.get("Type") == "Notification" and "Message" in body:
         message = body["Message"]
         try:
-            return json.loads(message) if isinstance(message, str) else message
-        except json.JSONDecodeError:
-            raise BodyError("SNS message is not JSON") from None
+            return edge.loads(message) if isinstance(message, str) else message
+        except (json.JSONDecodeError, edge.EdgeError):
+            raise BodyError("SNS message is not JSON, or nested too deep") from None
     return body
+
+
+def _checked(bucket: str, key: str) -> tuple[str, str]:
+    """A bucket and key S3 could have: no control characters or lone surrogates (which no
+    request can carry, so the message could only ever fail), at most 1024 bytes of key."""
+    if not _BUCKET.fullmatch(bucket):
+        raise BodyError(f"{bucket[:80]!r} is not an S3 bucket name")
+    if not key or len(key.encode("utf-8", "surrogatepass")) > 1024 or _BAD_KEY.search(key):
+        raise BodyError(f"{key[:80]!r} is not an S3 object key")
+    return bucket, key
 
 
 def objects_of(body: Any) -> list[tuple[str, str]] | None:
@@ -103,7 +116,7 @@ def objects_of(body: Any) -> list[tuple[str, str]] | None:
         if not isinstance(bucket, str) or not isinstance(keys, list) or not all(
                 isinstance(k, str) for k in keys):
             raise BodyError("CloudTrail notification without s3Bucket and s3ObjectKey list")
-        return [(bucket, k) for k in keys]
+        return [_checked(bucket, k) for k in keys]
     if isinstance(body, dict) and isinstance(body.get("Records"), list):
         found = []
         for record in body["Records"]:
@@ -113,8 +126,10 @@ def objects_of(body: Any) -> list[tuple[str, str]] | None:
             except (TypeError, KeyError):
                 raise BodyError("S3 notification record without s3.bucket.name and "
                                 "s3.object.key") from None
+            if not isinstance(bucket, str) or not isinstance(key, str):
+                raise BodyError("S3 notification with a bucket name or key that is not text")
             if str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
-                found.append((bucket, urllib.parse.unquote_plus(key)))
+                found.append(_checked(bucket, urllib.parse.unquote_plus(key)))
         return found
     raise BodyError("not an S3 notification, a CloudTrail SNS notification or an "
                     "EventBridge CloudTrail event")
@@ -123,14 +138,14 @@ def objects_of(body: Any) -> list[tuple[str, str]] | None:
 def _events_of_message(body_text: str, s3: Any, stats: SqsStats
                        ) -> list[Event | BadRecord]:
     """Every event (and bad record) a message stands for; raises to leave it on the queue."""
-    body = json.loads(body_text)
+    try:
+        body = edge.loads(body_text)
+    except edge.EdgeError as exc:
+        raise BodyError(str(exc)) from None
     objects = objects_of(body)
     if objects is None:
         inner = _unwrap_sns(body)
-        try:
-            return [normalize(from_eventbridge(inner))]
-        except RecordError as exc:
-            return [BadRecord("eventbridge", 0, f"RecordError: {exc}", capped(inner))]
+        return [admitted(lambda: normalize(from_eventbridge(inner)), "eventbridge", 0, inner)]
     items: list[Event | BadRecord] = []
     for bucket, key in objects:
         if "/CloudTrail-Digest/" in f"/{key}":
@@ -152,17 +167,18 @@ def poll_once(client: redis.Redis, sqs: Any, s3: Any, queue_url: str, *, wait_s:
     stats.messages = len(messages)
     done: list[dict[str, str]] = []
     items: list[Event | BadRecord] = []
+    dead: list[dict[str, str]] = []  # messages that can never be read
     for message in messages:
         handle = {"Id": message["MessageId"], "ReceiptHandle": message["ReceiptHandle"]}
         try:
             items.extend(_events_of_message(message["Body"], s3, stats))
         except (json.JSONDecodeError, BodyError) as exc:
+            # Can never succeed: dead-lettered with the batch's records, then deleted.
             log.error("SQS message %s cannot be read, dead-lettered: %s",
                       message["MessageId"], exc)
-            client.xadd(DEAD_LETTERS, {"source": "cloudtrail-sqs", "error": str(exc),
-                                       "line": capped(message["Body"]),
-                                       "path": queue_url, "index": message["MessageId"]},
-                        maxlen=DEAD_MAXLEN, approximate=True)
+            dead.append(BadRecord(queue_url, None, f"{type(exc).__name__}: {exc}",
+                                  capped(message["Body"])).dead_letter("cloudtrail-sqs")
+                        | {"index": message["MessageId"]})
             done.append(handle)
             continue
         except Exception as exc:  # S3 unreachable, object gone, access denied: retry later
@@ -172,7 +188,8 @@ def poll_once(client: redis.Redis, sqs: Any, s3: Any, queue_url: str, *, wait_s:
             continue
         done.append(handle)
     # Redis first; only then may SQS forget the messages.
-    add_stats(stats, send_cloudtrail(client, items, dedup_ttl=dedup_ttl, maxlen=maxlen))
+    add_stats(stats, send_cloudtrail(client, items, dedup_ttl=dedup_ttl, maxlen=maxlen,
+                                      dead=dead))
     for start in range(0, len(done), 10):
         batch = done[start:start + 10]
         result = sqs.delete_message_batch(QueueUrl=queue_url, Entries=batch)

@@ -249,9 +249,11 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path, keys: dict[str, s
 
 
 def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
-                    dedup_ttl: int = 86400, maxlen: int = EVENTS_MAXLEN) -> CollectStats:
-    """Send events (each eventID at most once per ``dedup_ttl``) and dead-letter bad records,
-    in one round trip. Raises redis errors: nothing is known to be sent until it returns."""
+                    dedup_ttl: int = 86400, maxlen: int = EVENTS_MAXLEN,
+                    dead: list[dict[str, str]] | None = None) -> CollectStats:
+    """Send events (each eventID at most once per ``dedup_ttl``) and dead-letter bad records
+    (and the ready-made dead letters ``dead``), in one round trip. Raises redis errors:
+    nothing is known to be sent until it returns."""
     stats = CollectStats()
     script = client.register_script(_DEDUP_ADD)
     pipe = client.pipeline(transaction=False)
@@ -263,9 +265,11 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
     for bad in bads:
         pipe.xadd(DEAD_LETTERS, bad.dead_letter("cloudtrail"),  # type: ignore[arg-type]
                   maxlen=DEAD_MAXLEN, approximate=True)
+    for fields in dead or ():
+        pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)  # type: ignore[arg-type]
     if bads:
         pipe.hincrby(STATS_KEY, "cloudtrail.failed", len(bads))
-    if not goods and not bads:
+    if not goods and not bads and not dead:
         return stats
     results = pipe.execute()
     sent = sum(int(r) for r in results[:len(goods)])

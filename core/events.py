@@ -58,14 +58,18 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(value: str) -> datetime:
-    """Parse an ``@timestamp`` (or any ISO 8601 string) into an aware UTC datetime."""
+    """Parse an ``@timestamp`` (or any ISO 8601 string) into an aware UTC datetime; ValueError
+    for text that is not one, or a time UTC cannot hold (year 0 or 10,000 after the shift)."""
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past the largest datetime in UTC
+        raise ValueError(f"{value!r} is out of the range of times") from None
 
 
 def epoch(event: Event) -> float:
@@ -85,9 +89,16 @@ def validate(event: Event) -> Event:
     return event
 
 
+# Unicode line breaks JSON may leave raw, but line-splitting readers break lines at.
+LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028",
+                              "\u2029": "\\u2029"})
+
+
 def dumps(event: Event) -> str:
-    """Serialize an event for a stream entry or a JSON Lines file."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Serialize an event for a stream entry or a JSON Lines file: compact UTF-8 JSON with
+    U+0085, U+2028 and U+2029 escaped, so one event is one line for every reader."""
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text if text.isascii() else text.translate(LINE_BREAKS)
 
 
 def loads(text: str | bytes) -> Event:

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from socbot.core.events import Event, format_timestamp, parse_timestamp, stable_id
+from socbot.core import edge
+from socbot.core.events import Event, format_timestamp, stable_id
 
 __all__ = ["ADAPTERS", "PayloadError", "detect", "door_event", "to_event"]
 
@@ -54,17 +55,10 @@ def _text(value: Any) -> str | None:
 
 def _moment(value: Any) -> str:
     """@timestamp from ISO 8601 text or epoch seconds (or milliseconds)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 10**11 else value
-        return format_timestamp(datetime.fromtimestamp(seconds, UTC))
-    if isinstance(value, str) and value.strip().isdigit():
-        return _moment(int(value))
-    if isinstance(value, str) and value:
-        try:
-            return format_timestamp(parse_timestamp(value))
-        except ValueError:
-            pass
-    raise PayloadError(f"no readable time (got {value!r})")
+    try:
+        return format_timestamp(edge.moment(value))
+    except edge.EdgeError as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def _kind(text: str) -> str | None:
@@ -113,6 +107,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def unifi(body: dict[str, Any], site: str | None) -> Event:
     """UniFi Access ``access.door.unlock`` and ``access.logs.add`` payloads."""
     name = body.get("event")
@@ -124,12 +122,12 @@ def unifi(body: dict[str, Any], site: str | None) -> Event:
         event = _dict(source.get("event"))
         actor = _dict(source.get("actor"))
         auth = _dict(source.get("authentication"))
-        doors = [t for t in source.get("target") or [] if isinstance(t, dict)
+        doors = [t for t in _list(source.get("target")) if isinstance(t, dict)
                  and t.get("type") in ("door", "UAH-DOOR", "location")]
         door = doors[0] if doors else _dict(source.get("door"))
         kind = _kind(_text(event.get("type")) or "")
         if kind not in ("door_forced_open", "door_held_open") and _text(event.get("result")):
-            kind = _kind(event["result"])  # "ACCESS" / "BLOCKED"
+            kind = _kind(_text(event["result"]) or "")  # "ACCESS" / "BLOCKED"
         stamp = event.get("published") or source.get("@timestamp") or body.get("timestamp")
         fields = {"door.id": _text(door.get("id")),
                   "door.name": _text(door.get("display_name") or door.get("name")),

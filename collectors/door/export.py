@@ -25,12 +25,14 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socbot.collectors.base import BadRecord, capped
+from socbot.collectors.base import BadRecord, admitted, capped
 from socbot.collectors.door.adapters import PayloadError, door_event
+from socbot.core import edge
 from socbot.core.config import DoorExport
 from socbot.core.events import Event, format_timestamp, parse_timestamp
 
@@ -93,12 +95,20 @@ def _rows(path: Path) -> Iterator[tuple[dict[str, Any] | None, str]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+                row = edge.loads(line)
+            except (json.JSONDecodeError, edge.EdgeError):
                 row = None
             yield (row if isinstance(row, dict) else None), line
         return
-    for row in csv.DictReader(io.StringIO(text, newline="")):
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a cell over the csv module's size limit, a NUL byte
+            yield None, f"not a CSV row: {exc}"
+            continue
         yield row, ",".join(str(v) for v in row.values())
 
 
@@ -107,9 +117,8 @@ def read_export(path: Path, config: DoorExport, site: str | None = None
     """Events and bad records of one export file (``.csv``, or ``.jsonl`` / ``.ndjson``)."""
     for index, (row, raw) in enumerate(_rows(path)):
         if row is None:
-            yield BadRecord(str(path), index, "not a JSON object", capped(raw))
+            error = raw if raw.startswith("not a CSV row") else "not a JSON object"
+            yield BadRecord(str(path), index, error, capped(raw))
             continue
-        try:
-            yield row_to_event(row, config, site)
-        except PayloadError as exc:
-            yield BadRecord(str(path), index, f"PayloadError: {exc}", capped(raw))
+        yield admitted(partial(row_to_event, row, config, site), str(path), index,
+                       raw)

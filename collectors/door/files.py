@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from socbot.collectors.base import BadRecord, capped
-from socbot.collectors.door.adapters import PayloadError, detect, to_event
+from socbot.collectors.base import BadRecord, admitted, capped
+from socbot.collectors.door.adapters import detect, to_event
 from socbot.collectors.door.export import read_export
+from socbot.core import edge
 from socbot.core.config import DoorExport, Settings
 from socbot.core.events import Event
 
@@ -22,17 +24,23 @@ __all__ = ["read_path"]
 
 
 def _payloads(text: str) -> Iterator[Any]:
+    """Each payload, or the raw text of one that is not JSON (or too deep to read)."""
     try:
-        document = json.loads(text)
+        document = edge.loads(text)
+    except edge.EdgeError:
+        items = edge.array_items(text)
+        lines = items if items is not None else text.splitlines()
     except json.JSONDecodeError:
-        for line in text.splitlines():
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    yield line
+        lines = text.splitlines()
+    else:
+        yield from document if isinstance(document, list) else [document]
         return
-    yield from document if isinstance(document, list) else [document]
+    for line in lines:
+        if line.strip():
+            try:
+                yield edge.loads(line)
+            except (json.JSONDecodeError, edge.EdgeError):
+                yield line
 
 
 def read_file(path: Path, export: DoorExport | None = None) -> Iterator[Event | BadRecord]:
@@ -52,10 +60,11 @@ def read_file(path: Path, export: DoorExport | None = None) -> Iterator[Event | 
         yield from read_export(path, export)
         return
     for index, payload in enumerate(payloads):
-        try:
-            yield to_event(payload)
-        except PayloadError as exc:
-            yield BadRecord(str(path), index, f"PayloadError: {exc}", capped(payload))
+        if isinstance(payload, str):
+            yield BadRecord(str(path), index, "not JSON, or nested too deep to read",
+                            capped(payload))
+        else:
+            yield admitted(partial(to_event, payload), str(path), index, payload)
 
 
 def read_path(path: Path, settings: Settings | None = None) -> Iterator[Event | BadRecord]:

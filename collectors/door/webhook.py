@@ -11,13 +11,17 @@ before its body is parsed when
           inside the window is refused too
 411       no ``Content-Length`` (chunked bodies are not read)
 413       ``Content-Length`` over ``max_body_bytes`` (nothing is read)
-400       the body is not UTF-8 JSON
-422       JSON, but not a door event of the vendor in the path
+400       the body is not UTF-8 JSON (or is nested too deep to read)
+422       JSON, but not a door event of the vendor in the path, or refused by
+          :func:`core.edge.admit` (a time out of range, nested too deep)
+500       a defect met an unforeseen body (logged with its traceback; nothing stored)
 404 / 405 another path / another method
 503       Redis is unreachable and the spool is full: the vendor should retry
 ========  ===========================================================================
 
-and answered ``200 {"events": 1}`` once the event is in Redis or in the spool. ``GET
+and answered ``200 {"events": 1}`` once the event is in Redis or in the spool. The body of a
+signed request answered 400 or 422 is dead-lettered (``soc:dead``, source ``door``) with the
+reason and counted as ``door.failed``. ``GET
 /healthz`` answers ``200 ok``.
 
 Example::
@@ -40,11 +44,12 @@ from typing import Any
 
 import redis
 
-from socbot.collectors.door.adapters import ADAPTERS, PayloadError, to_event
+from socbot.collectors.base import BadRecord, admitted, capped, encode_event
+from socbot.collectors.door.adapters import ADAPTERS, to_event
 from socbot.collectors.sink import Batch, EventSink
 from socbot.collectors.spool import SpoolFull
+from socbot.core import edge
 from socbot.core.config import DoorCollector
-from socbot.core.events import dumps
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +135,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(405, {"error": "use POST"})
 
     def do_POST(self) -> None:  # noqa: N802
+        try:
+            self._post()
+        except Exception as exc:  # a defect meeting an unforeseen body: answer, never go mute
+            log.exception("door webhook: unexpected %s", type(exc).__name__)
+            self._answer(500, {"error": f"internal error ({type(exc).__name__}); the request "
+                                        "was not stored, retry"})
+
+    def _post(self) -> None:
         parts = self.path.split("?", 1)[0].strip("/").split("/")
         if len(parts) != 2 or parts[0] != "door" or parts[1] not in ADAPTERS:
             self._answer(404, {"error": "not found; POST to /door/unifi, /door/verkada or "
@@ -169,23 +182,34 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(401, {"error": "replayed request"})
             return
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self._answer(400, {"error": f"body is not UTF-8 JSON: {exc}"})
+            payload = edge.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, edge.EdgeError) as exc:
+            self._refuse(400, f"body is not UTF-8 JSON: {exc}", body, vendor)
             return
-        try:
-            event = to_event(payload, vendor, self.server.settings.site)
-        except PayloadError as exc:
-            self._answer(422, {"error": str(exc)})
+        item = admitted(lambda: to_event(payload, vendor, self.server.settings.site),
+                        self.path, 0, payload)
+        if isinstance(item, BadRecord):
+            self._refuse(422, item.error, body, vendor)
             return
+        self._store(Batch(events=[encode_event(item)], counts={"door.parsed": 1}),
+                    200, {"events": 1})
+
+    def _refuse(self, status: int, error: str, body: bytes, vendor: str) -> None:
+        """Answer ``status`` and dead-letter the (signed, so genuinely sent) body with the
+        reason: a vendor's new payload shape is visible in soc:dead, not only in a log."""
+        raw = capped(body.decode("utf-8", "replace"))
+        dead = BadRecord(f"/door/{vendor}", None, error, raw).dead_letter("door")
+        self._store(Batch(dead=[dead], counts={"door.failed": 1}), status, {"error": error})
+
+    def _store(self, batch: Batch, status: int, payload: dict[str, Any]) -> None:
         try:
-            self.server.sink.send(Batch(events=[dumps(event)],
-                                        counts={"door.parsed": 1}))
+            self.server.sink.send(batch)
         except (SpoolFull, redis.ConnectionError, redis.TimeoutError) as exc:
             self._answer(503, {"error": f"cannot store the event now, retry: {exc}"})
             return
-        self.server.received += 1
-        self._answer(200, {"events": 1})
+        if status == 200:
+            self.server.received += 1
+        self._answer(status, payload)
 
 
 def make_server(address: tuple[str, int], sink: EventSink, *, secret: bytes,

@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from socbot.collectors.base import admitted_items
 from socbot.collectors.pipeline import CollectStats, add_stats, send_items
 from socbot.collectors.sink import EventSink
 from socbot.collectors.spool import Spool
@@ -62,7 +63,7 @@ def scan_once(tool: str, interface: str, sensor: Sensor) -> list[Any]:
     now = datetime.now(UTC)
     text = done.stdout.decode("utf-8", "surrogateescape")
     parse = parse_iw if tool == "iw" else parse_nmcli
-    return list(parse(text, sensor, now))
+    return list(admitted_items(parse(text, sensor, now), " ".join(command)))
 
 
 def run_wifi(args: argparse.Namespace, settings: Settings, client: redis.Redis, spool: Spool,

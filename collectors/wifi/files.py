@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from socbot.collectors.base import BadRecord
+from socbot.collectors.base import BadRecord, admitted_items
 from socbot.collectors.wifi.parsers import (
     Sensor,
     parse_airodump,
@@ -54,8 +54,18 @@ def detect_format(data: bytes) -> str:
 
 def read_file(path: Path, sensor: Sensor, fmt: str = "auto"
               ) -> Iterator[Event | BadRecord | None]:
-    """Events of one file in format ``fmt`` (``auto``: detected)."""
-    data = path.read_bytes()
+    """Events of one file in format ``fmt`` (``auto``: detected), each passed through
+    :func:`core.edge.admit`; what cannot be read is a :class:`BadRecord`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield BadRecord(str(path), None, f"unreadable file: {type(exc).__name__}: {exc}", "")
+        return
+    yield from admitted_items(_parse(path, data, sensor, fmt), str(path))
+
+
+def _parse(path: Path, data: bytes, sensor: Sensor, fmt: str
+           ) -> Iterator[Event | BadRecord | None]:
     fmt = detect_format(data) if fmt == "auto" else fmt
     name = str(path)
     if fmt == "airodump":

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from socbot.collectors.base import BadRecord, capped
+from socbot.core import edge
 from socbot.core.events import Event, format_timestamp, stable_id
 
 __all__ = ["Sensor", "parse_airodump", "parse_iw", "parse_kismet", "parse_nmcli", "sighting"]
@@ -342,14 +343,15 @@ def parse_kismet(text: str, sensor: Sensor, name: str = "kismet"
     """``kismet_alert`` events from Kismet's REST alert JSON (a list, ``kismet.alert.list``,
     event-bus ``{"ALERT": ...}`` messages, or JSON Lines of any of these)."""
     try:
-        documents = [json.loads(text)]
-    except json.JSONDecodeError:
+        documents = [edge.loads(text)]
+    except (json.JSONDecodeError, edge.EdgeError) as exc:
+        deep = edge.array_items(text) if isinstance(exc, edge.EdgeError) else None
         documents = []
-        for line in text.splitlines():
+        for line in deep if deep is not None else text.splitlines():
             if line.strip():
                 try:
-                    documents.append(json.loads(line))
-                except json.JSONDecodeError:
+                    documents.append(edge.loads(line))
+                except (json.JSONDecodeError, edge.EdgeError):
                     documents.append(line)
     index = 0
     for document in documents:
@@ -368,7 +370,10 @@ def _kismet_event(alert: Any, sensor: Sensor, name: str, index: int) -> Event | 
     header = alert["kismet.alert.header"]
     text = alert.get("kismet.alert.text") if isinstance(alert.get("kismet.alert.text"),
                                                         str) else ""
-    moment = format_timestamp(datetime.fromtimestamp(float(stamp), UTC))
+    try:
+        moment = format_timestamp(edge.moment(float(stamp)))
+    except edge.EdgeError as exc:
+        return BadRecord(name, index, f"kismet.alert.timestamp: {exc}", capped(alert))
     event: Event = {
         "@timestamp": moment,
         "event.id": str(alert.get("kismet.alert.hash") or stable_id(
