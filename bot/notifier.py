@@ -1,26 +1,26 @@
 """Deliver alerts from ``soc:alerts`` (group ``notify``) to Slack, or to a terminal.
 
-Entries are ``{"alert_id", "kind": "new"|"updated"|"action_result", "action_id"?}``.
+Entries are ``{"alert_id", "kind", "action_id"?}``: ``kind`` is ``new`` or another piece of
+news about the alert (``severity``, ``state``, ...), ``updated`` for a count that grew, or
+``action_result`` (a playbook finished: its result goes to the alert's thread at once).
 
-**Idempotent by alert id.** The first delivery of an alert posts it and stores the message's
-channel and ts (:meth:`AlertStore.set_slack_message`) before the entry is acknowledged; every
-later delivery of any entry for that alert edits that message (``chat.update``) instead. A
-short Redis lock per alert keeps two notifier processes from both posting the same alert.
+**Marks, then passes.** :meth:`SlackNotifier.handle` only *marks* the alert as owed to Slack (a
+counter in the Redis hash ``soc:notify:dirty``; ``soc:notify:news`` says the mark is news) and
+:meth:`SlackNotifier.flush`, run after every consumer batch and by :meth:`run_flusher` every
+0.1 s, sends what the pacing allows now in the order :mod:`socbot.bot.delivery` gives: new
+alerts first (most severe first), then updates. A pass never sleeps. Any number of marks for
+one alert cost one call, showing the alert as it is at that moment. The marks live in Redis
+because the consumer acknowledges an entry as soon as ``handle`` returns: a notifier that dies
+leaves them for the next pass of any process. A mark is removed only if nobody re-marked the
+alert while it was being sent (compare the counter), so news that arrives mid-send is kept.
 
-**Coalescing.** A storm of signals gives a storm of ``updated`` entries; Slack allows about
-50 ``chat.update`` calls a minute. So :meth:`SlackNotifier.handle` only *marks* the alert dirty
-(a counter in the Redis hash ``soc:notify:dirty``) and :meth:`SlackNotifier.flush`, run after
-every consumer batch (``Consumer(..., after_batch=notifier.flush)``), makes one ``chat.update``
-per dirty alert with the alert's state read at that moment, so any number of updates in a batch
-cost one call. The mark lives in Redis rather than in memory because the consumer acknowledges
-an entry as soon as ``handle`` returns: a notifier that dies between a batch and its flush
-leaves the marks for the next flush (of any process). A mark is removed only if nobody
-re-marked the alert while it was being updated (compare the counter), so an update that arrives
-mid-flush is never lost.
-
-**Pacing.** Posts to one channel are spaced by ``post_interval_s`` and updates by
-``update_interval_s`` by sleeping in the consumer's thread: entries that arrive meanwhile
-simply join the next batch and are coalesced there. The 429 retry handler is the backstop.
+**Exactly one message per alert, across crashes.** An alert is posted once: a short Redis lock
+keeps two processes from posting it at the same time, and before ``chat.postMessage`` the
+notifier writes a *post intent* (``soc:notify:intent:{id}``: the channel and the time) and
+sends the alert id in the message's metadata. The returned ``ts`` is stored with the alert
+and the intent deleted. A notifier killed while Slack was posting leaves the intent: the next
+attempt reads the channel's history since the intent and, if the message is there, keeps its
+``ts`` and updates it instead of posting again.
 
 Example::
 
@@ -31,12 +31,13 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from slack_sdk import WebClient
@@ -47,9 +48,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from socbot.bot import blocks
+from socbot.bot.delivery import Pacing, Waiting, next_sends
 from socbot.bot.render import AlertRenderer, channel_for, render_lock
 from socbot.core.actions import ActionStore
-from socbot.core.alerts import Alert, AlertStore
+from socbot.core.alerts import SEVERITIES, Alert, AlertStore
 from socbot.core.config import Secrets, Settings
 from socbot.core.mutes import MuteStore
 from socbot.core.streams import Fields
@@ -58,12 +60,19 @@ log = logging.getLogger(__name__)
 
 GROUP = "notify"
 DIRTY = "soc:notify:dirty"
-POST_LOCK_MS = 60_000
+NEWS = "soc:notify:news"
+CHANNEL_IDS = "soc:notify:channel_ids"  # routed channel name -> the id Slack answered
+POST_LOCK_MS = 20_000  # a killed poster blocks its alert this long
+INTENT_TTL_S = 86400
 RESULT_POSTED_TTL_S = 7 * 86400
+METADATA_TYPE = "socbot_alert"
+HISTORY_PAGES = 5
+SENT_AT_KEPT = 10_000
 
-# Delete a dirty mark only if its counter is still the one the flush read.
+# Delete a dirty mark (and its news flag) only if its counter is still the one the pass read.
 _CLEAR_IF_UNCHANGED = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[2], ARGV[1])
   return redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 0
@@ -89,16 +98,19 @@ class SlackNotifier:
     """Post new alerts to their channel, edit them in place as they grow, report results.
 
     ``post_interval_s`` spaces ``chat.postMessage`` calls per channel (Slack allows about one
-    a second); ``update_interval_s`` spaces ``chat.update`` calls (Tier 3, about 50 a minute).
-    ``on_posted`` hooks run once after an alert's first post (escalation timer, "was this
-    you?" message); a failing hook is logged and never makes the post repeat.
+    a second); ``update_interval_s`` spaces ``chat.update`` calls (Tier 3, about 50 a minute);
+    an update waits at most about ``max_update_wait_s`` behind other work. ``clock`` is
+    monotonic seconds (tests pass their own). ``on_posted`` hooks run once after an alert's
+    first post (escalation timer, "was this you?" message); a failing hook is logged and never
+    makes the post repeat.
     """
 
     def __init__(self, settings: Settings, client: WebClient, alerts: AlertStore,
                  actions: ActionStore, *, post_interval_s: float = 1.0,
-                 update_interval_s: float = 1.2, mutes: MuteStore | None = None,
+                 update_interval_s: float = 1.2, max_update_wait_s: float = 10.0,
+                 mutes: MuteStore | None = None,
                  on_posted: Sequence[Callable[[Alert], object]] = (),
-                 enricher: Any = None) -> None:
+                 enricher: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.client = client
         self.alerts = alerts
@@ -109,56 +121,94 @@ class SlackNotifier:
         self.renderer = AlertRenderer(settings, actions, mutes or MuteStore(alerts.client),
                                       enrichment=enricher.labels_for if enricher else None)
         self.on_posted = list(on_posted)
-        self.post_interval_s = post_interval_s
-        self.update_interval_s = update_interval_s
+        self.clock = clock
+        self.pacing = Pacing(post_interval_s, update_interval_s, max_update_wait_s)
         self._clear = self.redis.register_script(_CLEAR_IF_UNCHANGED)
-        self._last_post: dict[str, float] = {}
-        self._last_update = 0.0
-        self._updated_at: dict[str, float] = {}  # when each alert was last updated (monotonic)
+        self._pass = threading.Lock()  # the consumer thread and the flusher take turns
+        self._since: dict[str, float] = {}  # when each marked alert started waiting
+        self._sent_at: dict[str, float] = {}  # when each alert's message was last sent
 
     def handle(self, entry_id: str, fields: Fields) -> None:
-        """Handle one entry: post or update now (``new``), mark dirty (``updated``), or report
-        a playbook result (``action_result``)."""
+        """Mark the entry's alert as owed to Slack (news if it is not a plain count update),
+        or post a playbook result (``action_result``) now."""
         alert_id = fields.get("alert_id", "")
         kind = fields.get("kind", "new")
-        if kind == "updated":
-            self.redis.hincrby(DIRTY, alert_id, 1)
-        elif kind == "action_result":
+        if kind == "action_result":
             self._action_result(alert_id, fields.get("action_id", ""))
-        else:
-            self.deliver(alert_id)
+            return
+        if not alert_id:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        if kind not in ("new", "updated"):
+            pipe.hset(NEWS, alert_id, kind)
+        pipe.hincrby(DIRTY, alert_id, 1)
+        pipe.execute()
 
     def flush(self) -> None:
-        """One ``chat.update`` per alert marked dirty since the last flush, as far as the
-        update pacing allows now: it never sleeps (it runs after every consumer batch, and
-        sleeping there would hold up new alerts), so the alerts it has no time for keep their
-        mark for the next flush, least recently updated first. :meth:`run_flusher` calls it
-        while no entries arrive. Never raises; a failed update keeps its mark."""
-        dirty = [(_text(raw_id), version) for raw_id, version in self.redis.hgetall(DIRTY).items()]
-        dirty.sort(key=lambda item: self._updated_at.get(item[0], 0.0))
-        for alert_id, version in dirty:
-            if time.monotonic() < self._last_update + self.update_interval_s:
+        """One pass: send what the pacing allows now, in delivery order (never sleeps, never
+        raises; whatever it has no room for keeps its mark for the next pass)."""
+        with self._pass:
+            marks = {_text(k): _text(v) for k, v in self.redis.hgetall(DIRTY).items()}
+            if not marks:
                 return
-            self._updated_at[alert_id] = time.monotonic()
-            try:
-                delivered = self.deliver(alert_id)
-            except SlackApiError as exc:
-                status = exc.response.status_code
-                log.error("cannot update alert %s in Slack: %s", alert_id,
-                          exc.response.get("error"))
-                # Rate limited or Slack down: keep the mark. Anything else (a deleted message,
-                # an archived channel) would fail again; the alert's next update retries.
-                if status == 429 or status >= 500:
-                    continue
-                delivered = True
-            except Exception:
-                log.exception("cannot update alert %s; will retry", alert_id)
-                continue
-            if delivered:
-                self._clear(keys=[DIRTY], args=[alert_id, version])
+            now = self.clock()
+            for key in list(self._since):
+                if key not in marks:
+                    del self._since[key]
+            if len(self._sent_at) > SENT_AT_KEPT:  # only waiting alerts need theirs
+                self._sent_at = {k: v for k, v in self._sent_at.items() if k in marks}
+            waiting = self._waiting(marks, now)
+            for item in next_sends(waiting, now=now, pacing=self.pacing):
+                self._send(item, marks[item.key])
 
-    def run_flusher(self, stop: threading.Event, interval_s: float = 0.25) -> None:
-        """Flush every ``interval_s`` until ``stop`` is set: updates left by a paced flush go
+    def _waiting(self, marks: Mapping[str, str], now: float) -> list[Waiting]:
+        """What each marked alert needs: its channel, whether it is posted, its severity."""
+        ids = list(marks)
+        pipe = self.redis.pipeline(transaction=False)
+        for alert_id in ids:
+            pipe.hmget(AlertStore.key(alert_id), "rule_id", "dataset", "severity", "context",
+                       "slack_ts")
+        news = self.redis.hgetall(NEWS) if ids else {}
+        news_ids = {_text(k) for k in news}
+        waiting = []
+        for alert_id, row in zip(ids, pipe.execute(), strict=True):
+            rule_id, dataset, severity, context, ts = (_text(v) if v is not None else None
+                                                       for v in row)
+            if rule_id is None:  # expired or never existed: nothing to show
+                self._clear(keys=[DIRTY, NEWS], args=[alert_id, marks[alert_id]])
+                continue
+            account = _account(context)
+            channel = self.settings.slack.routing.channel(
+                rule_id=rule_id, dataset=dataset or "", severity=severity or "",
+                account=account)
+            since = self._since.setdefault(alert_id, now)
+            waiting.append(Waiting(
+                key=alert_id, channel=channel, posted=bool(ts),
+                severity_rank=SEVERITIES.index(severity) if severity in SEVERITIES else 0,
+                since=since, news=alert_id in news_ids,
+                last_sent=self._sent_at.get(alert_id, 0.0)))
+        return waiting
+
+    def _send(self, item: Waiting, version: str) -> None:
+        try:
+            delivered = self.deliver(item.key)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            log.error("cannot send alert %s to Slack: %s", item.key, exc.response.get("error"))
+            # Rate limited or Slack down: keep the mark. Anything else (a deleted message,
+            # an archived channel) would fail again; the alert's next news retries.
+            if status == 429 or status >= 500:
+                return
+            delivered = True
+        except Exception:
+            log.exception("cannot send alert %s; will retry", item.key)
+            return
+        if delivered:
+            self._sent_at[item.key] = self.clock()
+            self._clear(keys=[DIRTY, NEWS], args=[item.key, version])
+
+    def run_flusher(self, stop: threading.Event, interval_s: float = 0.1) -> None:
+        """Run a pass every ``interval_s`` until ``stop`` is set: what a paced pass left goes
         out even when no new entry arrives."""
         while not stop.wait(interval_s):
             try:
@@ -167,8 +217,8 @@ class SlackNotifier:
                 log.exception("flush failed; retrying")
 
     def deliver(self, alert_id: str) -> bool:
-        """Post the alert if it has no message yet, else update it; False if another process
-        is posting it right now (the caller keeps it dirty)."""
+        """Post the alert if it has no message yet, else update it, now; False if another
+        process is posting it right now (the caller keeps it marked)."""
         alert = self.alerts.get(alert_id)
         if alert is None:
             log.warning("alert %s no longer exists; nothing to notify", alert_id)
@@ -192,13 +242,21 @@ class SlackNotifier:
 
     def _post(self, alert: Alert) -> None:
         channel = channel_for(self.settings, alert)
-        wait = self._last_post.get(channel, 0.0) + self.post_interval_s - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        posted = self.client.chat_postMessage(channel=channel, **self.renderer.message(alert))
-        self._last_post[channel] = time.monotonic()
-        # Stored before the entry is acknowledged: a redelivery then updates, never reposts.
+        found = self.find_posted(alert.id, channel)
+        if found is not None:  # posted by a notifier that died before storing the ts
+            log.warning("alert %s was already posted (%s %s); updating it", alert.id, *found)
+            self.alerts.set_slack_message(alert.id, *found)
+            self.redis.delete(intent_key(alert.id))
+            self._update(self.alerts.get(alert.id) or alert)
+            return
+        self.redis.set(intent_key(alert.id), json.dumps({"channel": channel, "at": time.time()}),
+                       ex=INTENT_TTL_S)
+        posted = self.client.chat_postMessage(
+            channel=channel, metadata=metadata(alert.id), **self.renderer.message(alert))
+        self.redis.hset(CHANNEL_IDS, channel, posted["channel"])
+        # Stored before the entry's mark is cleared: a redelivery then updates, never reposts.
         self.alerts.set_slack_message(alert.id, posted["channel"], posted["ts"])
+        self.redis.delete(intent_key(alert.id))
         fresh = self.alerts.get(alert.id) or alert
         for hook in self.on_posted:
             try:
@@ -206,16 +264,40 @@ class SlackNotifier:
             except Exception:  # the alert is posted; a hook must not make it post again
                 log.exception("after posting alert %s: %s failed", alert.id, hook)
 
+    def find_posted(self, alert_id: str, channel: str) -> tuple[str, str] | None:
+        """The channel id and ts of the alert's own message when an earlier attempt left a
+        post intent and Slack shows the message; None when it was never posted."""
+        raw = self.redis.get(intent_key(alert_id))
+        if raw is None:
+            return None
+        intent = json.loads(raw)
+        channel_id = _text(self.redis.hget(CHANNEL_IDS, channel) or b"") or (
+            channel if channel[:1] in ("C", "G", "D") else "")
+        if not channel_id:
+            log.warning("alert %s may have been posted to %s, whose id is not known yet; "
+                        "posting it (a duplicate is possible)", alert_id, channel)
+            return None
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            page = self.client.conversations_history(
+                channel=channel_id, oldest=f"{float(intent['at']) - 60:.6f}", limit=200,
+                include_all_metadata=True, cursor=cursor)
+            for message in page.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if (message.get("metadata", {}).get("event_type") == METADATA_TYPE
+                        and payload.get("alert_id") == alert_id
+                        and message.get("thread_ts") in (None, message.get("ts"))):
+                    return channel_id, str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
     def _update(self, alert: Alert) -> None:
-        wait = self._last_update + self.update_interval_s - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-            alert = self.alerts.get(alert.id) or alert  # show what arrived while waiting
         with render_lock(self.redis, alert.id):
             alert = self.alerts.get(alert.id) or alert
             self.client.chat_update(channel=alert.slack_channel, ts=alert.slack_ts,
                                     **self.renderer.message(alert))
-        self._last_update = time.monotonic()
 
     def _action_result(self, alert_id: str, action_id: str) -> None:
         action = self.actions.get(action_id)
@@ -236,6 +318,24 @@ class SlackNotifier:
         if action.slack_channel and action.slack_ts:
             self.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
                                     **blocks.approval_message(action, alert))
+
+
+def intent_key(alert_id: str) -> str:
+    """The Redis key of an alert's post intent."""
+    return f"soc:notify:intent:{alert_id}"
+
+
+def metadata(alert_id: str) -> dict[str, Any]:
+    """The message metadata that names the alert a message belongs to."""
+    return {"event_type": METADATA_TYPE, "event_payload": {"alert_id": alert_id}}
+
+
+def _account(context: str | None) -> str:
+    try:
+        found = json.loads(context or "{}")
+    except ValueError:
+        return ""
+    return str(found.get("cloud.account.id", "")) if isinstance(found, dict) else ""
 
 
 # --- terminal --------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 :class:`FakeSlack` listens on 127.0.0.1 (a free port) and answers like Slack for the methods the
 bot uses, recording every call: the method, the parameters parsed from a JSON or form body (and
 the query string), and the headers. It can be told to fail the next calls of a method with a
-429 (with ``Retry-After``) or a 500. POSTs to ``/response_url/...`` are recorded too.
+429 (with ``Retry-After``) or a 500, or to hold its answer to the next call of a method (the
+call takes effect at once, as in Slack; only the answer is late: a client killed meanwhile
+never learns the message's ts). ``conversations.history`` returns the messages posted to a
+channel, with their metadata when asked. POSTs to ``/response_url/...`` are recorded too.
 
 Use it through the ``slack`` fixture (registered for every module in ``tests/conftest.py``).
 Modelled on bolt-python's ``tests/mock_web_api_server``, but written for these tests: the
@@ -59,6 +62,7 @@ class FakeSlack:
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
         self._failures: dict[str, _Failure] = {}
+        self._holds: dict[str, tuple[int, float]] = {}  # method -> (calls to let by, s)
         self._ts = itertools.count(1)
         self._channels: dict[str, str] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -88,6 +92,31 @@ class FakeSlack:
         """Answer the next ``count`` calls of ``method`` with ``status`` (429 + Retry-After)."""
         with self._lock:
             self._failures[method] = _Failure(count, status, retry_after)
+
+    def hold_next(self, method: str, seconds: float, after: int = 0) -> None:
+        """Answer the next call of ``method`` (after letting ``after`` calls by) only after
+        ``seconds``; the call itself takes effect at once."""
+        with self._lock:
+            self._holds[method] = (after, seconds)
+
+    def hold_for(self, method: str) -> float:
+        """How long to hold the answer to the call of ``method`` being answered."""
+        with self._lock:
+            hold = self._holds.get(method)
+            if hold is None:
+                return 0.0
+            after, seconds = hold
+            if after:
+                self._holds[method] = (after - 1, seconds)
+                return 0.0
+            del self._holds[method]
+            return seconds
+
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        """The messages posted to ``channel`` (an id) outside threads, oldest first."""
+        with self._lock:
+            return [params for (chan, _ts), params in sorted(self.messages.items())
+                    if chan == channel and not params.get("thread_ts")]
 
     def calls(self, method: str) -> list[Call]:
         """The calls of ``method`` received so far, oldest first."""
@@ -146,6 +175,25 @@ class FakeSlack:
                                                   if failure.status == 429 else "internal_error"}
         return 200, {}, self._answer(call)
 
+    def _history(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel", ""))
+        oldest = float(p.get("oldest") or 0)
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = []
+        with self._lock:
+            for (chan, ts), params in sorted(self.messages.items(), reverse=True):
+                if chan != channel or float(ts) < oldest:
+                    continue
+                message = {"type": "message", "ts": ts, "text": params.get("text", ""),
+                           "bot_id": "B0001"}
+                if params.get("thread_ts"):
+                    message["thread_ts"] = params["thread_ts"]
+                if with_metadata and params.get("metadata"):
+                    message["metadata"] = params["metadata"]
+                found.append(message)
+        limit = int(p.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
+
     def _answer(self, call: Call) -> dict[str, Any]:
         p = call.params
         if call.method.startswith("response_url"):
@@ -166,8 +214,13 @@ class FakeSlack:
             with self._lock:
                 if key not in self.messages:
                     return {"ok": False, "error": "message_not_found"}
-                self.messages[key] = dict(p)
+                old = self.messages[key]
+                # Slack keeps a message's thread and, unless given new, its metadata.
+                kept = {k: old[k] for k in ("thread_ts", "metadata") if k in old}
+                self.messages[key] = {**kept, **p}
             return {"ok": True, "channel": key[0], "ts": key[1], "text": p.get("text", "")}
+        if call.method == "conversations.history":
+            return self._history(p)
         if call.method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
         if call.method == "usergroups.users.list":
@@ -212,6 +265,9 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             call = Call(method, params, {k.lower(): v for k, v in self.headers.items()},
                         body.decode("utf-8", "replace"))
             status, headers, answer = fake.record(call)
+            hold = fake.hold_for(method)
+            if hold:
+                time.sleep(hold)
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -236,7 +292,7 @@ def _parse(body: bytes, content_type: str, query: str) -> dict[str, Any]:
         return params
     form = dict(urllib.parse.parse_qsl(body.decode("utf-8")))
     # Form-encoded Web API calls send structured arguments as JSON strings.
-    for key in ("blocks", "attachments", "view"):
+    for key in ("blocks", "attachments", "view", "metadata"):
         if isinstance(form.get(key), str):
             try:
                 form[key] = json.loads(form[key])

@@ -105,8 +105,9 @@ def test_updates_edit_the_same_message_as_the_count_grows(pipeline: Pipeline) ->
 
 def test_a_redelivered_new_entry_updates_instead_of_posting_twice(pipeline: Pipeline) -> None:
     alert_id = pipeline.signal()
-    pipeline.notifier.handle("1-0", {"alert_id": alert_id, "kind": "new"})
-    pipeline.notifier.handle("1-0", {"alert_id": alert_id, "kind": "new"})
+    for _ in range(2):
+        pipeline.notifier.handle("1-0", {"alert_id": alert_id, "kind": "new"})
+        pipeline.notifier.flush()
 
     assert len(pipeline.slack.calls("chat.postMessage")) == 1
     assert len(pipeline.slack.calls("chat.update")) == 1
@@ -125,21 +126,21 @@ def test_many_updates_in_one_batch_give_one_chat_update(pipeline: Pipeline) -> N
     assert pipeline.alerts.get(alert_id).count == 31  # type: ignore[union-attr]
 
 
-def test_an_update_acknowledged_before_a_crash_is_flushed_by_the_next_notifier(
+def test_entries_acknowledged_before_a_crash_are_delivered_by_the_next_notifier(
         slack: FakeSlack, redis_client: redis.Redis) -> None:
-    # A notifier that handles and acknowledges its batch, then dies before flushing.
+    # A notifier that handles and acknowledges its batches, then dies before any pass.
     crashing = Pipeline(slack, redis_client, Settings(), flush_after_batch=False)
     crashing.signal(1)
     crashing.batch()
     crashing.signal(2)
     crashing.batch()
-    assert slack.calls("chat.update") == []
+    assert slack.log == []
     assert redis_client.xpending(ALERTS, GROUP)["pending"] == 0
 
     successor = Pipeline(slack, redis_client, Settings())
     successor.notifier.flush()
-    [update] = slack.calls("chat.update")
-    assert "2 event(s)" in count_in(update.params)
+    [post] = slack.calls("chat.postMessage")
+    assert "2 event(s)" in count_in(post.params)
     assert redis_client.hlen(DIRTY) == 0
 
 
@@ -153,8 +154,9 @@ def test_alerts_are_routed_by_rule_dataset_and_severity(slack: FakeSlack,
     pipeline.signal(3, rule_id="x.third", dataset="wifi", dedup_key="w", severity="low")
     pipeline.batch()
 
+    # Most severe first.
     assert [c.params["channel"] for c in slack.calls("chat.postMessage")] == [
-        "#hosts", "#pager", "#alerts"]
+        "#pager", "#hosts", "#alerts"]
 
 
 def test_a_429_is_retried_after_retry_after(pipeline: Pipeline) -> None:
@@ -169,25 +171,34 @@ def test_a_429_is_retried_after_retry_after(pipeline: Pipeline) -> None:
     assert pipeline.consumer.stats.handled == 1 and pipeline.consumer.stats.failed == 0
 
 
-def test_a_500_leaves_the_entry_pending_and_nothing_stored(pipeline: Pipeline) -> None:
+def test_a_500_keeps_the_alert_marked_and_the_next_pass_posts_it(pipeline: Pipeline) -> None:
     pipeline.slack.fail_next("chat.postMessage", 1, status=500)
     alert_id = pipeline.signal()
     pipeline.batch()
 
-    assert pipeline.consumer.stats.failed == 1
     assert pipeline.alerts.get(alert_id).slack_ts == ""  # type: ignore[union-attr]
-    assert pipeline.redis.xpending(ALERTS, GROUP)["pending"] == 1
+    assert pipeline.redis.hexists(DIRTY, alert_id)
+    pipeline.notifier.flush()
+    assert pipeline.alerts.get(alert_id).slack_ts  # type: ignore[union-attr]
+    assert len(pipeline.slack.top_level(pipeline.slack.channel_id("#security-alerts"))) == 1
+    assert not pipeline.redis.hexists(DIRTY, alert_id)
 
 
 def test_posts_to_one_channel_are_paced(slack: FakeSlack, redis_client: redis.Redis) -> None:
     pipeline = Pipeline(slack, redis_client, Settings())
-    pipeline.notifier.post_interval_s = 0.3
+    pipeline.notifier.pacing.post_interval_s = 0.3
     for n in range(3):
         pipeline.signal(n, dedup_key=f"ip-{n}")
     pipeline.batch()
-
-    calls = slack.calls("chat.postMessage")
-    assert len(calls) == 3
+    assert len(slack.calls("chat.postMessage")) == 1  # a pass never waits for a slot
+    stop = threading.Event()
+    flusher = threading.Thread(target=pipeline.notifier.run_flusher, args=(stop, 0.02))
+    flusher.start()
+    try:
+        calls = slack.wait_for("chat.postMessage", 3, timeout=5)
+    finally:
+        stop.set()
+        flusher.join()
     times = [c.received for c in calls]
     assert all(b - a >= 0.29 for a, b in itertools.pairwise(times))
 
@@ -284,7 +295,7 @@ def test_a_paced_flush_never_sleeps_and_leaves_the_rest_for_later(
     pipeline = Pipeline(slack, redis_client, Settings())
     ids = [pipeline.signal(0, dedup_key=f"ip-{n}") for n in range(3)]
     pipeline.batch()
-    pipeline.notifier.update_interval_s = 0.5
+    pipeline.notifier.pacing.update_interval_s = 0.5
     for n, _alert_id in enumerate(ids):
         pipeline.signal(1, dedup_key=f"ip-{n}")
     started = time.monotonic()

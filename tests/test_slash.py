@@ -154,14 +154,16 @@ def test_playbooks_lists_each_with_its_approvals(bot: Harness) -> None:
 
 def test_status_shows_stages_dead_letters_and_last_event_per_source(bot: Harness) -> None:
     store_events(bot.redis, 2)
-    # A notifier that cannot reach Slack: the alert is retried from the stream, then
-    # dead-lettered with the error, which /soc status shows.
+    # A handler that cannot reach Slack (it posts at once, where the notifier would only mark
+    # the alert): the entry is retried from the stream, then dead-lettered with the error,
+    # which /soc status shows.
     alert_id, _ = bot.alerts.record(Signal(
         rule_id="r", title="t", severity="low", dedup_key="d", entity={"type": "ip",
         "value": "203.0.113.9"}, event_ids=["e"], timestamp=1.0, dataset="secure"))
     Producer(bot.redis).add(ALERTS, {"alert_id": alert_id, "kind": "new"})
     bot.slack.fail_next("chat.postMessage", count=10, status=500)
-    consumer = Consumer(bot.redis, ALERTS, "notify", "notify-test", bot.notifier.handle,
+    consumer = Consumer(bot.redis, ALERTS, "notify", "notify-test",
+                        lambda _id, fields: bot.notifier.deliver(fields["alert_id"]) and None,
                         block_ms=0, min_idle_ms=0, max_deliveries=2)
     for _ in range(4):
         consumer.step(block_ms=0)

@@ -1,0 +1,82 @@
+"""The order in which waiting Slack messages are sent, under Slack's pacing.
+
+The notifier keeps everything it owes Slack in Redis (the dirty marks of
+:mod:`socbot.bot.notifier`) and sends it in passes that never sleep. :func:`next_sends` picks,
+for one pass, what may go out now and in which order:
+
+1. **New messages** (an alert or a storm rollup with no Slack message yet): most severe first,
+   then the one waiting longest. ``chat.postMessage`` is paced per channel (Slack allows about
+   one message a second in a channel), so a channel's next post waits for its slot while other
+   channels go on.
+2. **Updates that have waited ``max_wait_s`` or more**, longest first: whatever else keeps
+   arriving, an update is sent within about that bound once the update budget has room.
+3. **Other updates**: news first (severity raised, state changed, a rollup that gained members),
+   then most severe, then the message updated least recently. ``chat.update`` is paced
+   workspace-wide (Tier 3, about 50 a minute), so one pass sends at most one update.
+
+Example::
+
+    sends = next_sends(waiting, now=clock(), pacing=pacing)
+    for item in sends:
+        ...post or update item.key...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One message the notifier owes Slack."""
+
+    key: str  # alert id, or rollup id
+    channel: str  # the channel it is routed to (name or id as configured)
+    posted: bool  # it has a message already: this is an update
+    severity_rank: int  # core.alerts.SEVERITIES index: higher is more severe
+    since: float  # when it started waiting (the notifier's clock)
+    news: bool = False  # an update people must see (severity, state, membership)
+    last_sent: float = 0.0  # when its message was last sent (updates: least recent first)
+
+
+@dataclass
+class Pacing:
+    """When each kind of call may be made next."""
+
+    post_interval_s: float = 1.0
+    update_interval_s: float = 1.2
+    max_wait_s: float = 10.0
+    last_post: dict[str, float] = field(default_factory=dict)  # channel -> time
+    last_update: float = float("-inf")
+
+    def may_post(self, channel: str, now: float) -> bool:
+        """True when ``channel`` has room for a post at ``now``."""
+        return now >= self.last_post.get(channel, float("-inf")) + self.post_interval_s
+
+    def may_update(self, now: float) -> bool:
+        """True when the update budget has room at ``now``."""
+        return now >= self.last_update + self.update_interval_s
+
+
+def rank(item: Waiting, now: float, max_wait_s: float) -> tuple[int, float, float, float]:
+    """Sort key: smaller goes first (see the module docstring for the order)."""
+    if not item.posted:
+        return (0, -item.severity_rank, item.since, 0.0)
+    if now - item.since >= max_wait_s:
+        return (1, 0, item.since, 0.0)
+    return (2, 0 if item.news else 1, -item.severity_rank, item.last_sent)
+
+
+def next_sends(waiting: Iterable[Waiting], *, now: float, pacing: Pacing) -> list[Waiting]:
+    """What to send in this pass, in order; records the sends in ``pacing``."""
+    chosen: list[Waiting] = []
+    for item in sorted(waiting, key=lambda w: rank(w, now, pacing.max_wait_s)):
+        if not item.posted:
+            if pacing.may_post(item.channel, now):
+                pacing.last_post[item.channel] = now
+                chosen.append(item)
+        elif pacing.may_update(now):
+            pacing.last_update = now
+            chosen.append(item)
+    return chosen
