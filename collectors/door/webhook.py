@@ -8,7 +8,8 @@ before its body is parsed when
 ========  ===========================================================================
 401       no signature or timestamp headers, a wrong signature, or a timestamp outside
           ``signature_tolerance_s`` (replays of old captures); the same signature twice
-          inside the window is refused too
+          inside the window is refused too, by every receiver sharing the Redis and after
+          a restart (:class:`Replays`)
 411       no ``Content-Length`` (chunked bodies are not read)
 413       ``Content-Length`` over ``max_body_bytes`` (nothing is read)
 400       the body is not UTF-8 JSON (or is nested too deep to read)
@@ -65,18 +66,35 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-class _Replays:
-    """Signatures seen within the tolerance window, so a captured request cannot be replayed."""
+class Replays:
+    """Signatures seen within the tolerance window, kept in Redis so that a captured request
+    is refused by every receiver and after a restart: ``SET NX`` of the signature's hash with
+    twice the window as its TTL (a timestamp is accepted up to a window either side of now).
 
-    def __init__(self, window_s: int, limit: int = 100_000) -> None:
-        self.window_s = window_s
+    While Redis is unreachable, this process's memory stands in (a warning is logged): events
+    still reach the spool, and a replay can then only pass on another receiver.
+    """
+
+    PREFIX = "soc:door:replay:"
+
+    def __init__(self, client: redis.Redis, window_s: int, limit: int = 100_000) -> None:
+        self.client = client
+        self.ttl_s = 2 * window_s
         self.limit = limit
         self.seen: OrderedDict[str, float] = OrderedDict()
         self.lock = threading.Lock()
 
+    def _key(self, signature: str) -> str:
+        return self.PREFIX + hashlib.sha256(signature.encode()).hexdigest()[:32]
+
     def first_time(self, signature: str, now: float) -> bool:
+        """True the first time ``signature`` is seen in the window (and marks it seen)."""
+        try:
+            return bool(self.client.set(self._key(signature), "1", nx=True, ex=self.ttl_s))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("redis unreachable, replay check from this process's memory: %s", exc)
         with self.lock:
-            while self.seen and (next(iter(self.seen.values())) < now - 2 * self.window_s
+            while self.seen and (next(iter(self.seen.values())) < now - self.ttl_s
                                  or len(self.seen) > self.limit):
                 self.seen.popitem(last=False)
             if signature in self.seen:
@@ -84,26 +102,86 @@ class _Replays:
             self.seen[signature] = now
             return True
 
+    def forget(self, signature: str) -> None:
+        """Let ``signature`` be sent again: its request was not stored (the sender retries)."""
+        with self.lock:
+            self.seen.pop(signature, None)
+        try:
+            self.client.delete(self._key(signature))
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+
+
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Retry-After: 1\r\nConnection: close\r\nContent-Length: 46\r\n\r\n"
+         b'{"error": "too many connections, retry later"}')
+
 
 class DoorServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding what the handler needs."""
+    """A threaded HTTP server holding what the handler needs, with a bounded listen backlog,
+    at most ``settings.max_connections`` connections (one thread each; the next is answered
+    503 and closed) and an idle timeout on each."""
 
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], sink: EventSink, secret: bytes,
                  settings: DoorCollector) -> None:
+        self.request_queue_size = settings.backlog  # read by listen() in server_activate
         super().__init__(address, _Handler)
         self.sink = sink
         self.secret = secret
         self.settings = settings
-        self.replays = _Replays(settings.signature_tolerance_s)
+        self.replays = Replays(sink.client, settings.signature_tolerance_s)
         self.received = 0
         self.refused: dict[int, int] = {}
+        self.busy = 0
+        self._slots = threading.BoundedSemaphore(settings.max_connections)
+        self._open = 0
+        self._open_lock = threading.Lock()
+
+    def connections_open(self) -> int:
+        """Connections being served now."""
+        return self._open
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.busy += 1
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        with self._open_lock:
+            self._open += 1
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+        self._slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: DoorServer
     protocol_version = "HTTP/1.1"
+    _signature = ""  # of the request being handled, once it passed the replay check
+
+    def setup(self) -> None:
+        # An idle connection (no request, or a body that stops coming) holds a thread: drop it.
+        self.timeout = self.server.settings.idle_timeout_s
+        super().setup()
     server_version = "socbot-door"
     sys_version = ""
 
@@ -135,10 +213,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(405, {"error": "use POST"})
 
     def do_POST(self) -> None:  # noqa: N802
+        self._signature = ""
         try:
             self._post()
+        except TimeoutError:  # the body stopped coming: idle_timeout_s
+            self.close_connection = True
+            if self._signature:
+                self.server.replays.forget(self._signature)
         except Exception as exc:  # a defect meeting an unforeseen body: answer, never go mute
             log.exception("door webhook: unexpected %s", type(exc).__name__)
+            if self._signature:
+                self.server.replays.forget(self._signature)
             self._answer(500, {"error": f"internal error ({type(exc).__name__}); the request "
                                         "was not stored, retry"})
 
@@ -181,6 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.replays.first_time(given, now):
             self._answer(401, {"error": "replayed request"})
             return
+        self._signature = given
         try:
             payload = edge.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, edge.EdgeError) as exc:
@@ -205,6 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.server.sink.send(batch)
         except (SpoolFull, redis.ConnectionError, redis.TimeoutError) as exc:
+            self.server.replays.forget(self._signature)  # the sender's retry must pass
             self._answer(503, {"error": f"cannot store the event now, retry: {exc}"})
             return
         if status == 200:
