@@ -9,6 +9,8 @@ Message bodies understood (each may also arrive inside an SNS envelope,
     CloudTrail SNS notification {"s3Bucket": B, "s3ObjectKey": [K, ...]}
     EventBridge                 {"detail-type": "AWS API Call via CloudTrail", "detail": {...},
                                  "account": A, "region": R}
+    EventBridge finding         {"detail-type": "GuardDuty Finding" (or Security Hub, Access
+                                 Analyzer, Macie), "detail": {...}}   (see collectors.findings)
     S3 test event               {"Event": "s3:TestEvent", ...}       (nothing to read)
 
 Delivery: a message is deleted only after every event it announces is in Redis (the dedup
@@ -46,6 +48,8 @@ from socbot.collectors.cloudtrail import (
     normalize,
     read_bytes,
 )
+from socbot.collectors.findings import events_of as finding_events
+from socbot.collectors.findings import is_finding_envelope
 from socbot.collectors.pipeline import (
     EVENTS_MAXLEN,
     CollectStats,
@@ -142,6 +146,8 @@ def _events_of_message(body_text: str, s3: Any, stats: SqsStats
         body = edge.loads(body_text)
     except edge.EdgeError as exc:
         raise BodyError(str(exc)) from None
+    if is_finding_envelope(_unwrap_sns(body)):
+        return list(finding_events(_unwrap_sns(body), "eventbridge"))
     objects = objects_of(body)
     if objects is None:
         inner = _unwrap_sns(body)
@@ -188,8 +194,13 @@ def poll_once(client: redis.Redis, sqs: Any, s3: Any, queue_url: str, *, wait_s:
             continue
         done.append(handle)
     # Redis first; only then may SQS forget the messages.
-    add_stats(stats, send_cloudtrail(client, items, dedup_ttl=dedup_ttl, maxlen=maxlen,
+    found = [i for i in items if isinstance(i, dict) and i.get("event.dataset") == "finding"]
+    trail = [i for i in items if not (isinstance(i, dict) and i.get("event.dataset") == "finding")]
+    add_stats(stats, send_cloudtrail(client, trail, dedup_ttl=dedup_ttl, maxlen=maxlen,
                                       dead=dead))
+    if found:
+        add_stats(stats, send_cloudtrail(client, list(found), dedup_ttl=dedup_ttl,
+                                         maxlen=maxlen, source="findings"))
     for start in range(0, len(done), 10):
         batch = done[start:start + 10]
         result = sqs.delete_message_batch(QueueUrl=queue_url, Entries=batch)

@@ -33,6 +33,7 @@ READERS = {
     "cloudtrail": "socbot.collectors.cloudtrail:read_path",
     "door": "socbot.collectors.door.files:read_path",
     "wifi": "socbot.collectors.wifi.files:read_path",
+    "findings": "socbot.collectors.findings:read_path",
 }
 SOURCES = tuple(READERS)
 _WITH_SETTINGS = ("door", "wifi")  # their read_path takes (path, settings)

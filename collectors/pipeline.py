@@ -58,9 +58,9 @@ Fields = dict[FieldT, EncodableT]  # a stream entry, typed as redis-py wants it
 # KEYS: seen marker, events stream, stats hash. ARGV: ttl, maxlen, serialized event.
 # Marking and adding in one script: a crash between the two cannot mark an event it never added.
 _DEDUP_ADD = """
-redis.call('HINCRBY', KEYS[3], 'cloudtrail.parsed', 1)
+redis.call('HINCRBY', KEYS[3], ARGV[4] .. '.parsed', 1)
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
-  redis.call('HINCRBY', KEYS[3], 'cloudtrail.duplicates', 1)
+  redis.call('HINCRBY', KEYS[3], ARGV[4] .. '.duplicates', 1)
   return 0
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
@@ -250,10 +250,12 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path, keys: dict[str, s
 
 def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
                     dedup_ttl: int = 86400, maxlen: int = EVENTS_MAXLEN,
-                    dead: list[dict[str, str]] | None = None) -> CollectStats:
-    """Send events (each eventID at most once per ``dedup_ttl``) and dead-letter bad records
-    (and the ready-made dead letters ``dead``), in one round trip. Raises redis errors:
-    nothing is known to be sent until it returns."""
+                    dead: list[dict[str, str]] | None = None,
+                    source: str = "cloudtrail") -> CollectStats:
+    """Send events (each ``event.id`` at most once per ``dedup_ttl``) and dead-letter bad
+    records (and the ready-made dead letters ``dead``), in one round trip; counts go under
+    ``source`` (``cloudtrail``, ``findings``). Raises redis errors: nothing is known to be
+    sent until it returns."""
     stats = CollectStats()
     script = client.register_script(_DEDUP_ADD)
     pipe = client.pipeline(transaction=False)
@@ -261,14 +263,14 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
     bads = [item for item in items if isinstance(item, BadRecord)]
     for event in goods:
         script(keys=[SEEN_PREFIX + event["event.id"], EVENTS, STATS_KEY],
-               args=[dedup_ttl, maxlen, encode_event(event)], client=pipe)
+               args=[dedup_ttl, maxlen, encode_event(event), source], client=pipe)
     for bad in bads:
-        pipe.xadd(DEAD_LETTERS, bad.dead_letter("cloudtrail"),  # type: ignore[arg-type]
+        pipe.xadd(DEAD_LETTERS, bad.dead_letter(source),  # type: ignore[arg-type]
                   maxlen=DEAD_MAXLEN, approximate=True)
     for fields in dead or ():
         pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)  # type: ignore[arg-type]
     if bads:
-        pipe.hincrby(STATS_KEY, "cloudtrail.failed", len(bads))
+        pipe.hincrby(STATS_KEY, f"{source}.failed", len(bads))
     if not goods and not bads and not dead:
         return stats
     results = pipe.execute()
@@ -285,23 +287,31 @@ def add_stats(total: CollectStats, more: CollectStats) -> None:
 
 
 def collect_cloudtrail(client: redis.Redis, path: str | Path, *, dedup_ttl: int = 86400,
-                       batch: int = 500, maxlen: int = EVENTS_MAXLEN) -> CollectStats:
+                       batch: int = 500, maxlen: int = EVENTS_MAXLEN,
+                       source: str = "cloudtrail") -> CollectStats:
     """Send the events of CloudTrail files under ``path``, each eventID at most once.
 
     An event whose eventID was seen within ``dedup_ttl`` seconds counts as a duplicate and is
-    not sent again; bad records go to the dead-letter stream.
+    not sent again; bad records go to the dead-letter stream. ``source="findings"`` reads
+    GuardDuty, Security Hub, Access Analyzer and Macie findings instead (deduplicated by
+    finding id and ``updatedAt``).
     """
+    from socbot.collectors import findings
+
+    reader = findings.read_path if source == "findings" else read_path
     stats = CollectStats()
     pending: list[Event | BadRecord] = []
-    for item in read_path(path):
+    for item in reader(path):
         if isinstance(item, BadRecord):
             log.warning("%s: record %s not read: %s", item.path, item.index, item.error)
         pending.append(item)
         if len(pending) >= batch:
-            add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen))
+            add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen,
+                                             source=source))
             pending.clear()
     if pending:
-        add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen))
+        add_stats(stats, send_cloudtrail(client, pending, dedup_ttl=dedup_ttl, maxlen=maxlen,
+                                         source=source))
     return stats
 
 

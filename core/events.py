@@ -6,7 +6,7 @@ shipped to Elasticsearch, OpenSearch or fluentd unchanged::
     {
         "@timestamp": "2026-11-23T03:12:09Z",
         "event.id": "3f2a...",             # stable: CloudTrail eventID, or a hash for log lines
-        "event.dataset": "secure",         # cloudtrail | secure | door | wifi
+        "event.dataset": "secure",         # cloudtrail | secure | door | wifi | finding
         "event.action": "ssh_login_failed",
         "event.outcome": "failure",        # success | failure | unknown
         "source.ip": "203.0.113.9",
@@ -28,7 +28,7 @@ from typing import Any
 
 Event = dict[str, Any]
 
-DATASETS = ("cloudtrail", "secure", "door", "wifi")
+DATASETS = ("cloudtrail", "secure", "door", "wifi", "finding")
 OUTCOMES = ("success", "failure", "unknown")
 REQUIRED_FIELDS = ("@timestamp", "event.id", "event.dataset", "event.action", "event.outcome")
 

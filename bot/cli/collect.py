@@ -37,6 +37,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "topic or EventBridge (default: collectors.cloudtrail.sqs_queue_url)")
     cloudtrail.add_argument("--once", action="store_true",
                             help="with --sqs: stop when the queue is empty")
+    findings = sources.add_parser(
+        "findings", help="read GuardDuty, Security Hub (ASFF), Access Analyzer and Macie "
+                         "findings from files, or poll an SQS queue fed by EventBridge")
+    found_where = findings.add_mutually_exclusive_group(required=True)
+    found_where.add_argument("--path", nargs="+",
+                             help="files or directories (.json, .jsonl): EventBridge events, "
+                                  "GetFindings responses, arrays or bare findings")
+    found_where.add_argument("--sqs", metavar="QUEUE_URL",
+                             help="SQS queue an EventBridge rule sends findings to (it may "
+                                  "carry CloudTrail events too)")
+    findings.add_argument("--once", action="store_true",
+                          help="with --sqs: stop when the queue is empty")
     door = sources.add_parser(
         "door", help="receive signed door webhooks (UniFi Access, Verkada, Kisi), or import "
                      "CSV / JSON Lines exports")
@@ -72,10 +84,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot collect secure|cloudtrail|door|wifi``."""
+    """``socbot collect secure|cloudtrail|findings|door|wifi``."""
     from socbot.core.health import HealthServer, listen_address
 
     handlers = {"secure": _collect_secure, "cloudtrail": _collect_cloudtrail,
+                "findings": _collect_findings,
                 "door": _collect_door, "wifi": _collect_wifi}
     client = _client()
     # /metrics and /healthz when SOCBOT_METRICS_LISTEN is set (the container image sets it).
@@ -193,6 +206,29 @@ def _collect_cloudtrail(args: argparse.Namespace, settings: Settings, client: An
     for path in args.path:
         add_stats(totals, collect_cloudtrail(client, Path(path), dedup_ttl=config.dedup_window_s))
     print(f"socbot collect cloudtrail: {json.dumps(vars(totals))}", file=sys.stderr)
+    return 0
+
+
+def _collect_findings(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    from socbot.collectors.pipeline import CollectStats, add_stats, collect_cloudtrail
+
+    config = settings.collectors.cloudtrail
+    if args.sqs:
+        import boto3
+
+        from socbot.collectors.cloudtrail_sqs import collect_sqs
+
+        stats = collect_sqs(client, boto3.client("sqs"), boto3.client("s3"), args.sqs,
+                            stop_on_signals(), once=args.once,
+                            visibility_s=config.visibility_timeout_s,
+                            dedup_ttl=config.dedup_window_s)
+        print(f"socbot collect findings: {json.dumps(vars(stats))}", file=sys.stderr)
+        return 0
+    totals = CollectStats()
+    for path in args.path:
+        add_stats(totals, collect_cloudtrail(client, Path(path), dedup_ttl=config.dedup_window_s,
+                                             source="findings"))
+    print(f"socbot collect findings: {json.dumps(vars(totals))}", file=sys.stderr)
     return 0
 
 

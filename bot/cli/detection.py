@@ -157,9 +157,11 @@ def test_rules(rules: dict[str, Any], out: TextIO) -> int:
 def case_events(case: Case) -> list[Event]:
     """A case's events as the engine sees them: raw records normalized by their collector."""
     from socbot.collectors.cloudtrail import normalize as cloudtrail
+    from socbot.collectors.findings import normalize as finding
     from socbot.detections.rule import RawRecord
 
-    normalizers: dict[str, Callable[[dict[str, Any]], Event]] = {"cloudtrail": cloudtrail}
+    normalizers: dict[str, Callable[[dict[str, Any]], Event]] = {"cloudtrail": cloudtrail,
+                                                                 "finding": finding}
     events: list[Event] = []
     for item in case.events:
         if isinstance(item, RawRecord):

@@ -15,7 +15,8 @@ from socbot.detections.rule import Case, Match, rule
     actions=("CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "AcceptVpcPeeringConnection",
              "CreateVpcPeeringConnection", "DeleteVpcPeeringConnection",
              "RejectVpcPeeringConnection", "AttachClassicLinkVpc", "DetachClassicLinkVpc",
-             "DisableVpcClassicLink", "EnableVpcClassicLink"),
+             "DisableVpcClassicLink", "EnableVpcClassicLink", "DeleteSubnet",
+             "ModifySubnetAttribute"),
     mitre=("T1562.007",),
     runbook="Expected from infrastructure as code; a peering to an unknown account is not.",
     tests=(
@@ -23,13 +24,18 @@ from socbot.detections.rule import Case, Match, rule
              events=(ct("CreateVpcPeeringConnection", {"vpcId": "vpc-1",
                                                        "peerOwnerId": "444455556666"},
                         source="ec2.amazonaws.com"),)),
+        Case("a subnet deleted", fires=True,
+             events=(ct("DeleteSubnet", {"subnetId": "subnet-0123456789abcdef0"},
+                        source="ec2.amazonaws.com"),)),
         Case("a refused change", fires=False,
              events=(ct("DeleteVpc", {"vpcId": "vpc-1"}, error="Client.UnauthorizedOperation",
                         source="ec2.amazonaws.com"),)),
     ),
 )
 def vpc_changed(event: Event) -> Match | None:
-    """Any successful VPC, peering or ClassicLink change, grouped per actor."""
+    """Any successful VPC, subnet deletion or attribute, peering or ClassicLink change, grouped
+    per actor."""
     request = params(event)
     return change(event, "VPC changed", vpc_id=request.get("vpcId"),
+                  subnet_id=request.get("subnetId"),
                   peer_account=request.get("peerOwnerId"))

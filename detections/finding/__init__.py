@@ -1,0 +1,2 @@
+"""Rules on the findings of AWS's own detectors: GuardDuty, Security Hub, Access Analyzer
+and Macie."""
