@@ -132,9 +132,14 @@ class EventReader:
         return report(self.parsed, self.ignored, self.failed, self.errors)
 
 
-def report(parsed: int, ignored: int, failed: int, errors: Counter[str]) -> str:
-    """One line for stderr: what was read and what was not (the three commonest errors)."""
-    text = f"{parsed} events, {ignored} of no interest, {failed} unparsed"
+def report(parsed: int, ignored: int, failed: int, errors: Counter[str], ambiguous: int = 0
+           ) -> str:
+    """One line for stderr: what was read and what was not (the three commonest errors);
+    ``ambiguous`` events read two ways and kept no address or user."""
+    text = f"{parsed} events"
+    if ambiguous:
+        text += f" ({ambiguous} ambiguous: no address or user taken)"
+    text += f", {ignored} of no interest, {failed} unparsed"
     if errors:
         worst = "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
         text += f" ({worst})"
@@ -159,6 +164,7 @@ class ChunkResult:
     ignored: int = 0
     failed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    ambiguous: int = 0
 
 
 def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -179,6 +185,7 @@ def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
 def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
     from socbot.collectors.base import encode_event
     from socbot.collectors.secure import ParseError, classify_line, parse_line
+    from socbot.collectors.secure_common import AMBIGUOUS
 
     name, start, end, key, now, summary = job
     result = ChunkResult()
@@ -196,12 +203,14 @@ def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
             if summary:
                 kind = classify_line(line, now)
                 if kind is not None:
-                    counts[kind] += 1
+                    counts[kind[:2]] += 1
+                    result.ambiguous += kind[2]
             else:
                 event = parse_line(line, now=now, event_id=line_id(key, offset, line))
-                kind = None if event is None else (event["event.action"], "")
                 if event is not None:
                     result.lines.append(encode_event(event))
+                    result.ambiguous += "tags" in event and AMBIGUOUS in event["tags"]
+                kind = None if event is None else (event["event.action"], "", False)
         except ParseError as exc:
             result.failed += 1
             result.errors[f"{type(exc).__name__}: {exc}"] += 1

@@ -4,7 +4,8 @@ batching every other collector shares (:func:`send_items`).
 Each event is one entry ``{"e": dumps(event)}`` on :data:`core.streams.EVENTS` (trimmed to about
 ``maxlen`` entries). What could not be parsed goes to :data:`core.streams.DEAD_LETTERS` with the
 raw text (at most 8 KiB) and the error, and every outcome is counted in the hash
-``soc:stats:parse`` (``{source}.parsed|ignored|failed``, ``cloudtrail.duplicates``).
+``soc:stats:parse`` (``{source}.parsed|ignored|failed``, ``cloudtrail.duplicates``, and
+``secure.ambiguous`` for events read two ways, whose address was left out).
 
 Delivery guarantees:
 
@@ -42,6 +43,7 @@ from redis.typing import EncodableT, FieldT
 from socbot.collectors.base import capped, encode_event, file_key, line_id
 from socbot.collectors.cloudtrail import BadRecord, read_path
 from socbot.collectors.secure import ParseError, parse_line
+from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
 from socbot.collectors.spool import Spool, SpoolFull
 from socbot.collectors.tail import FileTailer, Position, PositionStore, TailLine
@@ -245,6 +247,8 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path, keys: dict[str, s
         else:
             counts["parsed"] += 1
             events.append(event)
+            if AMBIGUOUS in event.get("tags", ()):
+                counts["ambiguous"] = counts.get("ambiguous", 0) + 1
     return events, dead, counts
 
 

@@ -248,7 +248,7 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     out = sys.stdout
     jobs = args.jobs or _default_jobs(args.source, paths)
     if args.source == "secure":
-        parsed = ignored = failed = 0
+        parsed = ignored = failed = ambiguous = 0
         errors: Counter[str] = Counter()
         for chunk in parse_secure_in_parallel(paths, jobs, summary=args.summary):
             counts.update(chunk.summary)
@@ -257,8 +257,9 @@ def cmd_parse(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
             parsed += chunk.parsed
             ignored += chunk.ignored
             failed += chunk.failed
+            ambiguous += chunk.ambiguous
             errors.update(chunk.errors)
-        summary_line = report(parsed, ignored, failed, errors)
+        summary_line = report(parsed, ignored, failed, errors, ambiguous)
     else:
         result = read_events(args.source, paths, settings)
         for event in result:
