@@ -114,6 +114,21 @@ def principal(event: Event) -> dict[str, str]:
     return {"type": "aws_principal", "value": str(event.get("user.name") or "")}
 
 
+def actor_key(event: Event) -> str:
+    """Who made a call, for counting per principal: ``user.name``, else the identity's ARN,
+    access key or principal id (a caller from another account, or one CloudTrail names only
+    by its key, has no user name but must still be counted); "" if the record names none."""
+    name = event.get("user.name")
+    if isinstance(name, str) and name:
+        return name
+    identity = record(event).get("userIdentity")
+    identity = identity if isinstance(identity, dict) else {}
+    for found in (identity.get("arn"), access_key(event), identity.get("principalId")):
+        if isinstance(found, str) and found:
+            return found
+    return ""
+
+
 def scope(event: Event, *parts: Any) -> str:
     """A dedup key: account, region and ``parts``."""
     return ":".join(str(p) for p in (event.get("cloud.account.id", ""),

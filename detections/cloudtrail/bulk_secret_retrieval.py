@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from socbot.core.events import Event
-from socbot.detections.cloudtrail._common import access_key, aws_context, ct, params
+from socbot.detections.cloudtrail._common import access_key, actor_key, aws_context, ct, params
 from socbot.detections.rule import Case, Distinct, Match, RawRecord, rule
+
+REFUSED = ("AccessDenied", "Client.AccessDenied", "UnauthorizedOperation")
 
 
 def _get(n: int, user: str = "mallory") -> RawRecord:
@@ -29,6 +31,16 @@ def _get(n: int, user: str = "mallory") -> RawRecord:
     tests=(
         Case("ten distinct secrets in ten minutes", fires=True,
              events=tuple(_get(n) for n in range(10))),
+        Case("ten distinct secrets refused (an enumeration attempt)", fires=True,
+             events=tuple(ct("GetSecretValue", {"secretId": f"prod/db-{n}"},
+                             error="AccessDeniedException", user="mallory",
+                             source="secretsmanager.amazonaws.com",
+                             at=f"2026-11-23T03:00:{n:02d}Z") for n in range(10))),
+        Case("five read and five refused are two separate counts", fires=False,
+             events=tuple(ct("GetSecretValue", {"secretId": f"prod/db-{n}"},
+                             error="AccessDeniedException" if n % 2 else None, user="mallory",
+                             source="secretsmanager.amazonaws.com",
+                             at=f"2026-11-23T03:00:{n:02d}Z") for n in range(10))),
         Case("one secret read ten times", fires=False,
              events=tuple(_get(0) for _ in range(10))),
         Case("one batch call counts every secret it names", fires=True,
@@ -41,8 +53,13 @@ def _get(n: int, user: str = "mallory") -> RawRecord:
 )
 def bulk_secret_retrieval(event: Event) -> Match | None:
     """At least 10 distinct Secrets Manager secrets or decrypted SSM parameters read by one
-    principal within 10 minutes (BatchGetSecretValue and GetParameters count each name)."""
-    if event.get("event.outcome") != "success":
+    principal within 10 minutes (BatchGetSecretValue and GetParameters count each name);
+    reads refused for access are counted apart and fire as an attempt of the same size."""
+    refused = str(event.get("error.code") or "").startswith(REFUSED)
+    if event.get("event.outcome") != "success" and not refused:
+        return None
+    actor = actor_key(event)
+    if not actor:
         return None
     request = params(event)
     action = event["event.action"]
@@ -59,5 +76,9 @@ def bulk_secret_retrieval(event: Event) -> Match | None:
     names = [str(n) for n in names if n]
     if not names:
         return None
-    return Match(value=tuple(names),
-                 context=aws_context(event, access_key_id=access_key(event)))
+    what = "refused secret reads" if refused else "secret retrieval"
+    return Match(value=tuple(names), key=f"{actor}:refused" if refused else actor,
+                 entity={"type": "aws_principal", "value": actor},
+                 title=f"Bulk {what} by {actor}",
+                 context=aws_context(event, access_key_id=access_key(event),
+                                     refused=refused or None))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from socbot.core.events import Event
-from socbot.detections.cloudtrail._common import access_key, aws_context, ct, params
+from socbot.detections.cloudtrail._common import access_key, actor_key, aws_context, ct, params
 from socbot.detections.rule import Case, Distinct, Match, RawRecord, rule
 
 
@@ -27,6 +27,12 @@ def _get(n: int) -> RawRecord:
     tests=(
         Case("five instances, allowed or not", fires=True,
              events=tuple(_get(n) for n in range(5))),
+        Case("five instances by a session known only by its access key", fires=True,
+             events=tuple(ct("GetPasswordData", {"instanceId": f"i-{n:08x}"},
+                             source="ec2.amazonaws.com", at=f"2026-11-23T03:00:{n:02d}Z",
+                             userIdentity={"type": "Unknown",
+                                           "accessKeyId": "ASIAEXAMPLE000000001"})
+                          for n in range(5))),
         Case("one instance five times", fires=False, events=tuple(_get(1) for _ in range(5))),
     ),
 )
@@ -34,7 +40,9 @@ def ec2_password_data(event: Event) -> Match | None:
     """GetPasswordData for at least 5 distinct instances by one principal within 10 minutes,
     refused or not (the attempt is the signal)."""
     instance = params(event).get("instanceId")
-    if not instance:
+    actor = actor_key(event)
+    if not instance or not actor:
         return None
-    return Match(value=str(instance),
+    return Match(value=str(instance), key=actor, entity={"type": "aws_principal", "value": actor},
+                 title=f"EC2 password data requested for many instances by {actor}",
                  context=aws_context(event, access_key_id=access_key(event)))

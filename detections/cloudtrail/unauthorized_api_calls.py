@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from socbot.core.events import Event
-from socbot.detections.cloudtrail._common import access_key, aws_context, ct, iam_user
+from socbot.detections.cloudtrail._common import (
+    access_key,
+    actor_key,
+    aws_context,
+    ct,
+    iam_user,
+)
 from socbot.detections.rule import Case, Match, RawRecord, Threshold, rule
 
 DENIED = ("AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation",
@@ -31,6 +37,12 @@ def _denied(n: int, user: str = "mallory") -> RawRecord:
     tests=(
         Case("ten refusals within five minutes", fires=True,
              events=tuple(_denied(n) for n in range(10))),
+        Case("ten refusals of a caller with no user name (another account's principal)",
+             fires=True, events=tuple(
+                 ct("ListBuckets", error="AccessDenied", source="s3.amazonaws.com",
+                    at=f"2026-11-23T03:00:{n:02d}Z",
+                    userIdentity={"type": "AWSAccount", "principalId": "AIDAEXAMPLEOUTSIDE01",
+                                  "accountId": "999988887777"}) for n in range(10))),
         Case("nine are not a burst", fires=False, events=tuple(_denied(n) for n in range(9))),
         Case("throttling is not a refusal", fires=False,
              events=tuple(ct("DescribeParameters", error="ThrottlingException",
@@ -39,8 +51,14 @@ def _denied(n: int, user: str = "mallory") -> RawRecord:
 )
 def unauthorized_api_calls(event: Event) -> Match | bool:
     """CIS 4.1: at least 10 calls refused with AccessDenied or UnauthorizedOperation by one
-    principal within 5 minutes."""
+    principal within 5 minutes (a principal without a user name is counted by its ARN,
+    access key or principal id)."""
     if event.get("error.code") not in DENIED:
         return False
-    return Match(context=aws_context(event, access_key_id=access_key(event),
+    actor = actor_key(event)
+    if not actor:
+        return False
+    return Match(key=actor, entity={"type": "aws_principal", "value": actor},
+                 title=f"Burst of refused API calls by {actor}",
+                 context=aws_context(event, access_key_id=access_key(event),
                                      iam_user=iam_user(event)))
