@@ -1,4 +1,4 @@
-"""Ship audit entries to fluentd (forward protocol, fluent-logger), spooling while it is away.
+"""Ship audit entries to fluentd (forward protocol, acknowledged), spooling while it is away.
 
 Every entry :func:`core.audit.audit` writes to the Redis stream is also sent to fluentd with tag
 ``socbot.audit``. When fluentd cannot be reached the entry is appended to a JSON Lines spool
@@ -7,9 +7,11 @@ before anything newer as soon as fluentd answers again: on the next entry, or fr
 :meth:`FluentForwarder.run_retries` in a background thread. So fluentd receives entries in the
 order they were written.
 
-fluent-logger writes the forward protocol's Message mode without acknowledgements, so an entry
-written into a connection that dies at that moment can be lost on the fluentd side; the Redis
-stream (``socbot audit export``) stays the complete record.
+An entry counts as sent only when fluentd acknowledged it (the forward protocol's ``chunk`` /
+``ack`` option, :mod:`core.forward`); one written to a fluentd that accepts but does not read,
+or that dies before answering, is spooled and sent again. So delivery is at least once: an
+acknowledgement lost on its way back repeats an entry. The Redis stream (``socbot audit
+export``) stays the complete record.
 
 Example::
 
@@ -29,15 +31,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fluent.sender import FluentSender
-
 from socbot.core import metrics
+from socbot.core.forward import AckForwardClient, ForwardError
 
 log = logging.getLogger(__name__)
 
 TAG, LABEL = "socbot", "audit"  # fluentd tag: socbot.audit
 DEFAULT_PORT = 24224
 SPOOL_NAME = "audit-fluentd.jsonl"
+BATCH = 100  # spooled entries re-sent per acknowledged message
 
 
 def fluentd_address(env: Mapping[str, str]) -> tuple[str, int] | None:
@@ -53,20 +55,6 @@ def fluentd_address(env: Mapping[str, str]) -> tuple[str, int] | None:
     return host, int(raw_port)
 
 
-class _Sender(FluentSender):  # type: ignore[misc]  # fluent-logger has no type hints
-    """FluentSender without its in-memory resend buffer: an entry that cannot be sent goes to
-    the spool file instead, so a crash loses nothing and the order stays that of the spool."""
-
-    def _send_internal(self, bytes_: bytes) -> bool:
-        try:
-            self._send_data(bytes_)
-        except OSError as exc:
-            self.last_error = exc
-            self._close()
-            return False
-        return True
-
-
 class FluentForwarder:
     """Send audit entries to fluentd; spool them to ``spool`` while it is unreachable.
 
@@ -79,8 +67,8 @@ class FluentForwarder:
         self.host, self.port = host, port
         self.spool = spool
         self.retry_after_s = retry_after_s
-        self.sender = _Sender(TAG, host=host, port=port, timeout=timeout_s,
-                             nanosecond_precision=True)
+        self.client = AckForwardClient(host, port, timeout_s=timeout_s)
+        self.last_error: Exception | None = None
         self._lock = threading.Lock()
         self._down_until = 0.0
 
@@ -105,10 +93,9 @@ class FluentForwarder:
                 self._append([(at, dict(record))])
                 metrics.audit_forwarded("spooled")
                 return False
-            if self.sender.emit_with_time(LABEL, float(at), dict(record)):
+            if self._deliver([(float(at), dict(record))]):
                 metrics.audit_forwarded("sent")
                 return True
-            self._failed()
             self._append([(at, dict(record))])
             metrics.audit_forwarded("spooled")
             return False
@@ -139,7 +126,7 @@ class FluentForwarder:
 
     def close(self) -> None:
         """Close the connection to fluentd."""
-        self.sender.close()
+        self.client.close()
 
     # --- spool -------------------------------------------------------------------------------
 
@@ -154,17 +141,19 @@ class FluentForwarder:
             fcntl.flock(file, fcntl.LOCK_EX)  # other processes sharing the state directory
             lines = [line for line in file.read().splitlines() if line.strip()]
             sent = 0
-            for line in lines:
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    log.error("audit spool: dropping an unreadable line: %.200s", line)
-                    sent += 1
-                    continue
-                if not self.sender.emit_with_time(LABEL, float(item["at"]), item["record"]):
-                    self._failed()
+            while sent < len(lines):
+                batch: list[tuple[float, dict[str, Any]]] = []
+                taken = 0
+                for line in lines[sent:sent + BATCH]:
+                    taken += 1
+                    try:
+                        item = json.loads(line)
+                        batch.append((float(item["at"]), dict(item["record"])))
+                    except (ValueError, KeyError, TypeError):
+                        log.error("audit spool: dropping an unreadable line: %.200s", line)
+                if batch and not self._deliver(batch):
                     break
-                sent += 1
+                sent += taken
             rest = lines[sent:]
             file.seek(0)
             file.truncate()
@@ -187,7 +176,17 @@ class FluentForwarder:
             file.flush()
             os.fsync(file.fileno())
 
+    def _deliver(self, entries: list[tuple[float, dict[str, Any]]]) -> bool:
+        """Send and wait for fluentd's acknowledgement; False (and back off) without it."""
+        try:
+            self.client.send(f"{TAG}.{LABEL}", entries)
+        except ForwardError as exc:
+            self.last_error = exc
+            self._failed()
+            return False
+        return True
+
     def _failed(self) -> None:
         self._down_until = time.monotonic() + self.retry_after_s
-        log.warning("fluentd at %s:%s unreachable (%s); spooling audit entries to %s",
-                    self.host, self.port, self.sender.last_error, self.spool)
+        log.warning("fluentd at %s:%s did not acknowledge (%s); spooling audit entries to %s",
+                    self.host, self.port, self.last_error, self.spool)

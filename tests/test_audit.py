@@ -26,7 +26,8 @@ from socbot.core.streams import AUDIT
 
 class ForwardReceiver:
     """A fluentd stand-in: accepts the forward protocol (Message, Forward and PackedForward
-    modes, msgpack over TCP on loopback) and records ``(tag, time, record)``."""
+    modes, msgpack over TCP on loopback), records ``(tag, time, record)`` and, as fluentd's
+    in_forward does, answers ``{"ack": chunk}`` to a message whose option names a chunk."""
 
     def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[str, float, dict[str, Any]]] = []
@@ -48,6 +49,9 @@ class ForwardReceiver:
                     unpacker.feed(data)
                     for message in unpacker:
                         receiver._accept(message)
+                        option = _option(message)
+                        if isinstance(option, dict) and "chunk" in option:
+                            self.request.sendall(msgpack.packb({"ack": option["chunk"]}))
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
@@ -84,6 +88,49 @@ class ForwardReceiver:
                 conn.close()
             except OSError:
                 pass
+
+
+def _option(message: list[Any]) -> Any:
+    """The option map of a forward-protocol message, if it has one."""
+    if len(message) == 4:  # Message mode: tag, time, record, option
+        return message[3]
+    if len(message) == 3 and isinstance(message[1], list | bytes):  # (Packed)Forward mode
+        return message[2]
+    return None
+
+
+class SilentReceiver:
+    """A fluentd that accepts connections and then never reads from them nor answers (hung,
+    or its buffer full): what the kernel buffers is all that is "sent"."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(conn)
+
+    def stop(self) -> None:
+        """Die: every connection is reset, unread data and all."""
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+        for conn in self.accepted:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
 
 
 def _ext(code: int, data: bytes) -> Any:
@@ -150,6 +197,25 @@ def test_entries_are_spooled_while_fluentd_is_down_and_resent_in_order(
         back.stop()
 
 
+def test_a_fluentd_that_never_acknowledges_loses_nothing(redis_client: redis.Redis,
+                                                         tmp_path: Path) -> None:
+    silent = SilentReceiver()
+    shipper = FluentForwarder("127.0.0.1", silent.port, spool=tmp_path / "s.jsonl",
+                              timeout_s=0.5, retry_after_s=60)
+    sent = [shipper.send({"what": f"w{n}"}, at=1763892000.0 + n) for n in range(200)]
+    silent.stop()  # it dies holding whatever it was given
+    assert sum(sent) == 0  # nothing counts as sent without an acknowledgement
+    assert shipper.spooled() == 200
+    back = ForwardReceiver(silent.port)
+    try:
+        assert shipper.flush() == 200
+        got = back.wait_for(200)
+        assert [r["what"] for r in got] == [f"w{n}" for n in range(200)]
+    finally:
+        back.stop()
+        shipper.close()
+
+
 def test_the_retry_loop_resends_the_spool_without_new_entries(
         redis_client: redis.Redis, receiver: ForwardReceiver,
         forwarder: FluentForwarder) -> None:
@@ -179,8 +245,8 @@ def test_a_dead_fluentd_is_not_retried_on_every_entry(redis_client: redis.Redis,
     shipper = FluentForwarder("127.0.0.1", port, spool=tmp_path / "s.jsonl",
                               retry_after_s=60)
     attempts = []
-    real = shipper.sender._send_data
-    shipper.sender._send_data = lambda data: (attempts.append(1), real(data))  # type: ignore
+    real = shipper.client.send
+    shipper.client.send = lambda tag, entries: (attempts.append(1), real(tag, entries))  # type: ignore
     for n in range(5):
         assert shipper.send({"what": f"w{n}"}, at=time.time()) is False
     assert len(attempts) == 1
