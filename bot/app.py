@@ -29,9 +29,11 @@ from socbot.bot import blocks, views
 from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup, mention, utc
 from socbot.bot.escape import escape, escape_truncate
+from socbot.bot.gate import Gate
 from socbot.bot.render import AlertRenderer, mute_entity, render_lock
 from socbot.bot.slash import SocCommand
 from socbot.bot.verify import Verifier
+from socbot.bot.workspace import Workspace
 from socbot.core.actions import Action, ActionStore, Decision
 from socbot.core.alerts import Alert, AlertStore
 from socbot.core.audit import audit
@@ -49,16 +51,23 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
               *, process_before_response: bool = False,
               playbook_lookup: PlaybookLookup | None = None,
               playbook_list: Callable[[], list[Any]] | None = None,
-              verifier: Verifier | None = None) -> App:
+              verifier: Verifier | None = None, workspace: Workspace | None = None) -> App:
     """Create the Bolt app with its listeners.
 
     ``playbook_lookup`` finds a playbook class by name (``.approvals_required``,
     ``.description``); the default is :func:`playbooks.registry.get`. ``playbook_list`` lists
     them for ``/soc playbooks`` (default :func:`playbooks.registry.all_playbooks`).
+    Every request first passes the :class:`bot.gate.Gate` (allowed workspace, first delivery).
     """
-    app = App(client=client, signing_secret=secrets.slack_signing_secret or None,
-              token_verification_enabled=False,
+    workspace = workspace or Workspace(settings.slack.workspace, client)
+    # Bolt gets a client without the token (it takes the token from ``authorize``, which
+    # calls auth.test once per process, not once per thread until the first answer).
+    app = App(client=WebClient(base_url=client.base_url, timeout=client.timeout,
+                               retry_handlers=client.retry_handlers),
+              signing_secret=secrets.slack_signing_secret or None,
+              authorize=workspace.authorizer(),
               process_before_response=process_before_response)
+    app.use(Gate(workspace, redis_client, client))
     listeners = Listeners(settings, client, redis_client,
                           playbook_lookup or blocks.registry_lookup,
                           playbook_list or _all_playbooks, verifier)

@@ -15,9 +15,11 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
@@ -48,12 +50,42 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
+class RefusalLog:
+    """Log refused signatures at WARNING, at most once per ``interval_s`` per address (a
+    flood of forged requests must not become a flood of log lines); the count of the ones not
+    logged goes into the next line."""
+
+    def __init__(self, interval_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def refused(self, address: str, path: str) -> bool:
+        """Note one refusal; True when it was logged."""
+        with self._lock:
+            now = self.clock()
+            last, quiet = self._last.get(address, (float("-inf"), 0))
+            if now - last < self.interval_s:
+                self._last[address] = (last, quiet + 1)
+                return False
+            if len(self._last) > 10_000:  # many addresses: forget the old ones
+                self._last.clear()
+            self._last[address] = (now, 0)
+        more = f" (and {quiet} more since the last report)" if quiet else ""
+        log.warning("refused a request to %s from %s: bad or stale Slack signature%s; check "
+                    "SLACK_SIGNING_SECRET and the clock if this is Slack", path, address, more)
+        return True
+
+
 class SlackRouter:
     """Dispatch WSGI requests to Bolt by path; answer ``/healthz`` itself."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, refusals: RefusalLog | None = None) -> None:
         self.handlers = {path: SlackRequestHandler(app, path=path)
                          for path in (EVENTS_PATH, INTERACTIVE_PATH)}
+        self.refusals = refusals or RefusalLog()
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -70,7 +102,14 @@ class SlackRouter:
             length = -1
         if not 0 <= length <= MAX_BODY:
             return _plain(start_response, "413 Payload Too Large", "request too large")
-        return handler(environ, start_response)
+
+        def answer(status: str, headers: list[tuple[str, str]],
+                   exc_info: Any = None) -> Callable[[bytes], object]:
+            if status.startswith("401"):
+                self.refusals.refused(str(environ.get("REMOTE_ADDR", "-")), path)
+            return start_response(status, headers, exc_info)
+
+        return handler(environ, answer)
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:

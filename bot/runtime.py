@@ -140,7 +140,8 @@ class Runtime:
         if self.secrets.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            handler = SocketModeHandler(app, self.secrets.slack_app_token)
+            # The Web API client (its base URL) opens the connection: apps.connections.open.
+            handler = SocketModeHandler(app, self.secrets.slack_app_token, web_client=web)
             self.threads.append(threading.Thread(target=handler.connect, name="slack",
                                                  daemon=True))
             self._closers.append(handler.close)

@@ -18,6 +18,9 @@ import redis
 from fake_slack import slack_fixture  # noqa: F401
 from moto_server import aws_fixture, moto_server_fixture  # noqa: F401
 
+# ``transport``: run a Slack test over HTTP and over Socket Mode (see slack_harness).
+from slack_harness import transport  # noqa: F401
+
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 

@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 import pytest
+from fake_socket_mode import SocketModeServer
 from slack_sdk.signature import SignatureVerifier
 
 
@@ -66,6 +67,8 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._channels: dict[str, str] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        # Socket Mode: apps.connections.open answers this server's URL.
+        self.socket_mode = SocketModeServer()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         # A short poll interval makes shutdown() quick (it waits for the next poll).
@@ -78,12 +81,14 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.server.server_port}/api/"
 
     def __enter__(self) -> Self:
+        self.socket_mode.__enter__()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.socket_mode.__exit__(*exc)
 
     # --- test helpers ----------------------------------------------------------------------
 
@@ -202,6 +207,10 @@ class FakeSlack:
             return {"ok": True, "url": "https://example.slack.com/", "team": "Example",
                     "user": "socbot", "team_id": "T0001", "user_id": "UBOT0001",
                     "bot_id": "B0001", "is_enterprise_install": False}
+        if call.method == "apps.connections.open":
+            if not call.headers.get("authorization", "").startswith("Bearer xapp-"):
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_mode.new_url()}
         if call.method == "chat.postMessage":
             channel = self.channel_id(str(p.get("channel", "")))
             ts = f"{int(time.time())}.{next(self._ts):06d}"
@@ -343,29 +352,35 @@ class Reply:
 
     status: int
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def signed_post(url: str, secret: str, body: str, *, timestamp: int | None = None,
-                signature: str | None = None) -> Reply:
-    """POST ``body`` form-encoded to ``url`` signed the way Slack signs requests."""
+                signature: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+    """POST ``body`` form-encoded to ``url`` signed the way Slack signs requests; ``headers``
+    adds more (``X-Slack-Retry-Num``...). ``Reply.headers`` holds the answer's headers."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     sig = signature or SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or ""
     request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
         "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig})
+        "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return Reply(response.status, response.read().decode())
+            return Reply(response.status, response.read().decode(),
+                         {k.lower(): v for k, v in response.headers.items()})
     except urllib.error.HTTPError as exc:
-        return Reply(exc.code, exc.read().decode())
+        return Reply(exc.code, exc.read().decode(), {k.lower(): v for k, v in exc.headers.items()})
 
 
 def block_action_body(*, user: str, action_id: str, value: str, channel: str = "C0ALERTS",
                       message_ts: str = "1700000000.000100", response_url: str = "",
-                      action_ts: str | None = None, home: bool = False) -> str:
+                      action_ts: str | None = None, home: bool = False, team: str = "T0001",
+                      enterprise: str = "", user_team: str = "") -> str:
     """The ``payload=`` form body of a ``block_actions`` interaction, as Slack sends it.
 
     ``home=True``: a click on the App Home tab (a view container, no channel, no message).
+    ``team`` / ``enterprise``: the workspace the request comes from; ``user_team``: the
+    clicking person's own team when it differs (Slack Connect).
     """
     if home:
         payload: dict[str, Any] = {
@@ -377,7 +392,7 @@ def block_action_body(*, user: str, action_id: str, value: str, channel: str = "
             "actions": [{"type": "button", "block_id": "b", "action_id": action_id,
                          "value": value, "action_ts": action_ts or f"{time.time():.6f}"}],
         }
-        return urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return _form_payload(payload, team, enterprise, user_team)
     payload = {
         "type": "block_actions", "team": {"id": "T0001", "domain": "example"},
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0001"},
@@ -389,6 +404,15 @@ def block_action_body(*, user: str, action_id: str, value: str, channel: str = "
         "actions": [{"type": "button", "block_id": "b", "action_id": action_id, "value": value,
                      "action_ts": action_ts or f"{time.time():.6f}"}],
     }
+    return _form_payload(payload, team, enterprise, user_team)
+
+
+def _form_payload(payload: dict[str, Any], team: str, enterprise: str, user_team: str) -> str:
+    payload["team"]["id"] = team
+    payload["user"]["team_id"] = user_team or team
+    if enterprise:
+        payload["enterprise"] = {"id": enterprise, "name": "Example Org"}
+        payload["is_enterprise_install"] = False
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
@@ -411,21 +435,29 @@ def view_submission_body(*, user: str, callback_id: str, values: dict[str, dict[
 
 
 def slash_command_body(*, user: str, text: str, command: str = "/soc",
-                       channel: str = "C0ALERTS") -> str:
+                       channel: str = "C0ALERTS", team: str = "T0001",
+                       enterprise: str = "") -> str:
     """The form body of a slash command, as Slack sends it."""
+    extra = {"enterprise_id": enterprise, "enterprise_name": "Example Org"} if enterprise else {}
     return urllib.parse.urlencode({
-        "token": "legacy-verification-token", "team_id": "T0001", "team_domain": "example",
+        **extra,
+        "token": "legacy-verification-token", "team_id": team, "team_domain": "example",
         "channel_id": channel, "channel_name": "security-alerts", "user_id": user,
         "user_name": user.lower(), "command": command, "text": text,
         "api_app_id": "A0001", "response_url": "http://127.0.0.1:9/response_url/x",
         "trigger_id": "1.2.5"})
 
 
-def event_body(event: dict[str, Any]) -> str:
-    """The JSON body of an Events API ``event_callback``."""
-    return json.dumps({
-        "token": "legacy-verification-token", "team_id": "T0001", "api_app_id": "A0001",
-        "event": event, "type": "event_callback", "event_id": f"Ev{time.time_ns()}",
+def event_body(event: dict[str, Any], *, event_id: str = "", team: str = "T0001",
+               enterprise: str = "") -> str:
+    """The JSON body of an Events API ``event_callback`` (``event_id`` fresh unless given)."""
+    body: dict[str, Any] = {
+        "token": "legacy-verification-token", "team_id": team, "api_app_id": "A0001",
+        "event": event, "type": "event_callback", "event_id": event_id or f"Ev{time.time_ns()}",
         "event_time": int(time.time()),
-        "authorizations": [{"team_id": "T0001", "user_id": "UBOT0001", "is_bot": True,
-                            "is_enterprise_install": False}]})
+        "authorizations": [{"team_id": team, "user_id": "UBOT0001", "is_bot": True,
+                            "is_enterprise_install": False}]}
+    if enterprise:
+        body["enterprise_id"] = enterprise
+        body["authorizations"][0]["enterprise_id"] = enterprise
+    return json.dumps(body)

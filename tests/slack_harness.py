@@ -1,6 +1,11 @@
-"""A bot served over HTTP for the Slack-operation tests: the real Bolt app, notifier,
-escalation and "was this you?" flows, a fake Slack Web API, real Redis, and a clock the test
-moves by hand.
+"""A bot served for the Slack-operation tests: the real Bolt app, notifier, escalation and
+"was this you?" flows, a fake Slack Web API, real Redis, and a clock the test moves by hand.
+
+The app is reached over either transport Slack offers (``harness(..., transport=...)``):
+``"http"`` sends signed requests to the app served by :mod:`bot.http`; ``"socket"`` connects
+slack_sdk's own Socket Mode client (through Bolt's ``SocketModeHandler``) to the fake Socket
+Mode server and sends the same payloads as envelopes. The ``transport`` fixture runs a test
+over both.
 """
 
 from __future__ import annotations
@@ -8,11 +13,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import redis
 from fake_slack import (
     FakeSlack,
@@ -23,6 +30,8 @@ from fake_slack import (
     slash_command_body,
     view_submission_body,
 )
+from fake_socket_mode import SocketModeServer
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from socbot.bot.app import build_app
 from socbot.bot.escalation import Escalator
@@ -38,6 +47,67 @@ from socbot.playbooks.registry import PlaybookRegistry, get
 SECRET = "harness-signing-secret"
 RESPONDER, APPROVER, ONCALL_MEMBER, MALLORY = "U0RESP", "U0APPR", "U0ONCALL", "U0MALLORY"
 ONCALL = "S0ONCALL"
+TRANSPORTS = ("http", "socket")
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Run the test over HTTP and over Socket Mode."""
+    return str(request.param)
+
+
+class Transport:
+    """How a test's request reaches the app: ``send`` returns the app's answer."""
+
+    name = ""
+
+    def send(self, body: str, *, timestamp: int | None = None,
+             headers: dict[str, str] | None = None) -> Reply:
+        """Deliver ``body`` (a form or JSON body as Slack would POST it)."""
+        raise NotImplementedError
+
+
+class HttpTransport(Transport):
+    """Signed HTTP requests to ``url``; ``timestamp`` reused means the same signature."""
+
+    name = "http"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def send(self, body: str, *, timestamp: int | None = None,
+             headers: dict[str, str] | None = None) -> Reply:
+        return signed_post(self.url, SECRET, body, timestamp=timestamp, headers=headers)
+
+
+class SocketTransport(Transport):
+    """Envelopes on the fake Socket Mode server; the acknowledgement is the answer.
+
+    A retry header becomes the envelope's ``retry_attempt`` / ``retry_reason``, as Slack sends
+    a re-delivery over Socket Mode.
+    """
+
+    name = "socket"
+
+    def __init__(self, server: SocketModeServer) -> None:
+        self.server = server
+
+    def send(self, body: str, *, timestamp: int | None = None,
+             headers: dict[str, str] | None = None) -> Reply:
+        headers = {k.lower(): v for k, v in (headers or {}).items()}
+        retry = {"retry_attempt": int(headers.get("x-slack-retry-num", 0)),
+                 "retry_reason": headers.get("x-slack-retry-reason", "")}
+        if body.startswith("{"):
+            kind, payload = "events_api", json.loads(body)
+        else:
+            form = dict(urllib.parse.parse_qsl(body))
+            if "payload" in form:
+                kind, payload = "interactive", json.loads(form["payload"])
+            else:
+                kind, payload = "slash_commands", form
+        ack = self.server.request(kind, payload, **retry)
+        answer = ack.get("payload")
+        return Reply(200, json.dumps(answer) if answer else "")
 
 
 class Clock:
@@ -60,6 +130,7 @@ class Harness:
 
     slack: FakeSlack
     url: str
+    transport: Transport
     redis: redis.Redis
     alerts: AlertStore
     actions: ActionStore
@@ -89,32 +160,45 @@ class Harness:
         assert alert is not None and alert.slack_ts
         return alert.slack_channel, alert.slack_ts
 
-    def click(self, user: str, action_id: str, value: str, *, home: bool = False,
-              channel: str | None = None, ts: str | None = None, **kwargs: Any) -> Reply:
-        """A signed block_actions click on the alert message (or the Home tab)."""
+    def send(self, body: str, **kwargs: Any) -> Reply:
+        """Deliver a raw body over the test's transport (``timestamp``, ``headers``)."""
+        return self.transport.send(body, **kwargs)
+
+    def click_body(self, user: str, action_id: str, value: str, *, home: bool = False,
+                   channel: str | None = None, ts: str | None = None, **kwargs: Any) -> str:
+        """The body of a block_actions click on the alert message (or the Home tab)."""
         alert = self.alerts.get(value.split("|")[0])
-        body = block_action_body(
+        return block_action_body(
             user=user, action_id=action_id, value=value, home=home,
             channel=channel or (alert.slack_channel if alert else "C0ALERTS"),
-            message_ts=ts or (alert.slack_ts if alert else "1.1"))
-        return signed_post(self.url, SECRET, body, **kwargs)
+            message_ts=ts or (alert.slack_ts if alert else "1.1"), **kwargs)
 
-    def command(self, user: str, text: str) -> dict[str, Any]:
-        """Send ``/soc text`` signed; return the JSON answer (the acknowledgement)."""
-        reply = signed_post(self.url, SECRET, slash_command_body(user=user, text=text))
+    def click(self, user: str, action_id: str, value: str, *, home: bool = False,
+              channel: str | None = None, ts: str | None = None, timestamp: int | None = None,
+              **kwargs: Any) -> Reply:
+        """A block_actions click on the alert message (or the Home tab); ``kwargs`` go to
+        :func:`fake_slack.block_action_body` (``team``, ``enterprise``, ``user_team``)."""
+        body = self.click_body(user, action_id, value, home=home, channel=channel, ts=ts,
+                               **kwargs)
+        return self.send(body, timestamp=timestamp)
+
+    def command(self, user: str, text: str, **kwargs: Any) -> dict[str, Any]:
+        """Send ``/soc text``; return the JSON answer (the acknowledgement)."""
+        reply = self.send(slash_command_body(user=user, text=text, **kwargs))
         assert reply.status == 200, reply
         return dict(json.loads(reply.body))
 
     def submit(self, user: str, callback_id: str, values: dict[str, dict[str, str]],
                private_metadata: str) -> Reply:
-        """Submit a modal, signed."""
-        return signed_post(self.url, SECRET, view_submission_body(
+        """Submit a modal."""
+        return self.send(view_submission_body(
             user=user, callback_id=callback_id, values=values,
             private_metadata=private_metadata))
 
-    def event(self, event: dict[str, Any]) -> Reply:
-        """Deliver an Events API event, signed."""
-        return signed_post(self.url, SECRET, event_body(event))
+    def event(self, event: dict[str, Any], *, headers: dict[str, str] | None = None,
+              **kwargs: Any) -> Reply:
+        """Deliver an Events API event; ``kwargs`` go to :func:`fake_slack.event_body`."""
+        return self.send(event_body(event, **kwargs), headers=headers)
 
     def ephemerals(self, user: str) -> list[str]:
         """Texts of the ephemeral messages sent to ``user``."""
@@ -153,9 +237,10 @@ def default_settings(**slack: Any) -> Settings:
 
 
 @contextmanager
-def harness(slack: FakeSlack, client: redis.Redis,
-            settings: Settings | None = None) -> Iterator[Harness]:
-    """Serve the app on a free port for the duration of a test."""
+def harness(slack: FakeSlack, client: redis.Redis, settings: Settings | None = None,
+            transport: str = "http") -> Iterator[Harness]:
+    """Serve the app for the duration of a test: on a free port (``"http"``) or over a
+    Socket Mode connection to the fake server (``"socket"``)."""
     settings = settings or default_settings()
     slack.usergroups[ONCALL] = [ONCALL_MEMBER, RESPONDER]
     secrets = Secrets(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
@@ -169,16 +254,38 @@ def harness(slack: FakeSlack, client: redis.Redis,
     playbooks.register(get("revoke-world-ingress"))
     app = build_app(settings, secrets, web, client, playbook_lookup=playbooks.get,
                     playbook_list=playbooks.all_playbooks, verifier=verifier)
+    notifier = SlackNotifier(settings, web, alerts, actions, post_interval_s=0,
+                             update_interval_s=0, mutes=mutes,
+                             on_posted=[escalator.schedule, verifier.start])
+    with _served(app, slack, web, transport) as (url, via):
+        yield Harness(slack, url, via, client, alerts, actions, mutes, notifier, escalator,
+                      verifier, clock)
+
+
+@contextmanager
+def _served(app: Any, slack: FakeSlack, web: Any,
+            transport: str) -> Iterator[tuple[str, Transport]]:
+    if transport == "socket":
+        handler = SocketModeHandler(app, "xapp-1-A0001-test", web_client=web)
+        handler.connect()
+        try:
+            slack.socket_mode.wait_connected()
+            yield "", SocketTransport(slack.socket_mode)
+        finally:
+            # Stop reconnecting first, then hang up from the server's side so the client's
+            # reader wakes now rather than at its 3 s receive timeout.
+            handler.client.auto_reconnect_enabled = False
+            handler.client.closed = True
+            slack.socket_mode.drop()
+            handler.close()
+        return
     server = serve(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True,
                               kwargs={"poll_interval": 0.05})
     thread.start()
-    notifier = SlackNotifier(settings, web, alerts, actions, post_interval_s=0,
-                             update_interval_s=0, mutes=mutes,
-                             on_posted=[escalator.schedule, verifier.start])
+    url = f"http://127.0.0.1:{server.server_port}/slack/events"
     try:
-        yield Harness(slack, f"http://127.0.0.1:{server.server_port}/slack/events", client,
-                      alerts, actions, mutes, notifier, escalator, verifier, clock)
+        yield url, HttpTransport(url)
     finally:
         server.shutdown()
         server.server_close()

@@ -23,8 +23,8 @@ from socbot.core.streams import AUDIT
 
 
 @pytest.fixture
-def bot(slack: FakeSlack, redis_client: redis.Redis) -> Iterator[Harness]:
-    with harness(slack, redis_client) as running:
+def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str) -> Iterator[Harness]:
+    with harness(slack, redis_client, transport=transport) as running:
         yield running
 
 

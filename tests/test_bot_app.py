@@ -8,6 +8,7 @@ the fake Slack server received and on Redis.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -30,7 +31,7 @@ from fake_slack import (
 from slack_sdk.signature import SignatureVerifier
 
 from socbot.bot.app import build_app
-from socbot.bot.http import serve
+from socbot.bot.http import RefusalLog, serve
 from socbot.bot.notifier import SlackNotifier, make_web_client
 from socbot.core.actions import ActionStore
 from socbot.core.alerts import AlertStore, Signal
@@ -264,7 +265,7 @@ def test_a_usergroup_member_may_approve(bot: Bot) -> None:
     assert len(bot.slack.calls("usergroups.users.list")) == 1
 
 
-def test_a_replayed_request_changes_nothing_and_says_so(bot: Bot) -> None:
+def test_a_replayed_request_changes_nothing_and_is_audited(bot: Bot) -> None:
     action_id = bot.request(bot.alert())
     action = bot.actions.get(action_id)
     assert action is not None
@@ -274,13 +275,17 @@ def test_a_replayed_request_changes_nothing_and_says_so(bot: Bot) -> None:
     timestamp = int(time.time())
     assert signed_post(bot.url, SECRET, body, timestamp=timestamp).status == 200
     bot.slack.wait_for("chat.update", 2)
+    bot.slack.settle()
+    updates = len(bot.slack.calls("chat.update"))
     assert signed_post(bot.url, SECRET, body, timestamp=timestamp).status == 200
 
-    assert bot.wait_ephemeral(BOB).startswith("This button was already used (replayed or "
-                                              "double click); nothing changed")
+    bot.slack.settle()
+    # The replay is refused before any listener: no second effect, and nobody is told that
+    # "someone" used the button (the one who clicked did, and was answered the first time).
+    assert bot.ephemerals(BOB) == [] and len(bot.slack.calls("chat.update")) == updates
     assert bot.redis.xlen(ACTIONS) == 1
-    assert [e["result"] for e in audit_log(bot.redis) if e["what"] == "approve"] == [
-        "approved", "stale"]
+    assert [(e["what"], e["result"]) for e in audit_log(bot.redis)
+            if e["who"] == BOB] == [("approve", "approved"), ("approval_approve", "refused:replay")]
 
 
 def test_a_forged_signature_gets_401_and_changes_nothing(bot: Bot) -> None:
@@ -293,6 +298,29 @@ def test_a_forged_signature_gets_401_and_changes_nothing(bot: Bot) -> None:
     bot.slack.settle()
     assert bot.alerts.get(alert_id).status == "open"  # type: ignore[union-attr]
     assert bot.slack.calls("chat.update") == [] and bot.redis.xlen(AUDIT) == 0
+
+
+def test_refused_signatures_are_logged_at_warning_once_a_minute_per_address(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    body = block_action_body(user=BOB, action_id="alert_ack", value="A1")
+    forged = SignatureVerifier("not-the-secret").generate_signature(
+        timestamp=str(int(time.time())), body=body)
+    with caplog.at_level(logging.WARNING, logger="socbot.bot.http"):
+        for _ in range(3):
+            assert signed_post(bot.url, SECRET, body, signature=forged).status == 401
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "from 127.0.0.1: bad or stale Slack signature" in warnings[0]
+
+
+def test_the_refusal_log_reports_how_many_it_kept_quiet() -> None:
+    now = [0.0]
+    refusals = RefusalLog(interval_s=60, clock=lambda: now[0])
+    assert [refusals.refused("192.0.2.1", "/slack/events") for _ in range(3)] == [
+        True, False, False]
+    assert refusals.refused("198.51.100.2", "/slack/events")  # another address: its own line
+    now[0] = 61
+    assert refusals.refused("192.0.2.1", "/slack/events")
 
 
 def test_a_stale_timestamp_gets_401(bot: Bot) -> None:

@@ -13,8 +13,8 @@ from slack_harness import MALLORY, RESPONDER, Harness, eventually, harness
 
 
 @pytest.fixture
-def bot(slack: FakeSlack, redis_client: redis.Redis) -> Iterator[Harness]:
-    with harness(slack, redis_client) as running:
+def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str) -> Iterator[Harness]:
+    with harness(slack, redis_client, transport=transport) as running:
         yield running
 
 

@@ -21,8 +21,8 @@ HOSTILE = "<!channel> <!subteam^S1> <https://evil.example|Approve> &lt; x\x00y"
 
 
 @pytest.fixture
-def bot(slack: FakeSlack, redis_client: redis.Redis) -> Iterator[Harness]:
-    with harness(slack, redis_client) as running:
+def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str) -> Iterator[Harness]:
+    with harness(slack, redis_client, transport=transport) as running:
         yield running
 
 

@@ -15,12 +15,12 @@ RULE = "secure.sudo_failures"
 
 
 @pytest.fixture
-def bot(slack: FakeSlack, redis_client: redis.Redis) -> Iterator[Harness]:
+def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str) -> Iterator[Harness]:
     slack.emails["bob@example.com"] = "U0BOB"
     settings = default_settings(verify_user={
         "rules": {RULE: "user.name"}, "users": {"alice": ALICE},
         "email_domain": "example.com", "timeout_minutes": 60, "quiet_hours": 21})
-    with harness(slack, redis_client, settings) as running:
+    with harness(slack, redis_client, settings, transport=transport) as running:
         yield running
 
 

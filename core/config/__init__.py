@@ -43,7 +43,13 @@ from socbot.core.config.detections import (
 from socbot.core.config.enrichment import EnrichmentSettings, EventRetention
 from socbot.core.config.environment import Secrets
 from socbot.core.config.settings import Settings, load
-from socbot.core.config.slack import Approvals, Routing, SlackSettings, VerifyUser
+from socbot.core.config.slack import (
+    Approvals,
+    Routing,
+    SlackSettings,
+    VerifyUser,
+    WorkspaceSettings,
+)
 
 __all__ = [
     "DOOR_EXPORT_FIELDS", "Approvals", "AwsAccount", "AwsSettings", "CloudTrailCollector",
@@ -51,5 +57,5 @@ __all__ = [
     "DetectionIpLocation", "DetectionPerson", "DetectionSettings", "DetectionSite",
     "DoorCollector", "DoorExport", "EnrichmentSettings", "EventRetention", "PlaybookSettings",
     "Routing", "RuleSettings", "Secrets", "Settings", "SlackSettings", "SpoolSettings",
-    "VerifyUser", "WifiCollector", "host_port", "load",
+    "VerifyUser", "WifiCollector", "WorkspaceSettings", "host_port", "load",
 ]

@@ -70,6 +70,33 @@ class VerifyUser(Section):
         return value
 
 
+class WorkspaceSettings(Section):
+    """Which Slack workspace(s) may act: by default the install's own team and enterprise
+    (read once from ``auth.test``)."""
+
+    team_ids: list[str] = Field(default_factory=list)  # T0123ABCD; empty: the install's team
+    enterprise_id: str = ""  # E0123ABCD; empty: the install's (none outside Enterprise Grid)
+    # Slack Connect: people of another organisation in a shared channel see the alerts; they
+    # may click the buttons only when this is true.
+    allow_external_members: bool = False
+
+    @field_validator("team_ids")
+    @classmethod
+    def _team_ids(cls, value: list[str]) -> list[str]:
+        for team in value:
+            if not (team[:1] == "T" and team[1:].isalnum()):
+                raise ValueError(f"{team!r} is not a team id; write T0123ABCD (the workspace's "
+                                 "id, shown by `socbot doctor` or auth.test)")
+        return value
+
+    @field_validator("enterprise_id")
+    @classmethod
+    def _enterprise_id(cls, value: str) -> str:
+        if value and not (value[:1] == "E" and value[1:].isalnum()):
+            raise ValueError(f"{value!r} is not an enterprise id; write E0123ABCD")
+        return value
+
+
 class SlackSettings(Section):
     """Slack behaviour; tokens come from the environment, never from this file."""
 
@@ -82,6 +109,7 @@ class SlackSettings(Section):
     escalation_repeats: int = Field(default=3, ge=1, le=20)
     mute_hours: list[int] = Field(default_factory=lambda: [1, 24], min_length=1, max_length=4)
     verify_user: VerifyUser = Field(default_factory=VerifyUser)
+    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
 
     @field_validator("oncall_usergroup")
     @classmethod
