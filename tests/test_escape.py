@@ -51,3 +51,21 @@ def test_truncate_never_cuts_inside_an_entity(limit: int) -> None:
 
 def test_escape_truncate_escapes_before_counting() -> None:
     assert escape_truncate("<" * 10, 12) == "&lt;&lt;" + ELLIPSIS
+
+
+def test_bidi_overrides_and_zero_width_characters_are_made_visible() -> None:
+    # "evil\u202Egpj.exe" displays as "evilexe.jpg"; "ad\u200Bmin" displays as "admin".
+    assert escape("evil\u202egpj.exe") == "evil&lt;U+202E&gt;gpj.exe"
+    assert escape("ad\u200bmin") == "ad&lt;U+200B&gt;min"
+    spoofers = "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e" \
+               "\u2060\u2066\u2067\u2068\u2069\ufeff"
+    shown = escape(spoofers)
+    assert all(ch not in shown for ch in spoofers)
+    assert shown.count("&lt;U+") == len(spoofers)
+
+
+def test_visible_invisibles_are_never_cut_in_half() -> None:
+    text = escape("x" * 10 + "\u202e" + "y" * 10)
+    for limit in range(2, len(text)):
+        cut = truncate(text, limit)
+        assert "&lt;U+202" not in cut or "&lt;U+202E&gt;" in cut
