@@ -23,14 +23,16 @@ from slack_sdk import WebClient
 from socbot.bot.blocks import group_mention
 from socbot.bot.escape import escape
 from socbot.bot.verify import Verifier
+from socbot.core import keys
 from socbot.core.alerts import Alert, AlertStore
 from socbot.core.audit import audit
 from socbot.core.config import Settings
+from socbot.core.streams import texts
 
 log = logging.getLogger(__name__)
 
-DUE = "soc:escalate:due"
-COUNT = "soc:escalate:count"
+DUE = keys.ESCALATION_DUE
+COUNT = keys.ESCALATION_COUNT
 
 
 class Escalator:
@@ -61,8 +63,7 @@ class Escalator:
         """Escalate every alert due now; return how many were escalated."""
         now = self.clock()
         sent = 0
-        for raw in self.redis.zrangebyscore(DUE, "-inf", now):
-            alert_id = raw.decode() if isinstance(raw, bytes) else raw
+        for alert_id in texts(self.redis.zrangebyscore(DUE, "-inf", now)):
             if not self.redis.zrem(DUE, alert_id):
                 continue  # another process took it
             alert = self.alerts.get(alert_id)

@@ -38,7 +38,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -50,18 +50,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 from socbot.bot import blocks
 from socbot.bot.delivery import Pacing, Waiting, next_sends
 from socbot.bot.render import AlertRenderer, channel_for, render_lock
+from socbot.core import keys
 from socbot.core.actions import ActionStore
 from socbot.core.alerts import SEVERITIES, Alert, AlertStore
 from socbot.core.config import Secrets, Settings
 from socbot.core.mutes import MuteStore
-from socbot.core.streams import Fields
+from socbot.core.streams import Fields, decode, decode_fields
 
 log = logging.getLogger(__name__)
 
 GROUP = "notify"
-DIRTY = "soc:notify:dirty"
-NEWS = "soc:notify:news"
-CHANNEL_IDS = "soc:notify:channel_ids"  # routed channel name -> the id Slack answered
+DIRTY = keys.NOTIFY_DIRTY
+NEWS = keys.NOTIFY_NEWS
+CHANNEL_IDS = keys.NOTIFY_CHANNEL_IDS
 POST_LOCK_MS = 20_000  # a killed poster blocks its alert this long
 INTENT_TTL_S = 86400
 RESULT_POSTED_TTL_S = 7 * 86400
@@ -77,6 +78,36 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
 end
 return 0
 """
+
+
+class AlertLabels(Protocol):
+    """Enrichment shown under an alert (``enrichment.Enricher`` is one)."""
+
+    def labels_for(self, alert: Alert) -> dict[str, str]:
+        """Label -> text lines for ``alert``, the same on every redraw."""
+        ...
+
+
+class Notifier(Protocol):
+    """What the ``notify`` stage drives: :class:`SlackNotifier` or :class:`TerminalNotifier`.
+
+    ``handle`` takes each ``soc:alerts`` entry; ``flush`` runs after every batch of entries
+    (a notifier may coalesce updates until then); ``flusher`` is a loop to run in its own
+    thread until the stop event is set, for a notifier whose updates can wait for their turn
+    after the batch that asked for them (None: nothing to run).
+    """
+
+    def handle(self, entry_id: str, fields: Fields) -> None:
+        """Deliver or remember one ``soc:alerts`` entry."""
+        ...
+
+    def flush(self) -> None:
+        """Deliver what was left for the end of the batch."""
+        ...
+
+    def flusher(self) -> Callable[[threading.Event], None] | None:
+        """A background loop for a thread of its own, or None."""
+        ...
 
 
 def make_web_client(secrets: Secrets, *, rate_limit_retries: int = 3) -> WebClient:
@@ -110,7 +141,8 @@ class SlackNotifier:
                  update_interval_s: float = 1.2, max_update_wait_s: float = 10.0,
                  mutes: MuteStore | None = None,
                  on_posted: Sequence[Callable[[Alert], object]] = (),
-                 enricher: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 enricher: AlertLabels | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.client = client
         self.alerts = alerts
@@ -148,7 +180,7 @@ class SlackNotifier:
         """One pass: send what the pacing allows now, in delivery order (never sleeps, never
         raises; whatever it has no room for keeps its mark for the next pass)."""
         with self._pass:
-            marks = {_text(k): _text(v) for k, v in self.redis.hgetall(DIRTY).items()}
+            marks = decode_fields(self.redis.hgetall(DIRTY))
             if not marks:
                 return
             now = self.clock()
@@ -169,10 +201,10 @@ class SlackNotifier:
             pipe.hmget(AlertStore.key(alert_id), "rule_id", "dataset", "severity", "context",
                        "slack_ts")
         news = self.redis.hgetall(NEWS) if ids else {}
-        news_ids = {_text(k) for k in news}
+        news_ids = set(decode_fields(news))
         waiting = []
         for alert_id, row in zip(ids, pipe.execute(), strict=True):
-            rule_id, dataset, severity, context, ts = (_text(v) if v is not None else None
+            rule_id, dataset, severity, context, ts = (decode(v) if v is not None else None
                                                        for v in row)
             if rule_id is None:  # expired or never existed: nothing to show
                 self._clear(keys=[DIRTY, NEWS], args=[alert_id, marks[alert_id]])
@@ -207,6 +239,10 @@ class SlackNotifier:
             self._sent_at[item.key] = self.clock()
             self._clear(keys=[DIRTY, NEWS], args=[item.key, version])
 
+    def flusher(self) -> Callable[[threading.Event], None]:
+        """:meth:`run_flusher`: updates paced by Slack's rate limits go out on time."""
+        return self.run_flusher
+
     def run_flusher(self, stop: threading.Event, interval_s: float = 0.1) -> None:
         """Run a pass every ``interval_s`` until ``stop`` is set: what a paced pass left goes
         out even when no new entry arrives."""
@@ -226,7 +262,7 @@ class SlackNotifier:
         if alert.slack_ts:
             self._update(alert)
             return True
-        lock = f"soc:notify:posting:{alert_id}"
+        lock = keys.notify_posting(alert_id)
         if not self.redis.set(lock, "1", nx=True, px=POST_LOCK_MS):
             self.redis.hincrby(DIRTY, alert_id, 1)
             return False
@@ -246,17 +282,17 @@ class SlackNotifier:
         if found is not None:  # posted by a notifier that died before storing the ts
             log.warning("alert %s was already posted (%s %s); updating it", alert.id, *found)
             self.alerts.set_slack_message(alert.id, *found)
-            self.redis.delete(intent_key(alert.id))
+            self.redis.delete(keys.notify_intent(alert.id))
             self._update(self.alerts.get(alert.id) or alert)
             return
-        self.redis.set(intent_key(alert.id), json.dumps({"channel": channel, "at": time.time()}),
-                       ex=INTENT_TTL_S)
+        self.redis.set(keys.notify_intent(alert.id),
+                       json.dumps({"channel": channel, "at": time.time()}), ex=INTENT_TTL_S)
         posted = self.client.chat_postMessage(
             channel=channel, metadata=metadata(alert.id), **self.renderer.message(alert))
         self.redis.hset(CHANNEL_IDS, channel, posted["channel"])
         # Stored before the entry's mark is cleared: a redelivery then updates, never reposts.
         self.alerts.set_slack_message(alert.id, posted["channel"], posted["ts"])
-        self.redis.delete(intent_key(alert.id))
+        self.redis.delete(keys.notify_intent(alert.id))
         fresh = self.alerts.get(alert.id) or alert
         for hook in self.on_posted:
             try:
@@ -267,11 +303,11 @@ class SlackNotifier:
     def find_posted(self, alert_id: str, channel: str) -> tuple[str, str] | None:
         """The channel id and ts of the alert's own message when an earlier attempt left a
         post intent and Slack shows the message; None when it was never posted."""
-        raw = self.redis.get(intent_key(alert_id))
+        raw = self.redis.get(keys.notify_intent(alert_id))
         if raw is None:
             return None
         intent = json.loads(raw)
-        channel_id = _text(self.redis.hget(CHANNEL_IDS, channel) or b"") or (
+        channel_id = decode(self.redis.hget(CHANNEL_IDS, channel) or b"") or (
             channel if channel[:1] in ("C", "G", "D") else "")
         if not channel_id:
             log.warning("alert %s may have been posted to %s, whose id is not known yet; "
@@ -310,7 +346,7 @@ class SlackNotifier:
         alert = self.alerts.get(alert_id)
         if alert is None or not alert.slack_ts:
             return
-        posted_flag = f"soc:notify:result:{action.id}:{action.status}"
+        posted_flag = keys.notify_result(action.id, action.status)
         if not self.redis.exists(posted_flag):
             self.client.chat_postMessage(channel=alert.slack_channel, thread_ts=alert.slack_ts,
                                          **blocks.result_message(action, alert))
@@ -318,11 +354,6 @@ class SlackNotifier:
         if action.slack_channel and action.slack_ts:
             self.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
                                     **blocks.approval_message(action, alert))
-
-
-def intent_key(alert_id: str) -> str:
-    """The Redis key of an alert's post intent."""
-    return f"soc:notify:intent:{alert_id}"
 
 
 def metadata(alert_id: str) -> dict[str, Any]:
@@ -366,7 +397,7 @@ class TerminalNotifier:
     """
 
     def __init__(self, alerts: AlertStore, actions: ActionStore,
-                 stream: TextIO = sys.stdout, enricher: Any = None) -> None:
+                 stream: TextIO = sys.stdout, enricher: AlertLabels | None = None) -> None:
         self.alerts = alerts
         self.actions = actions
         self.stream = stream
@@ -404,6 +435,10 @@ class TerminalNotifier:
                             f"count {alert.count}, last seen {blocks.utc(alert.last_seen)}")
         self._dirty.clear()
 
+    def flusher(self) -> None:
+        """None: the terminal's updates are printed by :meth:`flush`, after each batch."""
+        return None
+
     @staticmethod
     def render(alert: Alert) -> list[str]:
         """The lines printed for a new alert (not yet cleaned)."""
@@ -420,7 +455,3 @@ class TerminalNotifier:
         # Each line is cleaned on its own, so the only newlines are the ones written here.
         self.stream.write("".join(clean(line) + "\n" for line in lines))
         self.stream.flush()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

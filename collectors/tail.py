@@ -39,6 +39,8 @@ from typing import BinaryIO, NamedTuple, Self
 
 import redis
 
+from socbot.core import keys
+
 log = logging.getLogger(__name__)
 
 
@@ -66,7 +68,8 @@ def file_id(st: os.stat_result) -> str:
 class PositionStore:
     """Positions per absolute path in Redis hashes ``{key_prefix}{path}`` = {file_id, offset}."""
 
-    def __init__(self, client: redis.Redis, key_prefix: str = "soc:pos:") -> None:
+    def __init__(self, client: redis.Redis,
+                 key_prefix: str = keys.TAIL_POSITION_PREFIX) -> None:
         self.client = client
         self.key_prefix = key_prefix
 

@@ -25,7 +25,8 @@ from typing import Any
 
 import redis
 
-from socbot.core.streams import ACTIONS
+from socbot.core import keys
+from socbot.core.streams import decode, decode_fields, texts
 
 ACTION_STATUSES = ("requested", "approved", "denied", "expired", "running", "succeeded", "failed")
 DEFAULT_EXPIRY_S = 30 * 60
@@ -71,7 +72,7 @@ class Decision:
         return self.outcome in ("approved", "partial", "denied")
 
 
-# KEYS: action hash, approvers set, actions stream.
+# KEYS: action hash, approvers set, actions stream, approval log.
 # ARGV: user, token, now, new token, verdict (approve|deny)
 _DECIDE = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -90,7 +91,7 @@ end
 if requester == ARGV[1] then return 'own' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'already' end
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('RPUSH', KEYS[1] .. ':log', ARGV[1])
+redis.call('RPUSH', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'token', ARGV[4])
 local needed = tonumber(redis.call('HGET', KEYS[1], 'approvals_required'))
 if redis.call('SCARD', KEYS[2]) >= needed then
@@ -121,10 +122,7 @@ class ActionStore:
         self._decide = client.register_script(_DECIDE)
         self._move = client.register_script(_MOVE)
 
-    @staticmethod
-    def key(action_id: str) -> str:
-        """The Redis hash of one action."""
-        return f"soc:action:{action_id}"
+    key = staticmethod(keys.action)
 
     def create(self, alert_id: str, playbook: str, requested_by: str, *,
                approvals_required: int = 1, expiry_s: float = DEFAULT_EXPIRY_S,
@@ -139,13 +137,15 @@ class ActionStore:
             approvals_required=approvals_required, status="requested",
             token=secrets.token_urlsafe(16), params=params or {},
         )
-        mapping = {k: v for k, v in action.to_dict().items() if k not in ("approvals",)}
+        # dict[Any, Any]: redis-py types a mapping's keys invariantly as its encodable types.
+        mapping: dict[Any, Any] = {k: v for k, v in action.to_dict().items()
+                                   if k not in ("approvals",)}
         mapping["params"] = json.dumps(action.params)
         mapping["result"] = json.dumps(action.result)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.key(action.id), mapping=mapping)
         pipe.expire(self.key(action.id), ACTION_TTL_S)
-        pipe.rpush(f"soc:alert:{alert_id}:actions", action.id)
+        pipe.rpush(keys.alert_actions(alert_id), action.id)
         pipe.execute()
         return action
 
@@ -154,8 +154,8 @@ class ActionStore:
         raw = self.client.hgetall(self.key(action_id))
         if not raw:
             return None
-        data = {_text(k): _text(v) for k, v in raw.items()}
-        approvals = [_text(u) for u in self.client.lrange(self.key(action_id) + ":log", 0, -1)]
+        data = decode_fields(raw)
+        approvals = texts(self.client.lrange(keys.action_log(action_id), 0, -1))
         return Action(
             id=data["id"], alert_id=data["alert_id"], playbook=data["playbook"],
             requested_by=data["requested_by"], requested_at=float(data["requested_at"]),
@@ -169,7 +169,7 @@ class ActionStore:
 
     def for_alert(self, alert_id: str) -> list[Action]:
         """Every request made on an alert, oldest first."""
-        ids = [_text(i) for i in self.client.lrange(f"soc:alert:{alert_id}:actions", 0, -1)]
+        ids = texts(self.client.lrange(keys.alert_actions(alert_id), 0, -1))
         return [action for action in map(self.get, ids) if action is not None]
 
     def decide(self, action_id: str, user: str, token: str, verdict: str,
@@ -182,8 +182,9 @@ class ActionStore:
         if verdict not in ("approve", "deny"):
             raise ValueError("verdict must be 'approve' or 'deny'")
         now = time.time() if now is None else now
-        outcome = _text(self._decide(
-            keys=[self.key(action_id), self.key(action_id) + ":approvers", ACTIONS],
+        outcome = decode(self._decide(
+            keys=[self.key(action_id), keys.action_approvers(action_id), keys.ACTIONS,
+                  keys.action_log(action_id)],
             args=[user, token, now, secrets.token_urlsafe(16), verdict],
         ))
         return Decision(outcome, self.get(action_id))
@@ -205,9 +206,3 @@ class ActionStore:
     def set_slack_message(self, action_id: str, channel: str, ts: str) -> None:
         """Remember the approval-request message, to update it after each click."""
         self.client.hset(self.key(action_id), mapping={"slack_channel": channel, "slack_ts": ts})
-
-
-def _text(value: bytes | str | int) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value)

@@ -19,6 +19,9 @@ from typing import Any
 
 import redis
 
+from socbot.core import keys
+from socbot.core.streams import decode, decode_fields, texts
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 STATUSES = ("open", "acknowledged", "resolved", "false_positive")
 TRANSITIONS = {
@@ -98,12 +101,12 @@ _FLOAT_FIELDS = ("first_seen", "last_seen", "status_at")
 # KEYS: dedup key, new alert key, new alert's signal set, open-alert index
 # ARGV: signal id, new alert id, signal time, window, count, event id, recent-events cap,
 #       severity rank, severity, title, context (JSON), then the new alert's field pairs
-_RECORD_SIGNAL = """
+_RECORD_SIGNAL = f"local alert_prefix = {keys.lua_string(keys.ALERT_PREFIX)}" + """
 local existing = redis.call('GET', KEYS[1])
 local ts = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 if existing then
-  local akey = 'soc:alert:' .. existing
+  local akey = alert_prefix .. existing
   local last = tonumber(redis.call('HGET', akey, 'last_seen'))
   local status = redis.call('HGET', akey, 'status')
   if last and (status == 'open' or status == 'acknowledged') and ts - last <= window then
@@ -138,7 +141,7 @@ return {ARGV[2], 'new'}
 """
 
 # KEYS: alert key, open-alert index. ARGV: new status, user, time, reason, allowed from...
-_TRANSITION = """
+_TRANSITION = f"local alert_prefix = {keys.lua_string(keys.ALERT_PREFIX)}" + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', ''} end
 for i = 5, #ARGV do
@@ -146,7 +149,7 @@ for i = 5, #ARGV do
     redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_by', ARGV[2],
                'status_at', ARGV[3], 'status_reason', ARGV[4])
     if ARGV[1] == 'resolved' or ARGV[1] == 'false_positive' then
-      redis.call('ZREM', KEYS[2], string.sub(KEYS[1], 11))
+      redis.call('ZREM', KEYS[2], string.sub(KEYS[1], #alert_prefix + 1))
     end
     return {'ok', status}
   end
@@ -163,17 +166,14 @@ def new_alert_id() -> str:
 class AlertStore:
     """Alerts in Redis: ``soc:alert:{id}`` hashes, a dedup index and an open-alert index."""
 
-    OPEN_INDEX = "soc:alerts:open"
+    OPEN_INDEX = keys.OPEN_ALERTS
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._record = client.register_script(_RECORD_SIGNAL)
         self._transition = client.register_script(_TRANSITION)
 
-    @staticmethod
-    def key(alert_id: str) -> str:
-        """The Redis hash of one alert."""
-        return f"soc:alert:{alert_id}"
+    key = staticmethod(keys.alert)
 
     def record(self, signal: Signal) -> tuple[str, str]:
         """Group ``signal`` into an alert; return ``(alert_id, "new"|"updated"|"duplicate")``."""
@@ -191,19 +191,19 @@ class AlertStore:
         flat: list[Any] = []
         for name, value in values.items():
             flat += [name, json.dumps(value) if name in _JSON_FIELDS else value]
-        dedup = f"soc:dedup:{signal.rule_id}:{signal.dedup_key}"
+        dedup = keys.dedup(signal.rule_id, signal.dedup_key)
         akey = self.key(alert_id)
         event_id = signal.event_ids[-1] if signal.event_ids else ""
         result = self._record(
-            keys=[dedup, akey, akey + ":signals", self.OPEN_INDEX],
+            keys=[dedup, akey, keys.alert_signals(alert_id), self.OPEN_INDEX],
             args=[signal.id, alert_id, signal.timestamp, signal.window_s, signal.count,
                   event_id, RECENT_EVENT_IDS, SEVERITIES.index(signal.severity),
                   signal.severity, signal.title, json.dumps(signal.context), *flat],
         )
-        found, outcome = (_text(part) for part in result)
+        found, outcome = (decode(part) for part in result)
         if outcome == "new":
             pipe = self.client.pipeline(transaction=False)
-            for key in (akey, akey + ":signals", akey + ":events"):
+            for key in (akey, keys.alert_signals(alert_id), keys.alert_events(alert_id)):
                 pipe.expire(key, ALERT_TTL_S)
             pipe.execute()
         return found, outcome
@@ -213,8 +213,8 @@ class AlertStore:
         raw = self.client.hgetall(self.key(alert_id))
         if not raw:
             return None
-        data = {_text(k): _text(v) for k, v in raw.items()}
-        events = [_text(e) for e in self.client.lrange(self.key(alert_id) + ":events", 0, -1)]
+        data = decode_fields(raw)
+        events = texts(self.client.lrange(keys.alert_events(alert_id), 0, -1))
         return Alert(
             id=data["id"], rule_id=data["rule_id"], title=data["title"],
             severity=data["severity"], dedup_key=data["dedup_key"],
@@ -239,7 +239,7 @@ class AlertStore:
         allowed = TRANSITIONS.get(status)
         if allowed is None:
             raise ValueError(f"unknown alert status {status!r}; expected one of {STATUSES[1:]}")
-        outcome, previous = (_text(part) for part in self._transition(
+        outcome, previous = (decode(part) for part in self._transition(
             keys=[self.key(alert_id), self.OPEN_INDEX],
             args=[status, user, time.time(), reason, *allowed],
         ))
@@ -253,11 +253,6 @@ class AlertStore:
 
     def open_alerts(self, limit: int = 100) -> list[Alert]:
         """The most recent open or acknowledged alerts, newest first."""
-        ids = [_text(i) for i in self.client.zrevrange(self.OPEN_INDEX, 0, limit - 1)]
+        ids = texts(self.client.zrevrange(self.OPEN_INDEX, 0, limit - 1))
         return [alert for alert in map(self.get, ids) if alert is not None]
 
-
-def _text(value: bytes | str | int) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value)

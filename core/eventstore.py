@@ -34,15 +34,16 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
+from socbot.core import keys
 from socbot.core.events import Event, loads
+from socbot.core.streams import decode_fields, entries
 
 GROUP = "index"
-ALL = "soc:es:all"
-LAST = "soc:es:last"
+ALL = keys.EVENT_STORE
+LAST = keys.EVENT_STORE_LAST
 INDEX_FIELDS = {"dataset": "event.dataset", "user": "user.name", "ip": "source.ip",
                 "host": "host.name"}
 MAX_VALUE = 256  # longer values are stored but not indexed (nobody types them)
@@ -128,10 +129,7 @@ class EventStore:
         self._add = client.register_script(_ADD)
         self._since_trim = 0
 
-    @staticmethod
-    def index_key(kind: str, value: str) -> str:
-        """The index stream of one value (already normalized)."""
-        return f"soc:es:ix:{kind}:{value}"
+    index_key = staticmethod(keys.event_index)
 
     def _min_id(self, seconds: float) -> str:
         return f"{max(int((self.clock() - seconds) * 1000), 0)}-0"
@@ -178,7 +176,7 @@ class EventStore:
         if dataset is None:
             rows = self.client.xrevrange(ALL, max="+", min=self._min_id(self.retention_s),
                                          count=limit)
-            return _dedup(_decode(fields) for _id, fields in rows)[:limit]
+            return _dedup(loads(fields.get("e", "{}")) for _id, fields in entries(rows))[:limit]
         return self.search(dataset=dataset, limit=limit).events
 
     def search(self, *, user: str | None = None, ip: str | None = None,
@@ -207,12 +205,11 @@ class EventStore:
         # start small and double, up to PAGE.
         page = limit if len(conditions) == 1 else min(max(limit * 4, 50), PAGE)
         while len(result.events) < limit:
-            refs = self.client.xrevrange(key, max=high, min=low, count=page)
+            refs = entries(self.client.xrevrange(key, max=high, min=low, count=page))
             if not refs:
                 break
             result.scanned += len(refs)
-            for event in self._fetch([_text(f[b"r"] if b"r" in f else f["r"])
-                                      for _id, f in refs]):
+            for event in self._fetch([fields["r"] for _id, fields in refs]):
                 if all(normalize(k, event.get(INDEX_FIELDS[k])) == v
                        for k, v in conditions.items()):
                     event_id = str(event.get("event.id", ""))
@@ -226,7 +223,7 @@ class EventStore:
             if result.scanned >= MAX_SCAN:
                 result.truncated = True
                 break
-            high = "(" + _text(refs[-1][0])
+            high = "(" + refs[-1][0]
             page = min(page * 2, PAGE)
         return result
 
@@ -240,22 +237,18 @@ class EventStore:
         pipe = self.client.pipeline(transaction=False)
         for event_id in ids:
             pipe.xrange(ALL, min=event_id, max=event_id, count=1)
-        return [_decode(rows[0][1]) for rows in pipe.execute() if rows]
+        found = (entries(rows) for rows in pipe.execute())
+        return [loads(rows[0][1].get("e", "{}")) for rows in found if rows]
 
     def last_seen(self) -> dict[str, tuple[str, float]]:
         """Per dataset: the last event's ``@timestamp`` and when it was indexed (epoch s)."""
-        raw = {_text(k): _text(v) for k, v in self.client.hgetall(LAST).items()}
+        raw = decode_fields(self.client.hgetall(LAST))
         return {name: (stamp, float(raw.get(f"{name}@indexed", 0) or 0))
                 for name, stamp in raw.items() if "@" not in name}
 
     def count(self) -> int:
         """How many events are stored."""
         return int(self.client.xlen(ALL))
-
-
-def _decode(fields: dict[Any, Any]) -> Event:
-    raw = fields.get(b"e", fields.get("e", "{}"))
-    return loads(raw)
 
 
 def _dedup(events: Iterable[Event]) -> list[Event]:
@@ -267,7 +260,3 @@ def _dedup(events: Iterable[Event]) -> list[Event]:
             seen.add(key)
             out.append(event)
     return out
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

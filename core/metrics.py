@@ -113,7 +113,7 @@ class MeteredWebClient(WebClient):
     Retries after a 429 happen inside one call, so they count once.
     """
 
-    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
         try:
             response = super().api_call(api_method, **kwargs)
         except SlackApiError as exc:
@@ -177,7 +177,7 @@ class StreamCollector(Collector):
         last = decode(group["last-delivered-id"])
         unread = self.client.xrange(stream, min=f"({last}" if last != "0-0" else "-",
                                     count=_LAG_SCAN_CAP)
-        return len(unread)
+        return len(unread or ())
 
 
 def register_streams(client: redis.Redis,

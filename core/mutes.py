@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from socbot.core.streams import decode
+from socbot.core import keys
+from socbot.core.streams import decode, texts
 
 ANY = "*"  # the entity of a mute that silences the whole rule
 MAX_MUTE_S = 30 * 86400
@@ -42,16 +43,13 @@ class Mute:
 class MuteStore:
     """Mutes in Redis, shared by every detection worker and the Slack app."""
 
-    INDEX = "soc:mutes"
-    COUNTS = "soc:mutes:counts"
+    INDEX = keys.MUTES
+    COUNTS = keys.MUTE_COUNTS
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    @staticmethod
-    def key(rule_id: str, entity: str) -> str:
-        """The Redis key of one mute."""
-        return f"soc:mute:{rule_id}:{entity}"
+    key = staticmethod(keys.mute)
 
     def mute(self, rule_id: str, entity: str | None, *, seconds: int, by: str,
              reason: str = "", now: float | None = None) -> Mute:
@@ -87,7 +85,7 @@ class MuteStore:
         """Every mute still in force, soonest to end first."""
         now = time.time() if now is None else now
         self.client.zremrangebyscore(self.INDEX, "-inf", now)
-        keys = [decode(k) for k in self.client.zrange(self.INDEX, 0, -1)]
+        keys = texts(self.client.zrange(self.INDEX, 0, -1))
         values = self.client.mget(keys) if keys else []
         return [Mute(**json.loads(v)) for v in values if v]
 

@@ -28,21 +28,26 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import redis
 
-log = logging.getLogger(__name__)
+from socbot.core.keys import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS
 
-EVENTS = "soc:events"
-ALERTS = "soc:alerts"
-ACTIONS = "soc:actions"
-DEAD_LETTERS = "soc:dead"
-AUDIT = "soc:audit"
+__all__ = ["ACTIONS", "ALERTS", "AUDIT", "DEAD_LETTERS", "EVENTS", "Consumer", "ConsumerStats",
+           "Fields", "Handler", "Producer", "consumer_name", "decode", "decode_fields",
+           "ensure_group", "entries", "read_reply", "texts"]
+
+log = logging.getLogger(__name__)
 
 Fields = dict[str, str]
 Handler = Callable[[str, Fields], None]
+# What redis-py hands back for a reply, whether the client decodes responses or not.
+Reply = bytes | str | int | float
+RawFields = Mapping[bytes | str, bytes | str]
+RawEntry = tuple[bytes | str | None, RawFields | None]
 
 
 def consumer_name(role: str) -> str:
@@ -50,14 +55,45 @@ def consumer_name(role: str) -> str:
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def decode(value: bytes | str) -> str:
-    """A Redis reply as text, whether the client decodes responses or not."""
-    return value.decode() if isinstance(value, bytes) else value
+def decode(value: Reply) -> str:
+    """A Redis reply as text, whether the client decodes responses or not.
+
+    The one place socbot turns replies into text: every reader goes through this,
+    :func:`decode_fields` or :func:`entries`.
+    """
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def decode_fields(raw: Mapping[bytes | str, bytes | str]) -> Fields:
+def decode_fields(raw: RawFields) -> Fields:
     """A stream entry's (or hash's) fields as text."""
     return {decode(k): decode(v) for k, v in raw.items()}
+
+
+def texts(reply: Iterable[object]) -> list[str]:
+    """A flat list reply (LRANGE, ZRANGE without scores, SMEMBERS, ...) as text."""
+    out = []
+    for item in reply:
+        if not isinstance(item, bytes | str | int | float):
+            raise TypeError(f"expected a flat list reply, got a {type(item).__name__} in it")
+        out.append(decode(item))
+    return out
+
+
+def read_reply(reply: object) -> list[tuple[str, list[tuple[str, Fields]]]]:
+    """An XREAD/XREADGROUP reply as ``(stream, entries)`` pairs of text.
+
+    RESP2, the protocol socbot's clients speak, answers ``[[stream, entries], ...]``; an
+    entry trimmed away while pending comes back without fields and is left out.
+    """
+    batches = cast("list[tuple[bytes | str, list[RawEntry]]]", reply or [])
+    return [(decode(stream), entries(batch)) for stream, batch in batches]
+
+
+def entries(reply: Sequence[RawEntry] | None) -> list[tuple[str, Fields]]:
+    """An XRANGE/XREVRANGE reply as ``(entry id, fields)`` pairs of text, oldest (or newest)
+    first as Redis gave them; entries without an id or fields (trimmed away) are left out."""
+    return [(decode(entry_id), decode_fields(raw)) for entry_id, raw in reply or ()
+            if entry_id is not None and raw is not None]
 
 
 class Producer:
@@ -73,7 +109,8 @@ class Producer:
 
     def add(self, stream: str, fields: Mapping[str, str]) -> str:
         """Append one entry and return its id."""
-        entry_id = self.client.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
+        entry_id = self.client.xadd(stream, _entry(fields), maxlen=self.maxlen,
+                                    approximate=True)
         return decode(entry_id)
 
     def add_many(self, stream: str, entries: Iterable[Mapping[str, str]]) -> list[str]:
@@ -81,11 +118,17 @@ class Producer:
         pipe = self.client.pipeline(transaction=False)
         count = 0
         for fields in entries:
-            pipe.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
+            pipe.xadd(stream, _entry(fields), maxlen=self.maxlen, approximate=True)
             count += 1
         if not count:
             return []
         return [decode(entry_id) for entry_id in pipe.execute()]
+
+
+def _entry(fields: Mapping[str, str]) -> dict[Any, Any]:
+    # redis-py types entry fields as a dict of its encodable types (an invariant dict type,
+    # which dict[str, str] is not); the values are text either way.
+    return dict(fields)
 
 
 def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
@@ -159,9 +202,9 @@ class Consumer:
         reply = self.client.xreadgroup(
             self.group, self.name, {self.stream: ">"}, count=self.batch, block=block or None
         )
-        for _stream, entries in reply or []:
-            for entry_id, raw in entries:
-                done += self._handle(decode(entry_id), decode_fields(raw or {}), deliveries=1)
+        for _stream, batch in read_reply(reply):
+            for entry_id, fields in batch:
+                done += self._handle(entry_id, fields, deliveries=1)
         if done and self.after_batch is not None:
             self.after_batch()
         return done
@@ -214,7 +257,7 @@ class Consumer:
         return 1
 
     def _dead_letter(self, entry_id: str, fields: Fields, error: str) -> None:
-        record = dict(fields)
+        record = _entry(fields)
         record.update({
             "dead.stream": self.stream,
             "dead.group": self.group,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import redis
 
-from socbot.core.streams import decode
+from socbot.core.streams import entries
 from socbot.enrichment.errors import SourceUnavailable
 
 DAY_S = 24 * 3600
@@ -53,17 +53,17 @@ class EventStoreHistory:
             raise SourceUnavailable(f"the event store does not index {field} values like this")
         key = EventStore.index_key(kind or "", normal)
         try:
-            first = self.client.xrange(key, min="-", max="+", count=1)
+            first = entries(self.client.xrange(key, min="-", max="+", count=1))
             count, start = 0, f"{int(since * 1000)}-0"
             while count < COUNT_CAP:
-                page = self.client.xrange(key, min=start, max="+", count=1000)
+                page = entries(self.client.xrange(key, min=start, max="+", count=1000))
                 count += len(page)
                 if len(page) < 1000:
                     break
-                start = "(" + decode(page[-1][0])
+                start = "(" + page[-1][0]
         except redis.RedisError as exc:
             raise SourceUnavailable(f"event store unreachable: {exc}") from exc
-        first_seen = int(decode(first[0][0]).split("-")[0]) / 1000 if first else None
+        first_seen = int(first[0][0].split("-")[0]) / 1000 if first else None
         return {"events_24h": min(count, COUNT_CAP), "capped": count >= COUNT_CAP,
                 "first_seen": first_seen, "window_h": self.retention_s // 3600}
 

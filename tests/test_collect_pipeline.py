@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from socbot.collectors.pipeline import STATS_KEY, collect_cloudtrail, collect_secure
+from socbot.collectors.pipeline import collect_cloudtrail, collect_secure
 from socbot.collectors.tail import FileTailer, PositionStore
 from socbot.core.events import loads
+from socbot.core.keys import PARSE_STATS
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 
@@ -20,7 +21,7 @@ def sent_messages(client: redis.Redis) -> list[str]:
 
 
 def stats(client: redis.Redis) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in client.hgetall(STATS_KEY).items()}
+    return {k.decode(): int(v) for k, v in client.hgetall(PARSE_STATS).items()}
 
 
 def collect_once(client: redis.Redis, path: Path, **kwargs: object):  # type: ignore[no-untyped-def]

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     import redis
 
+    from socbot.core.streams import Fields
+
 COLUMNS = ("id", "@timestamp", "who", "what", "alert_id", "action_id", "result")
 _RELATIVE = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -53,40 +55,37 @@ def parse_time(text: str, now: float | None = None) -> float:
     return parsed.timestamp()
 
 
-def entry(entry_id: bytes | str, fields: dict[Any, Any]) -> dict[str, str]:
+def entry(entry_id: str, fields: Fields) -> dict[str, str]:
     """One stream entry as a flat dict with its id and ``@timestamp``."""
     from socbot.core.audit import iso
-    from socbot.core.streams import decode, decode_fields
 
-    found = decode_fields(fields)
-    ident = decode(entry_id)
-    at = float(found.get("at") or int(ident.split("-")[0]) / 1000)
-    return {"id": ident, "@timestamp": iso(at), **found}
+    at = float(fields.get("at") or int(entry_id.split("-")[0]) / 1000)
+    return {"id": entry_id, "@timestamp": iso(at), **fields}
 
 
 def read(client: redis.Redis, since: float | None = None, until: float | None = None,
          page: int = 1000) -> Iterator[dict[str, str]]:
     """Entries written between ``since`` and ``until`` (epoch s), oldest first."""
-    from socbot.core.streams import AUDIT, decode
+    from socbot.core.streams import AUDIT, entries
 
     low = f"{int(since * 1000)}-0" if since is not None else "-"
     high = f"{int(until * 1000)}-18446744073709551615" if until is not None else "+"
     while True:
-        rows = client.xrange(AUDIT, min=low, max=high, count=page)
+        rows = entries(client.xrange(AUDIT, min=low, max=high, count=page))
         for entry_id, fields in rows:
             yield entry(entry_id, fields)
         if len(rows) < page:
             return
-        low = "(" + decode(rows[-1][0])
+        low = "(" + rows[-1][0]
 
 
 def last(client: redis.Redis, count: int) -> list[dict[str, str]]:
     """The newest ``count`` entries, oldest first."""
-    from socbot.core.streams import AUDIT
+    from socbot.core.streams import AUDIT, entries
 
     if count <= 0:
         return []
-    rows = client.xrevrange(AUDIT, count=count)
+    rows = entries(client.xrevrange(AUDIT, count=count))
     return [entry(i, f) for i, f in reversed(rows)]
 
 
@@ -94,7 +93,7 @@ def tail(client: redis.Redis, out: TextIO, *, count: int = 20, follow: bool = Fa
          stop: threading.Event | None = None, block_ms: int = 1000) -> int:
     """Print the newest ``count`` entries; with ``follow``, keep printing new ones until
     ``stop`` is set. Returns how many were printed."""
-    from socbot.core.streams import AUDIT, decode
+    from socbot.core.streams import AUDIT, entries, read_reply
 
     printed = 0
     newest = "$"
@@ -103,15 +102,15 @@ def tail(client: redis.Redis, out: TextIO, *, count: int = 20, follow: bool = Fa
         newest = item["id"]
         printed += 1
     if newest == "$":
-        latest = client.xrevrange(AUDIT, count=1)
-        newest = decode(latest[0][0]) if latest else "0-0"
+        latest = entries(client.xrevrange(AUDIT, count=1))
+        newest = latest[0][0] if latest else "0-0"
     stop = stop or threading.Event()
     while follow and not stop.is_set():
         reply = client.xread({AUDIT: newest}, block=block_ms, count=100)
-        for _stream, rows in reply or []:
+        for _stream, rows in read_reply(reply):
             for entry_id, fields in rows:
                 _jsonl(out, entry(entry_id, fields))
-                newest = decode(entry_id)
+                newest = entry_id
                 printed += 1
     return printed
 

@@ -49,7 +49,7 @@ from socbot.collectors.base import BadRecord, admitted, capped, encode_event
 from socbot.collectors.door.adapters import ADAPTERS, to_event
 from socbot.collectors.sink import Batch, EventSink
 from socbot.collectors.spool import SpoolFull
-from socbot.core import edge
+from socbot.core import edge, keys
 from socbot.core.config import DoorCollector
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,6 @@ class Replays:
     still reach the spool, and a replay can then only pass on another receiver.
     """
 
-    PREFIX = "soc:door:replay:"
-
     def __init__(self, client: redis.Redis, window_s: int, limit: int = 100_000) -> None:
         self.client = client
         self.ttl_s = 2 * window_s
@@ -84,13 +82,10 @@ class Replays:
         self.seen: OrderedDict[str, float] = OrderedDict()
         self.lock = threading.Lock()
 
-    def _key(self, signature: str) -> str:
-        return self.PREFIX + hashlib.sha256(signature.encode()).hexdigest()[:32]
-
     def first_time(self, signature: str, now: float) -> bool:
         """True the first time ``signature`` is seen in the window (and marks it seen)."""
         try:
-            return bool(self.client.set(self._key(signature), "1", nx=True, ex=self.ttl_s))
+            return bool(self.client.set(keys.door_replay(signature), "1", nx=True, ex=self.ttl_s))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("redis unreachable, replay check from this process's memory: %s", exc)
         with self.lock:
@@ -107,7 +102,7 @@ class Replays:
         with self.lock:
             self.seen.pop(signature, None)
         try:
-            self.client.delete(self._key(signature))
+            self.client.delete(keys.door_replay(signature))
         except (redis.ConnectionError, redis.TimeoutError):
             pass
 

@@ -1,0 +1,198 @@
+"""Every Redis key socbot reads or writes, named in one place.
+
+All keys start with ``soc:``, so one Redis (or one database of it) can hold socbot next to
+other data, and ``redis-cli --scan --pattern 'soc:*'`` shows everything socbot keeps. A module
+that needs a key imports its name or builder from here; nothing else spells ``soc:``.
+
+Streams (the pipeline's stages, see :mod:`core.streams`)::
+
+    soc:events  soc:alerts  soc:actions  soc:dead  soc:audit
+
+Alerts, remediation requests and mutes (``core/alerts.py``, ``core/actions.py``,
+``core/mutes.py``)::
+
+    soc:alert:{id}            hash; :signals (set), :events (list), :actions (list of ids)
+    soc:alerts:open           sorted set of open alert ids by last time
+    soc:dedup:{rule}:{key}    the alert a rule's dedup key currently groups into
+    soc:action:{id}           hash; :approvers (set), :log (list of approvers in order)
+    soc:mute:{rule}:{entity}  one mute, expiring by itself; soc:mutes indexes them,
+    soc:mutes:counts          signals silenced, by rule:entity
+
+The recent-event store (``core/eventstore.py``)::
+
+    soc:es:all  soc:es:last  soc:es:ix:{kind}:{value}
+
+Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (CloudTrail dedup),
+``soc:spool:done:{name}:{epoch}`` (spool replay marks), ``soc:stats:parse`` (parse counts),
+``soc:door:replay:{hash}`` (door webhook signatures seen).
+Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``. Enrichment:
+``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
+``soc:escalate:*``, ``soc:verify:*``.
+
+A key built from untrusted text (a user name, an address, a path) is still one key: Redis keys
+are binary-safe, and the only parsing of a key name is of the alert key, whose id socbot makes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+ROOT = "soc:"
+
+# --- streams --------------------------------------------------------------------------------
+EVENTS = "soc:events"
+ALERTS = "soc:alerts"
+ACTIONS = "soc:actions"
+DEAD_LETTERS = "soc:dead"
+AUDIT = "soc:audit"
+
+# --- alerts ---------------------------------------------------------------------------------
+ALERT_PREFIX = "soc:alert:"
+OPEN_ALERTS = "soc:alerts:open"
+
+
+def alert(alert_id: str) -> str:
+    """The hash of one alert."""
+    return ALERT_PREFIX + alert_id
+
+
+def alert_signals(alert_id: str) -> str:
+    """The set of signal ids already counted into an alert (a redelivery counts once)."""
+    return alert(alert_id) + ":signals"
+
+
+def alert_events(alert_id: str) -> str:
+    """The list of an alert's most recent event ids."""
+    return alert(alert_id) + ":events"
+
+
+def alert_actions(alert_id: str) -> str:
+    """The list of remediation request ids made on an alert, oldest first."""
+    return alert(alert_id) + ":actions"
+
+
+def dedup(rule_id: str, dedup_key: str) -> str:
+    """The id of the alert that signals of ``rule_id`` with ``dedup_key`` group into."""
+    return f"soc:dedup:{rule_id}:{dedup_key}"
+
+
+# --- remediation requests -------------------------------------------------------------------
+def action(action_id: str) -> str:
+    """The hash of one remediation request."""
+    return f"soc:action:{action_id}"
+
+
+def action_approvers(action_id: str) -> str:
+    """The set of users who approved a request."""
+    return action(action_id) + ":approvers"
+
+
+def action_log(action_id: str) -> str:
+    """The approvers of a request in the order they clicked."""
+    return action(action_id) + ":log"
+
+
+# --- mutes ----------------------------------------------------------------------------------
+MUTES = "soc:mutes"
+MUTE_COUNTS = "soc:mutes:counts"
+
+
+def mute(rule_id: str, entity: str) -> str:
+    """One mute of ``rule_id`` for ``entity`` (``*``: every entity)."""
+    return f"soc:mute:{rule_id}:{entity}"
+
+
+# --- recent-event store ---------------------------------------------------------------------
+EVENT_STORE = "soc:es:all"
+EVENT_STORE_LAST = "soc:es:last"
+
+
+def event_index(kind: str, value: str) -> str:
+    """The index stream of one normalized value (kind: dataset, user, ip or host)."""
+    return f"soc:es:ix:{kind}:{value}"
+
+
+# --- collectors -----------------------------------------------------------------------------
+PARSE_STATS = "soc:stats:parse"
+TAIL_POSITION_PREFIX = "soc:pos:"
+CLOUDTRAIL_SEEN_PREFIX = "soc:seen:ct:"
+SPOOL_DONE_PREFIX = "soc:spool:done:"
+
+
+def cloudtrail_seen(event_id: str) -> str:
+    """Marks a CloudTrail eventID as sent, for the dedup window."""
+    return CLOUDTRAIL_SEEN_PREFIX + event_id
+
+
+def door_replay(signature: str) -> str:
+    """Marks a door webhook signature as seen (a replayed request is refused)."""
+    return "soc:door:replay:" + hashlib.sha256(signature.encode()).hexdigest()[:32]
+
+
+def spool_done(name: str, epoch: str) -> str:
+    """The set of spool sequence numbers of one spool generation already replayed."""
+    return f"{SPOOL_DONE_PREFIX}{name}:{epoch}"
+
+
+# --- detection rule state -------------------------------------------------------------------
+def rule_state(rule_id: str, key: str, part: str) -> str:
+    """One rule's state of one kind (``part``: distinct, seen, seq, ...) for one group key."""
+    return f"soc:st:{rule_id}:{key}:{part}"
+
+
+def rule_window(rule_id: str, key: str) -> str:
+    """The sliding window (sorted set of event ids by time) of one rule for one group key."""
+    return f"soc:win:{rule_id}:{key}"
+
+
+# --- enrichment -----------------------------------------------------------------------------
+def enrichment(source: str, lookup: str) -> str:
+    """One cached answer of an enrichment source.
+
+    A long or unprintable lookup (attacker-chosen text from a log) is hashed, so it never
+    makes an unbounded or unreadable key.
+    """
+    if len(lookup) > 128 or not lookup.isprintable():
+        lookup = "h:" + hashlib.sha256(lookup.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"soc:enrich:{source}:{lookup}"
+
+
+# --- Slack side -----------------------------------------------------------------------------
+NOTIFY_DIRTY = "soc:notify:dirty"
+NOTIFY_NEWS = "soc:notify:news"
+NOTIFY_CHANNEL_IDS = "soc:notify:channel_ids"  # routed channel name -> the id Slack answered
+ESCALATION_DUE = "soc:escalate:due"
+ESCALATION_COUNT = "soc:escalate:count"
+VERIFY_DUE = "soc:verify:due"
+
+
+def notify_posting(alert_id: str) -> str:
+    """A short lock: one notifier process is posting this alert."""
+    return f"soc:notify:posting:{alert_id}"
+
+
+def notify_intent(alert_id: str) -> str:
+    """An alert's post intent: the channel and time of a post that may not have finished."""
+    return f"soc:notify:intent:{alert_id}"
+
+
+def notify_result(action_id: str, status: str) -> str:
+    """Set once a request's result in ``status`` was posted in its alert's thread."""
+    return f"soc:notify:result:{action_id}:{status}"
+
+
+def render_lock(alert_id: str) -> str:
+    """A short lock: someone is rewriting this alert's Slack message."""
+    return f"soc:render:{alert_id}"
+
+
+def verify(alert_id: str) -> str:
+    """The "was this you?" question asked about one alert."""
+    return f"soc:verify:{alert_id}"
+
+
+def lua_string(text: str) -> str:
+    """``text`` as a Lua string literal, to put a key prefix into a script."""
+    if "'" in text or "\\" in text or "\n" in text:
+        raise ValueError(f"{text!r} cannot be a plain Lua string literal")
+    return f"'{text}'"
