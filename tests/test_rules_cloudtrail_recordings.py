@@ -17,12 +17,12 @@ from socbot.detections.engine import Engine
 from socbot.detections.rule import load_all
 
 # Technique -> the alert(s) it must raise. The index's "detection" text says what to look for;
-# the technique whose only advice is GuardDuty (stolen instance credentials) still shows its
-# SSM SendCommand in CloudTrail.
+# the technique whose only advice is GuardDuty (stolen instance credentials) shows its SSM
+# SendCommand, and the stolen keys used from the address the operator's IAM user works from.
 EXPECTED = {
     "aws.credential-access.ec2-get-password-data": {"cloudtrail.ec2_password_data"},
     "aws.credential-access.ec2-steal-instance-credentials": {
-        "cloudtrail.ssm_command_or_session"},
+        "cloudtrail.ssm_command_or_session", "cloudtrail.instance_credentials_elsewhere"},
     "aws.credential-access.secretsmanager-batch-retrieve-secrets": {
         "cloudtrail.bulk_secret_retrieval"},
     "aws.credential-access.secretsmanager-retrieve-secrets": {"cloudtrail.bulk_secret_retrieval"},
@@ -115,5 +115,6 @@ def test_the_invictus_attack_simulation_is_found(shared_data: Path,
                     "cloudtrail.leave_organization", "cloudtrail.resource_shared",
                     "cloudtrail.bulk_secret_retrieval", "cloudtrail.flow_logs_deleted",
                     "cloudtrail.ssm_command_or_session", "cloudtrail.ec2_password_data",
-                    "cloudtrail.console_login_without_mfa", "correlation.entity_risk"):
+                    "cloudtrail.console_login_without_mfa", "cloudtrail.rds_backups_deleted",
+                    "correlation.entity_risk"):
         assert fired[rule_id], f"{rule_id} did not fire on the invictus-ir recording"
