@@ -56,8 +56,10 @@ def _files(path: Path) -> list[Path]:
 def read_secure(path: Path, now: datetime | None = None) -> Iterator[Event | BadRecord | None]:
     """Events of syslog files (read in large chunks; ids from the file and byte offset)."""
     from socbot.collectors.secure import ParseError, parse_line
+    from socbot.collectors.secure_connections import Connections
 
     now = now or datetime.now(UTC)
+    connections = Connections()
     for file in _files(path):
         key = file_key(str(file.resolve()))
         offset = 0
@@ -75,7 +77,8 @@ def read_secure(path: Path, now: datetime | None = None) -> Iterator[Event | Bad
                 for raw in lines:
                     line = raw.decode("utf-8", "replace")
                     try:
-                        yield parse_line(line, now=now, event_id=line_id(key, offset, line))
+                        event = parse_line(line, now=now, event_id=line_id(key, offset, line))
+                        yield event if event is None else connections.apply(event)
                     except ParseError as exc:
                         yield BadRecord(str(file), index, f"{type(exc).__name__}: {exc}", "")
                     offset += len(raw) + 1
@@ -186,7 +189,9 @@ def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
     from socbot.collectors.base import encode_event
     from socbot.collectors.secure import ParseError, classify_line, parse_line
     from socbot.collectors.secure_common import AMBIGUOUS
+    from socbot.collectors.secure_connections import Connections
 
+    connections = Connections()
     name, start, end, key, now, summary = job
     result = ChunkResult()
     with open(name, "rb") as handle:
@@ -208,7 +213,7 @@ def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
             else:
                 event = parse_line(line, now=now, event_id=line_id(key, offset, line))
                 if event is not None:
-                    result.lines.append(encode_event(event))
+                    result.lines.append(encode_event(connections.apply(event)))
                     result.ambiguous += "tags" in event and AMBIGUOUS in event["tags"]
                 kind = None if event is None else (event["event.action"], "", False)
         except ParseError as exc:
@@ -228,7 +233,10 @@ def parse_secure_in_parallel(paths: list[Path], jobs: int, *, summary: bool
     """Parse syslog files on ``jobs`` processes (1: this one), yielding results in file order.
 
     Each worker takes a range of whole lines; the event ids are those :func:`read_secure`
-    gives (file and byte offset), so the output is the same as reading on one process.
+    gives (file and byte offset), so the output is the same as reading on one process, except
+    that a range starts with an empty per-process table
+    (:class:`~collectors.secure_connections.Connections`): a line without an address whose
+    process wrote its address in an earlier range stays without.
     """
     import multiprocessing
 

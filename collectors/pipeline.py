@@ -44,6 +44,7 @@ from socbot.collectors.base import capped, encode_event, file_key, line_id
 from socbot.collectors.cloudtrail import BadRecord, read_path
 from socbot.collectors.secure import ParseError, parse_line
 from socbot.collectors.secure_common import AMBIGUOUS
+from socbot.collectors.secure_connections import Connections
 from socbot.collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
 from socbot.collectors.spool import Spool, SpoolFull
 from socbot.collectors.tail import FileTailer, Position, PositionStore, TailLine
@@ -127,6 +128,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
     positions = _SpoolAwarePositions(client, sink, stop)
     tailer = FileTailer(path, positions, from_start=from_start)
     file_keys: dict[str, str] = {}
+    connections = Connections()  # per host and pid, across batches (see secure_connections)
     sender = _Sender(sink, stop, stats)
     try:
         while not stop.is_set():
@@ -138,7 +140,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
                     break
                 stop.wait(poll_interval)
                 continue
-            events, dead, counts = _parse_batch(lines, host, path, file_keys)
+            events, dead, counts = _parse_batch(lines, host, path, file_keys, connections)
             position = tailer.position
             assert position is not None
             work = Batch(events=[encode_event(e) for e in events], dead=dead,  # type: ignore[arg-type]
@@ -223,8 +225,8 @@ def _send(sink: EventSink, work: Batch, stop: threading.Event,
                 return False
 
 
-def _parse_batch(lines: list[TailLine], host: str, path: Path, file_keys: dict[str, str]
-                 ) -> tuple[list[Event], list[Fields], dict[str, int]]:
+def _parse_batch(lines: list[TailLine], host: str, path: Path, file_keys: dict[str, str],
+                 connections: Connections) -> tuple[list[Event], list[Fields], dict[str, int]]:
     now = datetime.now(UTC)
     events: list[Event] = []
     dead: list[Fields] = []
@@ -245,7 +247,7 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path, file_keys: dict[s
             counts["ignored"] += 1
         else:
             counts["parsed"] += 1
-            events.append(event)
+            events.append(connections.apply(event))
             if AMBIGUOUS in event.get("tags", ()):
                 counts["ambiguous"] = counts.get("ambiguous", 0) + 1
     return events, dead, counts

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from socbot.collectors.secure_common import Fields, MessageRule, source
+from socbot.collectors.secure_common import Build, Fields, MessageRule, source
 
 __all__ = ["DROPBEAR_RULES", "strip_stamp"]
 
@@ -37,7 +37,7 @@ def strip_stamp(msg: str) -> str:
     return msg
 
 
-def _build(action: str, outcome: str):  # type: ignore[no-untyped-def]
+def _build(action: str, outcome: str) -> Build:
     def build(m: re.Match[str]) -> Fields:
         g = m.groupdict()
         fields: Fields = {"event.action": action, "event.outcome": outcome}

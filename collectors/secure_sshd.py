@@ -24,7 +24,7 @@
 ``ssh_user_change_refused`` failure
     ``Disconnecting invalid|authenticating user U A port P: Change of username or service ...``
 ``ssh_connection_opened`` unknown
-    ``Connection from A port P on S port Q [rdomain "R"]``
+    ``Connection from A port P on S port Q [rdomain "R"]``, ``SSH: Server;Ltype: ...;Remote: A-P;``
 ``ssh_connection_closed``, ``ssh_connection_reset`` failure before authentication, else unknown
     ``Connection closed|reset by [invalid|authenticating user U ]A [port P]``,
     ``Read from socket failed: <reason>``, ``Read error from remote host A: <reason>`` (reset)
@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import re
 
-from socbot.collectors.secure_common import Fields, MessageRule, ambiguous, source
+from socbot.collectors.secure_common import Build, Fields, MessageRule, ambiguous, source
 
 __all__ = ["SSHD_BY_WORD", "strip_prefix"]
 
@@ -167,17 +167,11 @@ def _ssh_login(m: re.Match[str]) -> Fields | None:
 
 # --- the other messages ----------------------------------------------------------------------
 
-def _simple(action: str, outcome: str, **extra: object):  # type: ignore[no-untyped-def]
+def _simple(action: str, outcome: str, **extra: object) -> Build:
     def build(m: re.Match[str]) -> Fields:
         fields = _fields(action, outcome, m)
         fields.update(extra)
         return fields
-    return build
-
-
-def _preauth_kind(action: str):  # type: ignore[no-untyped-def]
-    def build(m: re.Match[str]) -> Fields:
-        return _fields(action, _preauth_outcome(m), m)
     return build
 
 
@@ -215,7 +209,7 @@ def _not_allowed(m: re.Match[str]) -> Fields:
 _ADDR_PORT_COLON = re.compile(r" [^ ]+ port \d{1,5}: ")
 
 
-def _user_addr_reason(action: str):  # type: ignore[no-untyped-def]
+def _user_addr_reason(action: str) -> Build:
     """``[invalid|authenticating user U ]A port P: <reason>``: with a user (attacker text on
     the left) and a reason that may quote it (on the right), a second ``A port P: `` leaves
     two readings."""
@@ -260,7 +254,7 @@ def _kex_identification(m: re.Match[str]) -> Fields:
     return _fields(action, "failure", m, preauth=True)
 
 
-def _r(pattern: str, build) -> MessageRule:  # type: ignore[no-untyped-def]
+def _r(pattern: str, build: Build) -> MessageRule:
     return MessageRule(re.compile(pattern), build)
 
 
@@ -343,6 +337,10 @@ SSHD_BY_WORD: dict[str, tuple[MessageRule, ...]] = {
     "Timeout": (_r(r"Timeout before authentication for (?:connection from )?(?P<addr>[^ ]+?)"
                    r"(?: port (?P<port>\d{1,5}))?(?: to [^ ]+, pid = \d+)?",
                    _simple("ssh_timeout", "failure", **{"system.auth.ssh.preauth": True})),),
+    # Debian's and Ubuntu's sshd with LogLevel VERBOSE: "SSH: Server;Ltype: Version;Remote:
+    # 192.0.2.1-4000;Protocol: 2.0;Client: ..."
+    "SSH:": (_r(r"SSH: Server;Ltype: [A-Za-z]+;Remote: (?P<addr>[^ ;]+)-(?P<port>\d{1,5});.*",
+                _simple("ssh_connection_opened", "unknown")),),
     "Read": (
         _r(r"Read from socket failed: (?P<reason>.*?)" + _PRE,
            lambda m: _fields("ssh_connection_reset", "failure", m, preauth=True)),

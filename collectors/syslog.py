@@ -139,10 +139,10 @@ class HeaderCache:
             self.now, self.dates = now, {}
         # Positional: the groups of _RFC3164 in order (faster than looking up names).
         year, mon, day, h, mi, sec, frac, host, prog, _sub, pid, msg = m.groups()
-        if prog is None and host.endswith(":"):
+        if host.endswith(":"):
             # No host name at all ("Nov 23 21:50:37 sshd[8148]: msg"): the tag is where the
-            # host would be.
-            tag = _TAG.fullmatch(host + " " + msg)
+            # host would be (a host name never ends with a colon).
+            tag = _TAG.fullmatch(m.string, m.start(8))
             if tag is not None:
                 host, prog, pid, msg = "", tag["prog"], tag["pid"], tag["msg"]
         key = (year, mon, day)

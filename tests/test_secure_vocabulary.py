@@ -90,6 +90,8 @@ SSHD = [
      "failure", None, None),
     ("Connection from 192.0.2.31 port 5006 on 198.51.100.2 port 22 rdomain \"\"",
      "ssh_connection_opened", "unknown", "192.0.2.31", None),
+    ("SSH: Server;Ltype: Version;Remote: 192.0.2.90-4000;Protocol: 2.0;Client: libssh_0.9",
+     "ssh_connection_opened", "unknown", "192.0.2.90", None),
     ("Unable to negotiate with 192.0.2.32 port 5007: no matching host key type found. Their "
      "offer: ssh-dss [preauth]", "ssh_negotiation_failed", "failure", "192.0.2.32", None),
     ("fatal: Unable to negotiate a key exchange method [preauth]", "ssh_negotiation_failed",
@@ -219,3 +221,11 @@ def test_uninteresting_sshd_lines_stay_of_no_interest() -> None:
                 "192.0.2.1 port 1 ssh2 [preauth]", "pam_unix(sshd:session): session opened for "
                 "user a(uid=1000) by (uid=0)"):
         assert parse_line(H + msg, now=NOW) is None
+
+
+def test_header_without_a_host_name_is_read() -> None:
+    event = parse_line("Nov 23 03:12:09 sshd[8148]: error: kex_exchange_identification: "
+                       "Connection closed by remote host", now=NOW)
+    assert event is not None
+    assert (event["process.name"], event["process.pid"], event["host.name"]) == ("sshd", 8148, "")
+    assert event["event.action"] == "ssh_no_identification"
