@@ -20,7 +20,6 @@ this delivery was seen before.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from socbot.bot.workspace import REFUSALS, Workspace
+from socbot.core import keys
 from socbot.core.audit import audit
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,14 @@ class Gate(Middleware):
 
     def _duplicate(self, req: BoltRequest, body: Body) -> str:
         """The key of the first repeat found among this request's delivery keys, or ``""``."""
-        keys = delivery_keys(req, body)
-        if not keys:
+        marks = delivery_keys(req, body)
+        if not marks:
             return ""
         pipe = self.redis.pipeline(transaction=False)
-        for key, ttl in keys:
+        for key, ttl in marks:
             pipe.set(key, "1", nx=True, ex=ttl)
         fresh = pipe.execute()
-        for (key, _ttl), was_set in zip(keys, fresh, strict=True):
+        for (key, _ttl), was_set in zip(marks, fresh, strict=True):
             if not was_set:
                 return key
         return ""
@@ -123,21 +123,20 @@ class Gate(Middleware):
 
 def delivery_keys(req: BoltRequest, body: Body) -> list[tuple[str, int]]:
     """The Redis keys (with expiry) naming this delivery; a repeat finds one already set."""
-    keys = []
+    found = []
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
-        keys.append((f"soc:slack:event:{event_id[:100]}", EVENT_TTL_S))
+        found.append((keys.slack_event(event_id), EVENT_TTL_S))
     if body.get("type") == "block_actions":
         action = (body.get("actions") or [{}])[0]
         ts = str(action.get("action_ts") or "")
         if ts:
-            keys.append((f"soc:slack:click:{_user(body)[:40]}:"
-                         f"{str(action.get('action_id') or '')[:100]}:{ts[:40]}", CLICK_TTL_S))
+            found.append((keys.slack_click(_user(body), str(action.get("action_id") or ""), ts),
+                          CLICK_TTL_S))
     signature = _header(req, "x-slack-signature")
     if signature:
-        digest = hashlib.sha256(signature.encode()).hexdigest()
-        keys.append((f"soc:slack:sig:{digest}", SIGNATURE_TTL_S))
-    return keys
+        found.append((keys.slack_signature(signature), SIGNATURE_TTL_S))
+    return found
 
 
 def _log_retry(req: BoltRequest) -> None:

@@ -27,7 +27,7 @@ Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (Clou
 ``soc:door:replay:{hash}`` (door webhook signatures seen).
 Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``. Enrichment:
 ``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
-``soc:escalate:*``, ``soc:verify:*``.
+``soc:escalate:*``, ``soc:verify:*``, ``soc:slack:*`` (deliveries already handled).
 
 A key built from untrusted text (a user name, an address, a path) is still one key: Redis keys
 are binary-safe, and the only parsing of a key name is of the alert key, whose id socbot makes.
@@ -184,6 +184,21 @@ def notify_result(action_id: str, status: str) -> str:
 def render_lock(alert_id: str) -> str:
     """A short lock: someone is rewriting this alert's Slack message."""
     return f"soc:render:{alert_id}"
+
+
+def slack_event(event_id: str) -> str:
+    """Marks a Slack Events API delivery as handled (a re-delivery is dropped)."""
+    return f"soc:slack:event:{event_id[:100]}"
+
+
+def slack_click(user: str, action_id: str, action_ts: str) -> str:
+    """Marks one click (user, button, time) as handled."""
+    return f"soc:slack:click:{user[:40]}:{action_id[:100]}:{action_ts[:40]}"
+
+
+def slack_signature(signature: str) -> str:
+    """Marks a signed Slack request as handled (a replayed request is dropped)."""
+    return "soc:slack:sig:" + hashlib.sha256(signature.encode()).hexdigest()
 
 
 def verify(alert_id: str) -> str:
