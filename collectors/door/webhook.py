@@ -174,9 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
     _signature = ""  # of the request being handled, once it passed the replay check
 
     def setup(self) -> None:
-        # An idle connection (no request, or a body that stops coming) holds a thread: drop it.
-        self.timeout = self.server.settings.idle_timeout_s
         super().setup()
+        # An idle connection (no request, or a body that stops coming) holds a thread: drop it.
+        # (On the socket: the handler's ``timeout`` is a class attribute shared by every one.)
+        self.connection.settimeout(self.server.settings.idle_timeout_s)
     server_version = "socbot-door"
     sys_version = ""
 
