@@ -26,8 +26,9 @@ worker, and decides from it. Example::
 
 The function returns ``False``/``None`` (no match), ``True`` (match, defaults from metadata) or a
 :class:`Match` that sets the dedup key, entity, context, severity or playbooks for this event,
-and for stateful rules the state key (``key``), the value counted (``value``) or the step of a
-sequence or join (``step``).
+and for stateful rules the state key (``key``), the value counted (``value``), the step of a
+sequence or join (``step``) or how many events the event stands for (``weight``: a Threshold
+counts ``message repeated 5 times`` five times).
 
 State a rule can declare (all on event time, so a replay of last month fires as live did); each
 kind is one class in ``detections/state/`` with its Redis step beside it in a ``.lua`` file:
@@ -88,6 +89,9 @@ class Match:
     key: str | tuple[str, ...] | None = None
     value: str | tuple[str, ...] | None = None
     step: str | None = None
+    # How many events this one stands for (a log line "repeated N times"); Threshold counts
+    # it that many times (at most WEIGHT_MAX).
+    weight: int | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,17 @@ def test_a_redelivered_event_is_not_counted_twice(redis_client: redis.Redis) -> 
     assert len(engine.evaluate(failure(2))) == 1
 
 
+def test_a_weighted_match_counts_that_many_times_once(redis_client: redis.Redis) -> None:
+    # "message repeated 3 times": one event that stands for three; redelivered, still three.
+    rule = make_rule(lambda e: Match(weight=3), state=Threshold(by="source.ip", count=4,
+                                                                window_s=60))
+    engine = Engine(redis_client, {rule.id: rule})
+    assert engine.evaluate(failure(1)) == []
+    assert engine.evaluate(failure(1)) == []
+    signals = engine.evaluate(failure(2))
+    assert len(signals) == 1 and signals[0].count == 6
+
+
 def test_overrides_change_severity_threshold_and_disable(redis_client: redis.Redis) -> None:
     rules = load_all()
     engine = Engine(redis_client, rules, {

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from socbot.core.events import Event
-from socbot.detections.rule import Case, Threshold, rule
+from socbot.detections.rule import Case, Match, Threshold, rule
+from socbot.detections.secure._common import line
+
+# Lines that each stand for a refused authentication attempt (sshd, dropbear, PAM).
+FAILURES = ("ssh_login", "ssh_invalid_user", "ssh_auth_failure", "ssh_not_allowed",
+            "ssh_root_refused", "pam_auth_failure")
 
 
 def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Event:
-    return {
-        "@timestamp": f"2026-11-23T03:00:{n:02d}Z", "event.id": f"bf-{ip}-{n}",
-        "event.dataset": "secure", "event.action": action, "event.outcome": "failure",
-        "source.ip": ip, "user.name": "root", "host.name": f"web{n % 3}",
-    }
+    return line(n, action, "failure", ip=ip, host=f"web{n % 3}")
 
 
 @rule(
@@ -19,7 +20,7 @@ def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Even
     title="SSH brute force from {source.ip}",
     severity="high",
     datasets=("secure",),
-    actions=("ssh_login", "ssh_invalid_user"),
+    actions=FAILURES,
     mitre=("T1110.001",),
     runbook="Check whether any login from this address succeeded (socbot search ip=...); "
             "block it at the edge if it is not yours.",
@@ -32,12 +33,26 @@ def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Even
              events=tuple(_failure(n) for n in range(7))),
         Case("failures from different addresses do not add up", fires=False,
              events=tuple(_failure(n, ip=f"203.0.113.{n}") for n in range(8))),
+        Case("refusals by policy, root refusals and sshd's PAM errors count", fires=True,
+             events=tuple(_failure(n, action=a) for n, a in enumerate(
+                 ("ssh_not_allowed", "ssh_root_refused", "ssh_auth_failure") * 3))[:8]),
+        Case("one line repeated 8 times is eight failures", fires=True,
+             events=(line(0, "ssh_login", "failure", fields={"system.auth.count": 8}),)),
+        Case("PAM's '7 more authentication failures' after one failure", fires=True,
+             events=(line(0, "ssh_login", "failure"),
+                     line(1, "pam_auth_failure", "failure", fields={"system.auth.count": 7}))),
     ),
 )
-def ssh_brute_force(event: Event) -> bool:
+def ssh_brute_force(event: Event) -> Match | bool:
     """Eight failed SSH authentications from one address within two minutes, on any hosts.
 
     Counts failure lines as Wazuh's rule 5712 does: an attempt on a non-existent user usually
-    writes an "Invalid user" line and a "Failed password" line, and both count.
+    writes an "Invalid user" line and a "Failed password" line, and both count; so do refusals
+    by AllowUsers/DenyUsers, refused root logins, sshd's PAM errors, dropbear's failures and
+    PAM failures of any service. A line that stands for N attempts (``message repeated N
+    times``, ``PAM N more authentication failures``) counts N times.
     """
-    return event.get("event.outcome") == "failure" and bool(event.get("source.ip"))
+    if event.get("event.outcome") != "failure" or not event.get("source.ip"):
+        return False
+    count = event.get("system.auth.count")
+    return Match(weight=count) if isinstance(count, int) and count > 1 else True

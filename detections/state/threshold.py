@@ -13,10 +13,14 @@ if TYPE_CHECKING:
     from socbot.detections.rule import Match
 
 
+WEIGHT_MAX = 1000  # members one event may stand for
+
+
 @register
 @dataclass(frozen=True)
 class Threshold(StateKind):
-    """Fire once ``count`` matching events share the value of ``by`` within ``window_s``."""
+    """Fire once ``count`` matching events share the value of ``by`` within ``window_s``
+    (an event counts ``Match.weight`` times)."""
 
     code = "T"
 
@@ -30,7 +34,10 @@ class Threshold(StateKind):
 
     def plan(self, rule_id: str, key: str, event: Event, match: Match, event_id: str,
              ts: float, memo: Memo) -> Planned | None:
-        return Planned(["T", f"soc:win:{rule_id}:{key}", event_id, ts, self.window_s])
+        # A weighted match is counted as that many members (event_id, event_id#2, ...), so a
+        # redelivery still adds nothing.
+        weight = max(1, min(match.weight or 1, WEIGHT_MAX))
+        return Planned(["T", f"soc:win:{rule_id}:{key}", event_id, ts, self.window_s, weight])
 
     def decode(self, reply: object, planned: Planned) -> State | None:
         count = as_int(as_list(reply)[0])
