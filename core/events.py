@@ -48,10 +48,14 @@ def stable_id(*parts: object) -> str:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """Render a datetime as the UTC ISO 8601 string used in ``@timestamp``."""
+    """Render a datetime as the UTC ISO 8601 string used in ``@timestamp``; ValueError for a
+    time UTC cannot hold."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past the largest datetime in UTC
+        raise ValueError(f"{moment.isoformat()} is out of the range of times") from None
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -56,7 +56,10 @@ def _time(value: str, config: DoorExport) -> str:
         raise PayloadError(f"time {value!r} is not readable: {exc}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return format_timestamp(moment)
+    try:
+        return format_timestamp(moment)
+    except ValueError as exc:
+        raise PayloadError(f"time {value!r} is not readable: {exc}") from None
 
 
 def row_to_event(row: dict[str, Any], config: DoorExport, site: str | None = None) -> Event:
