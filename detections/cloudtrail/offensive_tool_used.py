@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from socbot.core.events import Event
 from socbot.detections.cloudtrail._common import access_key, aws_context, ct, principal, scope
 from socbot.detections.rule import Case, Match, RawRecord, rule
@@ -10,6 +12,17 @@ from socbot.detections.rule import Case, Match, RawRecord, rule
 VALIDATORS = ("trufflehog", "gitleaks", "noseyparker", "kingfisher", "keyhacks", "ggshield")
 # Penetration-testing distributions and frameworks that leave their name in the agent.
 OFFENSIVE = ("kali", "parrot", "pentoo", "pacu", "cloudfox", "aws_consoler", "weirdaal")
+
+
+@functools.lru_cache(maxsize=4096)  # a handful of agents make most calls
+def _tool(agent: str) -> tuple[str, str | None] | None:
+    """(tool, severity override) named in a user agent, or None."""
+    lowered = agent.lower()
+    for names, severity in ((VALIDATORS, "high"), (OFFENSIVE, None)):
+        for name in names:
+            if name in lowered:
+                return name, severity
+    return None
 
 
 def _who_am_i(agent: str) -> RawRecord:
@@ -42,14 +55,11 @@ def offensive_tool_used(event: Event) -> Match | None:
     """Any CloudTrail call whose user agent names a secret scanner (TruffleHog, Gitleaks, Nosey
     Parker, ...: high, they validate leaked keys) or an attack distribution or framework (Kali,
     Parrot, Pentoo, Pacu, CloudFox: medium)."""
-    agent = str(event.get("user_agent.original") or "").lower()
-    if not agent:
+    agent = event.get("user_agent.original")
+    found = _tool(agent) if isinstance(agent, str) and agent else None
+    if found is None:
         return None
-    tool = next((t for t in VALIDATORS if t in agent), None)
-    severity = "high" if tool else None
-    tool = tool or next((t for t in OFFENSIVE if t in agent), None)
-    if tool is None:
-        return None
+    tool, severity = found
     key = access_key(event)
     return Match(dedup=scope(event, key or event.get("user.name"), tool),
                  entity=principal(event), severity=severity,

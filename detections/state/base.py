@@ -34,6 +34,7 @@ SEP = "\x1f"
 Op = list[str | int | float | list[str]]
 # Per-engine memory a kind may keep between batches (Risk: what it sent recently).
 Memo = dict[tuple[str, str], float]
+MEMO_MAX = 100_000  # entries an engine's Memo holds before it starts afresh
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Self
 
 from socbot.detections.state.base import (
+    MEMO_MAX,
     SEP,
     Memo,
     Planned,
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 # Risk points per severity.
 RISK_SCORES = {"info": 1, "low": 10, "medium": 25, "high": 50, "critical": 100}
-MEMO_MAX = 100_000  # (entity, rule) pairs an engine remembers having sent recently
 
 
 @register
