@@ -6,11 +6,10 @@ from typing import Any
 
 import boto3
 
+from socbot.core.netaddr import is_world
 from socbot.playbooks.base import Plan, Playbook, PlaybookFailed, Result, Target, aws_call
 from socbot.playbooks.registry import register
 
-WORLD_V4 = "0.0.0.0/0"
-WORLD_V6 = "::/0"
 # The parts of an IpPermission that identify the rule, besides its ranges.
 _RULE_KEYS = ("IpProtocol", "FromPort", "ToPort")
 
@@ -21,12 +20,15 @@ Permission = dict[str, Any]
 class RevokeWorldIngress(Playbook):
     """Revoke the ingress rules of a security group that admit the whole internet.
 
-    Only the ranges ``0.0.0.0/0`` and ``::/0`` are revoked, for any protocol (``-1`` included)
-    and any port range. Every other rule stays, and so does every other range of the same
-    permission: a permission open to ``0.0.0.0/0`` and ``10.0.0.0/8`` keeps ``10.0.0.0/8``.
-    Undo data holds the revoked permissions exactly (descriptions included), ready for
-    ``AuthorizeSecurityGroupIngress``. Connections already established stay open: the group
-    tracks them until they close, so cutting them needs a network ACL deny.
+    Only the ranges open to the world are revoked (:func:`core.netaddr.is_world`: any ``/0``,
+    the definition the ``cloudtrail.sg_open_to_world`` rule uses), for any protocol (``-1``
+    included) and any port range, each under the exact text DescribeSecurityGroups reports (AWS
+    reports ``10.0.0.1/0`` as ``0.0.0.0/0``; moto keeps the text as written). Every other rule
+    stays, and so does every other range of the same permission: a permission open to
+    ``0.0.0.0/0`` and ``10.0.0.0/8`` keeps ``10.0.0.0/8``. Undo data holds the revoked
+    permissions exactly (descriptions included), ready for ``AuthorizeSecurityGroupIngress``.
+    Connections already established stay open: the group tracks them until they close, so
+    cutting them needs a network ACL deny.
     """
 
     name = "revoke-world-ingress"
@@ -83,8 +85,8 @@ def _rule(perm: Permission) -> Permission:
 
 def world_part(perm: Permission) -> Permission | None:
     """The world-open ranges of one permission (with its protocol and ports), or None."""
-    v4 = [r for r in perm.get("IpRanges", []) if r.get("CidrIp") == WORLD_V4]
-    v6 = [r for r in perm.get("Ipv6Ranges", []) if r.get("CidrIpv6") == WORLD_V6]
+    v4 = [r for r in perm.get("IpRanges", []) if is_world(r.get("CidrIp"))]
+    v6 = [r for r in perm.get("Ipv6Ranges", []) if is_world(r.get("CidrIpv6"))]
     if not v4 and not v6:
         return None
     part = _rule(perm)
@@ -98,8 +100,9 @@ def world_part(perm: Permission) -> Permission | None:
 def without_world(perm: Permission) -> Permission | None:
     """The permission as it will be after the revoke, or None if nothing of it remains."""
     kept = dict(perm)
-    kept["IpRanges"] = [r for r in perm.get("IpRanges", []) if r.get("CidrIp") != WORLD_V4]
-    kept["Ipv6Ranges"] = [r for r in perm.get("Ipv6Ranges", []) if r.get("CidrIpv6") != WORLD_V6]
+    kept["IpRanges"] = [r for r in perm.get("IpRanges", []) if not is_world(r.get("CidrIp"))]
+    kept["Ipv6Ranges"] = [r for r in perm.get("Ipv6Ranges", [])
+                          if not is_world(r.get("CidrIpv6"))]
     sources = ("IpRanges", "Ipv6Ranges", "UserIdGroupPairs", "PrefixListIds")
     return kept if any(kept.get(key) for key in sources) else None
 

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from moto_server import ACCOUNT, REGION, MotoServer
 
+from socbot.detections.cloudtrail.sg_open_to_world import sg_open_to_world
 from socbot.playbooks.base import PlaybookFailed, PlaybookInputError, Target
 from socbot.playbooks.registry import get
 from socbot.playbooks.session import SessionFactory
@@ -210,3 +211,36 @@ def test_group_in_an_assumed_role_account_is_revoked(aws: MotoServer, playbook: 
     target = playbook.target(alert)
     result = playbook.run(sessions.session(other, REGION), target)
     assert result.changed and ingress(remote_ec2, group) == []
+
+
+def test_a_world_range_written_with_host_bits_is_revoked_as_described(
+        ec2: Any, session: boto3.Session, playbook: Any) -> None:
+    # AWS canonicalizes 10.0.0.1/0 to 0.0.0.0/0 (EC2 API reference, IpRange), so the earlier
+    # tests' ranges are what it would describe. moto 5 keeps the text as written and revokes it
+    # only under that text: the playbook revokes what DescribeSecurityGroups names, either way.
+    written = tcp(22, "10.0.0.1/0", "10.0.0.0/8", v6=("2001:db8::1/0",))
+    group = make_group(ec2, "web", [written])
+    stored = {cidr for *_rule, cidr in cidrs(ingress(ec2, group))}
+    assert stored == {"10.0.0.1/0", "10.0.0.0/8", "2001:db8::1/0"}, (
+        "moto now changes the ranges it stores; update core/netaddr.py's note on moto")
+    alert = sg_open_to_world(cloudtrail_request(group, written))
+    assert alert is not None and alert.entity["value"] == group
+    plan = playbook.preview(session, playbook.target(context(group)))
+    assert cidrs(plan.changes) == {("tcp", 22, 22, "10.0.0.1/0"), ("tcp", 22, 22, "2001:db8::1/0")}
+    playbook.run(session, playbook.target(context(group)))
+    assert cidrs(ingress(ec2, group)) == {("tcp", 22, 22, "10.0.0.0/8")}
+
+
+def cloudtrail_request(group: str, perm: Permission) -> dict[str, Any]:
+    """The CloudTrail event of a successful AuthorizeSecurityGroupIngress of ``perm``."""
+    item = {"ipProtocol": perm["IpProtocol"], "fromPort": perm.get("FromPort"),
+            "toPort": perm.get("ToPort"),
+            "ipRanges": {"items": [{"cidrIp": r["CidrIp"]} for r in perm.get("IpRanges", [])]},
+            "ipv6Ranges": {"items": [{"cidrIpv6": r["CidrIpv6"]}
+                                     for r in perm.get("Ipv6Ranges", [])]}}
+    return {"@timestamp": "2026-11-23T03:00:00Z", "event.id": "e-1",
+            "event.dataset": "cloudtrail", "event.action": "AuthorizeSecurityGroupIngress",
+            "event.outcome": "success", "cloud.account.id": ACCOUNT, "cloud.region": REGION,
+            "original": {"eventName": "AuthorizeSecurityGroupIngress",
+                         "requestParameters": {"groupId": group,
+                                               "ipPermissions": {"items": [item]}}}}

@@ -1,18 +1,17 @@
-"""A security group rule that admits the whole Internet (0.0.0.0/0 or ::/0)."""
+"""A security group rule that admits the whole Internet (any /0: 0.0.0.0/0, ::/0, 10.0.0.1/0).
+
+"Open to the world" is :func:`core.netaddr.is_world`, the definition the
+``revoke-world-ingress`` playbook uses too, so the rule it names is the rule the playbook revokes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from socbot.core.events import Event
+from socbot.core.netaddr import is_world
 from socbot.detections.rule import Case, Match, rule
 
-WORLD = ("0.0.0.0/0", "::/0")
-
-
-def _is_world(cidr: Any) -> bool:
-    """A /0 range admits everyone, whatever address is written before the slash."""
-    return isinstance(cidr, str) and cidr.strip().endswith("/0")
 ADMIN_PORTS = (22, 3389)
 
 
@@ -42,7 +41,7 @@ def world_permissions(params: dict[str, Any]) -> list[dict[str, Any]]:
     for permission in permissions:
         ranges = [r.get("cidrIp") for r in _items(permission.get("ipRanges"))]
         ranges += [r.get("cidrIpv6") for r in _items(permission.get("ipv6Ranges"))]
-        open_ranges = [cidr for cidr in ranges if _is_world(cidr)]
+        open_ranges = [cidr for cidr in ranges if is_world(cidr)]
         if open_ranges:
             found.append({
                 "protocol": str(permission.get("ipProtocol", "-1")),
@@ -111,7 +110,7 @@ _HTTPS_FROM_OFFICE = {"groupId": "sg-0123456789abcdef0", "ipPermissions": {"item
     ),
 )
 def sg_open_to_world(event: Event) -> Match | None:
-    """An AuthorizeSecurityGroupIngress that succeeded with 0.0.0.0/0 or ::/0 as a source.
+    """An AuthorizeSecurityGroupIngress that succeeded with a /0 (IPv4 or IPv6) as a source.
 
     High when it exposes SSH (22), RDP (3389) or all traffic; medium otherwise.
     """
