@@ -40,6 +40,7 @@ from typing import BinaryIO, NamedTuple, Self
 import redis
 
 from socbot.core import keys
+from socbot.core.streams import decode_fields
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,7 @@ class PositionStore:
         raw = self.client.hgetall(self.key(path))
         if not raw:
             return None
-        fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes)
-                  else v) for k, v in raw.items()}
+        fields = decode_fields(raw)
         return Position(fields["file_id"], int(fields["offset"]))
 
     def stage(self, pipe: redis.client.Pipeline, path: str | Path, position: Position) -> None:
