@@ -34,6 +34,7 @@ READERS = {
     "door": "socbot.collectors.door.files:read_path",
     "wifi": "socbot.collectors.wifi.files:read_path",
     "findings": "socbot.collectors.findings:read_path",
+    "journald": "socbot.collectors.journald:read_path",
 }
 SOURCES = tuple(READERS)
 _WITH_SETTINGS = ("door", "wifi")  # their read_path takes (path, settings)

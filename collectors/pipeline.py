@@ -129,7 +129,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
     tailer = FileTailer(path, positions, from_start=from_start)
     file_keys: dict[str, str] = {}
     connections = Connections()  # per host and pid, across batches (see secure_connections)
-    sender = _Sender(sink, stop, stats)
+    sender = Sender(sink, stop, stats)
     try:
         while not stop.is_set():
             lines = tailer.read_batch(batch)
@@ -158,7 +158,7 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
     return stats
 
 
-class _Sender:
+class Sender:
     """Sends batches in order on a thread of its own, so that the next batch is parsed while
     Redis runs this one's commit. At most ``depth`` batches wait in memory; :meth:`close`
     waits until every one is committed or spooled."""

@@ -57,7 +57,8 @@ from socbot.core.events import Event, format_timestamp, stable_id
 
 MAX_LINE_BYTES = 8192
 
-__all__ = ["MAX_LINE_BYTES", "LineTooLong", "ParseError", "classify_line", "parse_line"]
+__all__ = ["MAX_LINE_BYTES", "LineTooLong", "ParseError", "classify_line", "message_fields",
+           "parse_line", "parse_message"]
 
 
 class ParseError(ValueError):
@@ -125,6 +126,34 @@ def parse_line(line: str, *, now: datetime | None = None, event_id: str | None =
     return event
 
 
+def parse_message(msg: str, *, program: str, timestamp: str, host: str, pid: int | None,
+                  event_id: str) -> Event | None:
+    """Parse one message whose header fields come from elsewhere (journald's
+    ``SYSLOG_IDENTIFIER``, ``__REALTIME_TIMESTAMP``, ``_HOSTNAME``, ``_PID``) into an event,
+    or None if it is of no interest. Raises :class:`LineTooLong` for a message over
+    :data:`MAX_LINE_BYTES`."""
+    _check_length(msg)
+    fields = message_fields(program, msg)
+    if fields is None:
+        return None
+    event: Event = {"@timestamp": timestamp, "event.id": event_id, "event.dataset": "secure",
+                    "host.name": host, "process.name": program}
+    if pid is not None:
+        event["process.pid"] = pid
+    event.update(fields)
+    event["message"] = msg
+    return event
+
+
+def _check_length(raw: str) -> None:
+    # Checked before any regex runs: long lines are where matching cost hides. A str holds
+    # at most 4 bytes a character, so only lines near the bound need encoding to count.
+    if len(raw) > MAX_LINE_BYTES or (len(raw) * 4 > MAX_LINE_BYTES and not raw.isascii()
+                                     and len(raw.encode("utf-8", "surrogatepass"))
+                                     > MAX_LINE_BYTES):
+        raise LineTooLong(f"line is over {MAX_LINE_BYTES} bytes")
+
+
 def classify_line(line: str, now: datetime, *, headerless: bool = False
                   ) -> tuple[str, str, bool] | None:
     """``(event.action, event.outcome, ambiguous)`` of the event :func:`parse_line` would
@@ -140,12 +169,7 @@ def classify_line(line: str, now: datetime, *, headerless: bool = False
 
 def _find(raw: str, now: datetime | None, headerless: bool) -> _Found | None:
     """The header and fields of a line; None if it is of no interest."""
-    # Checked before any regex runs: long lines are where matching cost hides. A str holds
-    # at most 4 bytes a character, so only lines near the bound need encoding to count.
-    if len(raw) > MAX_LINE_BYTES or (len(raw) * 4 > MAX_LINE_BYTES and not raw.isascii()
-                                     and len(raw.encode("utf-8", "surrogatepass"))
-                                     > MAX_LINE_BYTES):
-        raise LineTooLong(f"line is over {MAX_LINE_BYTES} bytes")
+    _check_length(raw)
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)

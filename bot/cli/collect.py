@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from socbot.core.config import Secrets, Settings
+from socbot.collectors.files import SOURCES
 from socbot.core.process import stop_on_signals
-
-SOURCES = ("secure", "cloudtrail", "door", "wifi")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +26,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     secure.add_argument("--from-start", action="store_true",
                         help="read a file never seen before from its start (default: its end)")
     secure.add_argument("--once", action="store_true", help="stop at the end of the file")
+    journald = sources.add_parser(
+        "journald", help="follow the systemd journal (journalctl -o json --follow)")
+    journald.add_argument("--match", action="append", metavar="FIELD=VALUE",
+                          help="journal matches, repeatable (default: SYSLOG_FACILITY=4 and "
+                               "SYSLOG_FACILITY=10, the auth facilities)")
+    journald.add_argument("--name", default="journal",
+                          help="the name the saved cursor is kept under (default: journal)")
+    journald.add_argument("--from-start", action="store_true",
+                          help="without a saved cursor, read the journal from its start "
+                               "(default: its end)")
+    journald.add_argument("--once", action="store_true", help="stop at the end of the journal")
     cloudtrail = sources.add_parser(
         "cloudtrail", help="read CloudTrail delivery files, or poll an SQS queue")
     where = cloudtrail.add_mutually_exclusive_group(required=False)
@@ -84,10 +94,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot collect secure|cloudtrail|findings|door|wifi``."""
+    """``socbot collect secure|journald|cloudtrail|findings|door|wifi``."""
     from socbot.core.health import HealthServer, listen_address
 
-    handlers = {"secure": _collect_secure, "cloudtrail": _collect_cloudtrail,
+    handlers = {"secure": _collect_secure, "journald": _collect_journald,
+                "cloudtrail": _collect_cloudtrail,
                 "findings": _collect_findings,
                 "door": _collect_door, "wifi": _collect_wifi}
     client = _client()
@@ -128,6 +139,28 @@ def _collect_secure(args: argparse.Namespace, settings: Settings, client: Any) -
     stats = collect_secure(client, path, stop_on_signals(), from_start=args.from_start,
                            once=args.once, spool=spool)
     print(f"socbot collect secure: {json.dumps(vars(stats))}", file=sys.stderr)
+    return 0
+
+
+def _collect_journald(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    from socbot.collectors.journald import DEFAULT_MATCHES, collect_journald
+
+    try:
+        stats = collect_journald(client, stop_on_signals(), name=args.name,
+                                 from_start=args.from_start, once=args.once,
+                                 matches=args.match or DEFAULT_MATCHES,
+                                 spool=_spool(settings, f"journald-{args.name}"))
+    except ValueError as exc:
+        print(f"socbot collect journald: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError:
+        print("socbot collect journald: journalctl is not on PATH; on a host without the "
+              "journal use socbot collect secure --path FILE", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"socbot collect journald: {exc}", file=sys.stderr)
+        return 1
+    print(f"socbot collect journald: {json.dumps(vars(stats))}", file=sys.stderr)
     return 0
 
 
