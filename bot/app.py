@@ -28,13 +28,14 @@ from slack_sdk import WebClient
 from socbot.bot import blocks, views
 from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup, mention, utc
+from socbot.bot.decisions import explain
 from socbot.bot.escape import escape, escape_truncate
 from socbot.bot.gate import Gate
 from socbot.bot.render import AlertRenderer, mute_entity, render_lock
 from socbot.bot.slash import SocCommand
 from socbot.bot.verify import Verifier
 from socbot.bot.workspace import Workspace
-from socbot.core.actions import Action, ActionStore, Decision
+from socbot.core.actions import Action, ActionStore
 from socbot.core.alerts import Alert, AlertStore
 from socbot.core.audit import audit
 from socbot.core.config import Secrets, Settings
@@ -332,10 +333,11 @@ class Listeners:
               action_id=request.id, result=decision.outcome)
         current = decision.action or request
         alert = self.alerts.get(request.alert_id)
-        if alert is not None and (decision.accepted or decision.outcome == "expired"):
+        # Redraw after a change, and after a click on an outdated message (the token moved).
+        if alert is not None and (decision.accepted or decision.outcome in ("expired", "stale")):
             self._update_approval(current, alert)
         if not decision.accepted:
-            self._tell(body, explain(decision, current))
+            self._tell(body, explain(decision, current, user))
             return
         if alert is not None and decision.outcome in ("approved", "denied"):
             self._update_alert(alert, alert.slack_channel, alert.slack_ts)
@@ -429,24 +431,6 @@ class Listeners:
         if action.slack_channel and action.slack_ts:
             self.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
                                     **blocks.approval_message(action, alert))
-
-
-def explain(decision: Decision, action: Action) -> str:
-    """What a refused approve/deny click means, and what to do next."""
-    outcome = decision.outcome
-    if outcome == "stale":
-        return "This button was already used (replayed or double click); nothing changed."
-    if outcome == "own":
-        return "You requested this; another approver must approve it. Nothing changed."
-    if outcome == "already":
-        waiting = max(action.approvals_required - len(action.approvals), 0)
-        return f"You already approved; waiting for {waiting} more approval(s)."
-    if outcome == "expired":
-        return (f"This request expired at {utc(action.expires_at)}; "
-                "request again from the alert.")
-    if outcome == "closed":
-        return f"This request is already {escape(action.status)}; nothing changed."
-    return "This request no longer exists; nothing changed."
 
 
 def _from_home(body: Body) -> bool:

@@ -48,6 +48,8 @@ class Action:
     token: str
     approvals: list[str] = field(default_factory=list)
     decided_by: str = ""
+    decided_at: float = 0.0  # when the request was approved (the last approval) or denied
+    finished_at: float = 0.0  # when the run ended
     params: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
     error: str = ""
@@ -85,7 +87,8 @@ if tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], 'expires_at')) then
 end
 local requester = redis.call('HGET', KEYS[1], 'requested_by')
 if ARGV[5] == 'deny' then
-  redis.call('HSET', KEYS[1], 'status', 'denied', 'decided_by', ARGV[1], 'token', ARGV[4])
+  redis.call('HSET', KEYS[1], 'status', 'denied', 'decided_by', ARGV[1], 'token', ARGV[4],
+             'decided_at', ARGV[3])
   return 'denied'
 end
 if requester == ARGV[1] then return 'own' end
@@ -95,7 +98,8 @@ redis.call('RPUSH', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'token', ARGV[4])
 local needed = tonumber(redis.call('HGET', KEYS[1], 'approvals_required'))
 if redis.call('SCARD', KEYS[2]) >= needed then
-  redis.call('HSET', KEYS[1], 'status', 'approved', 'decided_by', ARGV[1])
+  redis.call('HSET', KEYS[1], 'status', 'approved', 'decided_by', ARGV[1],
+             'decided_at', ARGV[3])
   -- Queued in the same script: an approval can never be recorded without its run queued.
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*',
              'action_id', redis.call('HGET', KEYS[1], 'id'))
@@ -162,6 +166,8 @@ class ActionStore:
             expires_at=float(data["expires_at"]),
             approvals_required=int(data["approvals_required"]), status=data["status"],
             token=data["token"], approvals=approvals, decided_by=data.get("decided_by", ""),
+            decided_at=float(data.get("decided_at") or 0),
+            finished_at=float(data.get("finished_at") or 0),
             params=json.loads(data.get("params") or "{}"),
             result=json.loads(data.get("result") or "{}"), error=data.get("error", ""),
             slack_channel=data.get("slack_channel", ""), slack_ts=data.get("slack_ts", ""),
@@ -195,12 +201,14 @@ class ActionStore:
             raise ValueError(f"unknown action status {to_status!r}")
         return bool(self._move(keys=[self.key(action_id)], args=[from_status, to_status]))
 
-    def finish(self, action_id: str, status: str, result: dict[str, Any], error: str = "") -> None:
+    def finish(self, action_id: str, status: str, result: dict[str, Any], error: str = "",
+               now: float | None = None) -> None:
         """Record how a run ended: ``succeeded`` or ``failed`` with the playbook's output."""
         if status not in ("succeeded", "failed"):
             raise ValueError("a run ends as 'succeeded' or 'failed'")
         self.client.hset(self.key(action_id), mapping={
             "status": status, "result": json.dumps(result, default=str), "error": error,
+            "finished_at": time.time() if now is None else now,
         })
 
     def set_slack_message(self, action_id: str, channel: str, ts: str) -> None:

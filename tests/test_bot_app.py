@@ -366,6 +366,39 @@ def test_a_two_approval_playbook_needs_two_different_people(bot: Bot) -> None:
     assert sorted(action.approvals) == [BOB, CAROL]
 
 
+def test_an_approver_clicking_after_the_run_is_told_who_approved_and_when_it_ran(
+        bot: Bot) -> None:
+    action_id = bot.request(bot.alert())
+    button = bot.approval_value(action_id)  # what CAROL's screen still shows
+    bot.click(BOB, "approval_approve", button)
+    eventually(lambda: bot.actions.get(action_id).status == "approved")  # type: ignore[union-attr]
+    assert bot.actions.move(action_id, "approved", "running")
+    bot.actions.finish(action_id, "succeeded", {"summary": "revoked 1 rule"}, now=1_700_000_000)
+
+    bot.click(CAROL, "approval_approve", button)
+
+    assert re.fullmatch(rf"Already approved by <@{BOB}> at \d{{4}}-\d\d-\d\d \d\d:\d\d UTC "
+                        r"and run at 2023-11-14 22:13 UTC: succeeded \(revoked 1 rule\)\. "
+                        "Nothing changed.", bot.wait_ephemeral(CAROL))
+    assert bot.ephemerals(BOB) == []  # the first clicker is told nothing of the kind
+
+
+def test_a_click_on_an_outdated_approval_message_says_what_changed(bot: Bot) -> None:
+    action_id = bot.request(bot.alert(), "isolate-for-test")
+    first = bot.approval_value(action_id)
+    bot.click(BOB, "approval_approve", first)
+    bot.slack.wait_for("chat.update", 2)
+
+    bot.click(CAROL, "approval_approve", first)  # drawn before BOB's approval
+
+    assert bot.wait_ephemeral(CAROL) == (
+        f"This request changed since your screen showed it: 1 of 2 approvals (<@{BOB}>), "
+        "waiting for 1 more. The message is refreshed; click again there.")
+    assert bot.actions.get(action_id).status == "requested"  # type: ignore[union-attr]
+    bot.click(CAROL, "approval_approve", bot.approval_value(action_id))
+    eventually(lambda: bot.actions.get(action_id).status == "approved")  # type: ignore[union-attr]
+
+
 def test_the_requester_can_cancel_and_the_run_button_returns(bot: Bot) -> None:
     alert_id = bot.alert()
     action_id = bot.request(alert_id)
