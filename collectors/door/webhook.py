@@ -236,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(401, {"error": f"unsigned: send {TIMESTAMP} and {SIGNATURE}"})
             return
         length_text = self.headers.get("Content-Length")
-        if length_text is None or not length_text.isdigit():
+        if length_text is None or not (length_text.isascii() and length_text.isdigit()):
             self._answer(411, {"error": "Content-Length required"})
             return
         length = int(length_text)

@@ -38,6 +38,8 @@ from socbot.core.events import Event, format_timestamp, stable_id
 __all__ = ["Sensor", "parse_airodump", "parse_iw", "parse_kismet", "parse_nmcli", "sighting"]
 
 SECURITY_ORDER = ("OPN", "WEP", "WPA", "WPA2", "WPA3", "OWE", "PSK", "SAE", "MGT")
+_SIGNED = re.compile(r"-?[0-9]{1,9}")
+_UNSIGNED = re.compile(r"[0-9]{1,9}")
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
 NMCLI_FIELDS = ("BSSID", "SSID", "SSID-HEX", "CHAN", "FREQ", "SIGNAL", "SECURITY", "WPA-FLAGS",
@@ -50,6 +52,12 @@ class Sensor:
 
     name: str
     site: str = ""
+
+
+def _int(text: str, *, signed: bool = True) -> int | None:
+    """An integer written in ASCII digits, else None. (``str.isdigit`` accepts "²" and other
+    digits ``int`` refuses: a scanner's output holds whatever bytes an SSID brought.)"""
+    return int(text) if (_SIGNED if signed else _UNSIGNED).fullmatch(text) else None
 
 
 def _unescape(text: str) -> bytes:
@@ -170,8 +178,8 @@ def _iw_event(block: dict[str, str], sensor: Sensor, now: datetime) -> Event | B
         return BadRecord("iw", None, "BSS block without SSID or freq", capped(str(block)))
     channel = None
     for key in ("channel", "primary"):
-        if block.get(key, "").isdigit():
-            channel = int(block[key])
+        channel = _int(block.get(key, ""), signed=False)
+        if channel is not None:
             break
     if channel is None and block.get("freq"):
         try:
@@ -250,7 +258,7 @@ def parse_nmcli(text: str, sensor: Sensor, now: datetime,
                 continue
         else:
             ssid = row.get("SSID", "").encode("utf-8", "surrogateescape")
-        channel = int(row["CHAN"]) if row.get("CHAN", "").isdigit() else None
+        channel = _int(row.get("CHAN", ""), signed=False)
         security_text = row.get("SECURITY", "")
         protocols = {"WPA" if w == "WPA1" else w for w in security_text.split()
                      if w in ("WPA1", "WPA2", "WPA3", "WEP", "OWE")}
@@ -259,8 +267,9 @@ def parse_nmcli(text: str, sensor: Sensor, now: datetime,
         if not protocols and security_text.strip() in ("", "--"):
             protocols.add("OPN")
         extra = {}
-        if row.get("SIGNAL", "").isdigit():
-            extra["wifi.signal_percent"] = int(row["SIGNAL"])
+        percent = _int(row.get("SIGNAL", ""), signed=False)
+        if percent is not None:
+            extra["wifi.signal_percent"] = percent
         yield sighting(sensor, "nmcli", bssid=bssid, ssid=ssid, channel=channel,
                        security=_security(protocols, auth), signal_dbm=None, seen=now,
                        extra=extra)
@@ -317,8 +326,10 @@ def parse_airodump(data: bytes, sensor: Sensor, name: str = "airodump"
             continue
         protocols = {w for w in privacy.split() if w in SECURITY_ORDER}
         security = _security(protocols, _auth_tokens(auth)) if privacy else None
-        signal = int(power) if power.lstrip("-").isdigit() and int(power) < -1 else None
-        chan = int(channel) if channel.lstrip("-").isdigit() and int(channel) > 0 else None
+        signal = _int(power)
+        signal = signal if signal is not None and signal < -1 else None
+        chan = _int(channel)
+        chan = chan if chan is not None and chan > 0 else None
         extra = {"wifi.cipher": cipher.split()} if cipher else {}
         yield sighting(sensor, "airodump", bssid=bssid, ssid=ssid, channel=chan,
                        security=security, signal_dbm=signal, seen=seen, extra=extra)
@@ -399,8 +410,9 @@ def _kismet_event(alert: Any, sensor: Sensor, name: str, index: int) -> Event | 
         if alert.get(theirs) is not None:
             event[ours] = alert[theirs]
     channel = alert.get("kismet.alert.channel")
-    if isinstance(channel, str) and channel.isdigit():
-        event["wifi.channel"] = int(channel)
+    number = _int(channel, signed=False) if isinstance(channel, str) else None
+    if number is not None:
+        event["wifi.channel"] = number
     event["message"] = text
     event["original"] = alert
     return event
