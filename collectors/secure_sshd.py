@@ -27,7 +27,8 @@
     ``Connection from A port P on S port Q [rdomain "R"]``, ``SSH: Server;Ltype: ...;Remote: A-P;``
 ``ssh_connection_closed``, ``ssh_connection_reset`` failure before authentication, else unknown
     ``Connection closed|reset by [invalid|authenticating user U ]A [port P]``,
-    ``Read from socket failed: <reason>``, ``Read error from remote host A: <reason>`` (reset)
+    ``Read from socket failed: <reason>``, ``Read error from remote host A: <reason>``,
+    ``Write failed: <reason>`` (reset)
 ``ssh_disconnected`` failure before authentication, else unknown; ``ssh_logout`` success
     ``Disconnected from [invalid|authenticating ]user U A port P``, ``Disconnected from A port
     P``, ``Disconnecting [invalid|authenticating user U ]A port P: <reason>``
@@ -347,6 +348,8 @@ SSHD_BY_WORD: dict[str, tuple[MessageRule, ...]] = {
         _r(r"Read error from remote host (?P<addr>[^ ]+?)(?: port (?P<port>\d{1,5}))?: "
            r"(?P<reason>.*?)" + _PRE, lambda m: _fields("ssh_connection_reset", "failure", m)),
     ),
+    "Write": (_r(r"Write failed: (?P<reason>.*?)" + _PRE,
+                 lambda m: _fields("ssh_connection_reset", "failure", m, preauth=True)),),
     "Corrupted": (_r(r"(?P<reason>Corrupted MAC on input\.)" + _PRE,
                      _simple("ssh_protocol_error", "failure")),),
     "Bad": (

@@ -116,6 +116,8 @@ SSHD = [
      "ssh_timeout", "failure", "192.0.2.37", None),
     ("fatal: Read from socket failed: Connection reset by peer [preauth]",
      "ssh_connection_reset", "failure", None, None),
+    ("fatal: Write failed: Connection reset by peer [preauth]", "ssh_connection_reset",
+     "failure", None, None),
     ("maximum authentication attempts exceeded for invalid user xx from 192.0.2.38 port 5012 "
      "ssh2 [preauth]", "ssh_max_auth_attempts", "failure", "192.0.2.38", "xx"),
     ("PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= "
