@@ -47,9 +47,8 @@ from typing import Any
 import redis
 
 from socbot.collectors.base import BadRecord, capped, encode_event
-from socbot.collectors.pipeline import CollectStats, Sender
+from socbot.collectors.pipeline import CollectStats, Sender, keep_event
 from socbot.collectors.secure import ParseError, parse_message
-from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.collectors.secure_connections import Connections
 from socbot.collectors.sink import EVENTS_MAXLEN, Batch, EventSink
 from socbot.collectors.spool import Spool
@@ -185,13 +184,7 @@ def _parse_batch(lines: list[bytes], connections: Connections
                          "error": f"{type(exc).__name__}: {exc}", "path": "journalctl",
                          "offset": cursor or ""})
             continue
-        if event is None:
-            counts["ignored"] += 1
-        else:
-            counts["parsed"] += 1
-            events.append(connections.apply(event))
-            if AMBIGUOUS in event.get("tags", ()):
-                counts["ambiguous"] = counts.get("ambiguous", 0) + 1
+        keep_event(event, counts, events, connections)
     return events, dead, counts, cursor
 
 

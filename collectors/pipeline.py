@@ -243,14 +243,21 @@ def _parse_batch(lines: list[TailLine], host: str, path: Path, file_keys: dict[s
                          "error": f"{type(exc).__name__}: {exc}", "path": str(path),
                          "offset": str(item.offset)})
             continue
-        if event is None:
-            counts["ignored"] += 1
-        else:
-            counts["parsed"] += 1
-            events.append(connections.apply(event))
-            if AMBIGUOUS in event.get("tags", ()):
-                counts["ambiguous"] = counts.get("ambiguous", 0) + 1
+        keep_event(event, counts, events, connections)
     return events, dead, counts
+
+
+def keep_event(event: Event | None, counts: dict[str, int], events: list[Event],
+               connections: Connections) -> None:
+    """Count an auth-log line read (``ignored``, ``parsed``, ``ambiguous``) and keep its event,
+    completed from its process's address (:class:`Connections`)."""
+    if event is None:
+        counts["ignored"] += 1
+        return
+    counts["parsed"] += 1
+    events.append(connections.apply(event))
+    if AMBIGUOUS in event.get("tags", ()):
+        counts["ambiguous"] = counts.get("ambiguous", 0) + 1
 
 
 def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,

@@ -100,7 +100,8 @@ _LOGIN = re.compile(r"(?P<verb>Failed|Accepted) (?P<method>[^ ]+) for "
                     r"(?P<invalid>(?:invalid|illegal) user )?(?P<rest>.*)")
 # sshd writes "... from <addr> port <n> ssh2" and, for some methods, ": <auth-info>" after it.
 _CANDIDATE = re.compile(r" from (?P<addr>[^ ]+)(?: port (?P<port>\d{1,5}))?"
-                        r"(?: (?P<proto>ssh[12]?)(?P<info>: |:$)?)?")
+                        r"(?: (?P<proto>ssh[12]?)(?P<info>:(?= )|:$)?)?")
+# (The space after ": " is looked at, not taken: it may begin the next candidate.)
 
 
 def _login_split(rest: str, invalid: bool) -> re.Match[str] | None | bool:
@@ -157,7 +158,7 @@ def _ssh_login(m: re.Match[str]) -> Fields | None:
         return ambiguous(fields)
     assert not isinstance(split, bool)
     fields["user.name"] = rest[:split.start()]
-    info = rest[split.end():]
+    info = rest[split.end():].removeprefix(" ")
     if info:
         key = info.split(" ", 2)
         if len(key) >= 2:
@@ -207,7 +208,7 @@ def _not_allowed(m: re.Match[str]) -> Fields:
 
 
 # "<addr> port <n>: " as sshd writes it before a reason; counted to find a second reading.
-_ADDR_PORT_COLON = re.compile(r" [^ ]+ port \d{1,5}: ")
+_ADDR_PORT_COLON = re.compile(r" [^ ]+ port \d{1,5}:(?= )")
 
 
 def _user_addr_reason(action: str) -> Build:

@@ -26,7 +26,7 @@ _PIECES = st.sampled_from([
     "22", " ssh2", " ssh1", ": ", " [preauth]", "[preauth]", " rhost=", "rhost=", " user=",
     "  user=", "'", '"', "x", " ", "invalid user ", "authenticating user ", "(", ")", ":4444",
     " via 6.6.6.6", " not allowed because ", "RSA SHA256:abc", " ID ", " (serial 1) CA RSA ",
-    "<6.6.6.6:1>", "\\", "%eth0",
+    "<6.6.6.6:1>", "\\", "%eth0", ":", " ssh2:", " port 1 ssh2:", " 6.6.6.6 port 1:",
 ])
 _NOISE = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
                  max_size=12)
@@ -73,7 +73,7 @@ def test_hostile_user_name_never_supplies_the_address(user: str, template: str) 
     _daemons_or_none(_read(HEAD + template.format(u=user, a=DAEMON)))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(user=HOSTILE, info=HOSTILE, method=st.sampled_from(["publickey", "hostbased",
                                                            "password"]))
 def test_hostile_user_and_auth_info_never_supply_the_address(user: str, info: str,
@@ -81,6 +81,15 @@ def test_hostile_user_and_auth_info_never_supply_the_address(user: str, info: st
     line = (f"{HEAD}Failed {method} for invalid user {user} from {DAEMON} port 4242 ssh2: "
             f"{info}")
     _daemons_or_none(_read(line))
+
+
+def test_user_name_ending_where_sshd_writes_auth_info_leaves_two_readings() -> None:
+    # Invalid user "x from 6.6.6.6 port 1 ssh2:" from the daemon's address, or invalid user
+    # "x" from 6.6.6.6 with the auth-info "from <daemon> ...": neither can be ruled out.
+    event = _read(f"{HEAD}Failed publickey for invalid user x from 6.6.6.6 port 1 ssh2: from "
+                  f"{DAEMON} port 4242 ssh2: RSA SHA256:k")
+    assert event is not None and "source.ip" not in event
+    assert event["tags"] == ["ambiguous_fields"]
 
 
 @settings(max_examples=150, deadline=None)
