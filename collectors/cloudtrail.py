@@ -30,6 +30,7 @@ it; ``isinstance(item, dict)`` tells them apart. ``str(bad)`` is its error.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import zlib
@@ -49,6 +50,7 @@ __all__ = ["BadRecord", "RecordError", "iter_records", "normalize", "read_bytes"
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*")
 
 
+MAX_FILE_BYTES = 512 << 20  # CloudTrail delivers files of a few MB; decompressed bound
 MAX_EVENT_ID = 256  # CloudTrail's are UUIDs; the id becomes part of a Redis key
 
 
@@ -218,7 +220,12 @@ def read_bytes(data: bytes, name: str) -> Iterator[Event | BadRecord]:
     path = name
     try:
         if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
+                data = unpacked.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                yield BadRecord(path, None, f"file over {MAX_FILE_BYTES} bytes once "
+                                "decompressed (a gzip bomb?); not read", "")
+                return
         text = data.decode("utf-8-sig")
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         yield BadRecord(path, None, f"unreadable file: {type(exc).__name__}: {exc}", "")

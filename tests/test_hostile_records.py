@@ -309,3 +309,60 @@ def test_json_lines_output_escapes_unicode_line_breaks(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()  # splits on U+2028, U+2029 and U+0085 as well
     assert len(lines) == 3
     assert [json.loads(line)["user.name"] for line in lines] == names
+
+
+def test_a_gzip_bomb_is_one_bad_record_not_a_memory_exhaustion(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from socbot.collectors import cloudtrail
+
+    monkeypatch.setattr(cloudtrail, "MAX_FILE_BYTES", 1 << 20)
+    bomb = gzip.compress(b" " * (8 << 20))  # 8 MiB of spaces in 8 KiB
+    [bad] = list(cloudtrail.read_bytes(bomb, "bomb.json.gz"))
+    assert isinstance(bad, BadRecord) and "decompressed" in bad.error
+
+
+# --- Wi-Fi files ------------------------------------------------------------------------------
+
+AIRODUMP_HEADER = ("BSSID, First time seen, Last time seen, channel, Speed, Privacy, Cipher, "
+                   "Authentication, Power, # beacons, # IV, LAN IP, ID-length, ESSID, Key")
+
+
+def airodump_row(mac: str, power: str = "-40", channel: str = " 6") -> str:
+    return (f"{mac}, 2026-11-23 03:12:09, 2026-11-23 03:13:09, {channel},  54, WPA2, CCMP, "
+            f"PSK, {power}, 10, 0, 0.  0.  0.  0, 4, corp, ")
+
+
+KISMET_GOOD = {"kismet.alert.header": "DEAUTHFLOOD", "kismet.alert.timestamp": 1795403529.5,
+               "kismet.alert.text": "deauth", "kismet.alert.transmitter_mac": "00:11:22:33:44:55"}
+
+# name -> (file name, content, events expected)
+WIFI_HOSTILE: dict[str, tuple[str, bytes, int]] = {
+    "airodump_superscript_power": ("a.csv", "\r\n".join([
+        "", AIRODUMP_HEADER, airodump_row("00:11:22:33:44:55", power="-4\u00b3"),
+        airodump_row("00:11:22:33:44:66")]).encode("latin-1"), 2),  # airodump writes bytes
+    "airodump_superscript_channel": ("b.csv", "\r\n".join([
+        "", AIRODUMP_HEADER, airodump_row("00:11:22:33:44:55", channel="\u00b2"),
+        airodump_row("00:11:22:33:44:66")]).encode("latin-1"), 2),
+    "iw_superscript_channel": ("c.iw", b"BSS 00:11:22:33:44:55(on wlan0)\n\tfreq: 2437\n"
+                               b"\tSSID: corp\n\tDS Parameter set: channel \xc2\xb2\n"
+                               b"BSS 00:11:22:33:44:66(on wlan0)\n\tfreq: 2412\n\tSSID: b\n", 2),
+    "kismet_time_1e20": ("d.json", json.dumps(
+        [{**KISMET_GOOD, "kismet.alert.timestamp": 1e20}, KISMET_GOOD]).encode(), 1),
+    "kismet_nested_5000": ("e.json", ("[" + deep(5000) + ", " + json.dumps(KISMET_GOOD)
+                                      + "]").encode(), 1),
+    "kismet_surrogate_text": ("f.json", json.dumps(
+        [{**KISMET_GOOD, "kismet.alert.text": "x\ud800"}]).encode(), 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WIFI_HOSTILE))
+def test_wifi_file_keeps_its_good_records_around_a_hostile_one(name: str,
+                                                              tmp_path: Path) -> None:
+    from socbot.collectors.wifi.files import read_path as read_wifi
+
+    file_name, content, expected = WIFI_HOSTILE[name]
+    (tmp_path / file_name).write_bytes(content)
+    events = [i for i in read_wifi(tmp_path / file_name) if isinstance(i, dict)]
+    assert len(events) == expected
+    for event in events:
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
