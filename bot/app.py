@@ -30,13 +30,15 @@ from slack_bolt.logger.messages import (
 )
 from slack_sdk import WebClient
 
-from socbot.bot import blocks, views
+from socbot.bot import blocks, rollup_blocks, views
 from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup, mention, utc
 from socbot.bot.decisions import explain
 from socbot.bot.escape import escape, escape_truncate
 from socbot.bot.gate import Gate
 from socbot.bot.render import AlertRenderer, mute_entity, render_lock
+from socbot.bot.rollup import RollupStore
+from socbot.bot.rollup_listeners import DIRTY, RollupListeners
 from socbot.bot.slash import SocCommand
 from socbot.bot.verify import Verifier
 from socbot.bot.workspace import Workspace
@@ -88,6 +90,10 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     app.action(blocks.DENY)(listeners.deny)
     app.action(views.VERIFY_YES)(listeners.verify_yes)
     app.action(views.VERIFY_NO)(listeners.verify_no)
+    rollups = RollupListeners(listeners)
+    app.action(rollup_blocks.PICK)(rollups.pick)
+    app.action(rollup_blocks.ACK_ALL)(rollups.acknowledge_all)
+    app.action(re.compile(rf"{rollup_blocks.MUTE_ALL}_\d+"))(rollups.mute_all)
     app.command("/soc")(listeners.soc)
     app.event("app_home_opened")(listeners.home_opened)
     app.error(listeners.on_error)
@@ -280,6 +286,9 @@ class Listeners:
         if channel and ts:
             self.client.chat_postMessage(channel=channel, thread_ts=ts, text=line,
                                          unfurl_links=False, unfurl_media=False)
+        storm = RollupStore(self.redis).of([alert.id]).get(alert.id)
+        if storm:  # the storm's message lists this alert's state: the notifier redraws it
+            self.redis.hincrby(DIRTY, storm, 1)
         if _from_home(body):
             self.publish_home(body["user"]["id"])
 

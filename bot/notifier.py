@@ -37,7 +37,9 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from slack_sdk import WebClient
@@ -50,6 +52,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from socbot.bot import blocks
 from socbot.bot.delivery import Pacing, Waiting, next_sends
 from socbot.bot.render import AlertRenderer, channel_for, render_lock
+from socbot.bot.rollup import Rollup, RollupStore, is_rollup
+from socbot.bot.rollup_blocks import rollup_message
 from socbot.core import keys
 from socbot.core.actions import ActionStore
 from socbot.core.alerts import SEVERITIES, Alert, AlertStore
@@ -155,6 +159,7 @@ class SlackNotifier:
         self.on_posted = list(on_posted)
         self.clock = clock
         self.pacing = Pacing(post_interval_s, update_interval_s, max_update_wait_s)
+        self.rollups = RollupStore(self.redis)
         self._clear = self.redis.register_script(_CLEAR_IF_UNCHANGED)
         self._pass = threading.Lock()  # the consumer thread and the flusher take turns
         self._since: dict[str, float] = {}  # when each marked alert started waiting
@@ -193,33 +198,88 @@ class SlackNotifier:
             for item in next_sends(waiting, now=now, pacing=self.pacing):
                 self._send(item, marks[item.key])
 
-    def _waiting(self, marks: Mapping[str, str], now: float) -> list[Waiting]:
-        """What each marked alert needs: its channel, whether it is posted, its severity."""
-        ids = list(marks)
+    def _waiting(self, marks: dict[str, str], now: float) -> list[Waiting]:
+        """What each mark needs: its channel, whether it is posted, its severity. Storms fold
+        into rollups here (an alert shown by a rollup passes its mark to the rollup)."""
+        rows = self._alert_rows([k for k in marks if not is_rollup(k)], marks)
+        moved = self._fold(rows, marks)
+        if moved:
+            pipe = self.redis.pipeline(transaction=False)
+            for rollup_id in moved:
+                pipe.hset(NEWS, rollup_id, "members")
+                pipe.hincrby(DIRTY, rollup_id, 1)
+            versions = pipe.execute()[1::2]
+            marks.update(zip(moved, map(str, versions), strict=True))
+        news_ids = set(decode_fields(self.redis.hgetall(NEWS)))
+        waiting = [Waiting(key=r.id, channel=r.channel, posted=r.posted,
+                           severity_rank=r.severity_rank,
+                           since=self._since.setdefault(r.id, now), news=r.id in news_ids,
+                           last_sent=self._sent_at.get(r.id, 0.0)) for r in rows]
+        for rollup_id in (k for k in marks if is_rollup(k)):
+            rollup = self.rollups.get(rollup_id)
+            if rollup is None:
+                self._clear(keys=[DIRTY, NEWS], args=[rollup_id, marks[rollup_id]])
+                continue
+            waiting.append(Waiting(
+                key=rollup_id, channel=rollup.channel, posted=bool(rollup.slack_ts),
+                severity_rank=self.rollups.severity_rank(rollup_id),
+                since=self._since.setdefault(rollup_id, now), news=rollup_id in news_ids,
+                last_sent=self._sent_at.get(rollup_id, 0.0)))
+        return waiting
+
+    def _alert_rows(self, ids: list[str], marks: Mapping[str, str]) -> list[_Row]:
         pipe = self.redis.pipeline(transaction=False)
         for alert_id in ids:
             pipe.hmget(AlertStore.key(alert_id), "rule_id", "dataset", "severity", "context",
                        "slack_ts")
-        news = self.redis.hgetall(NEWS) if ids else {}
-        news_ids = set(decode_fields(news))
-        waiting = []
+        rows = []
         for alert_id, row in zip(ids, pipe.execute(), strict=True):
             rule_id, dataset, severity, context, ts = (decode(v) if v is not None else None
                                                        for v in row)
             if rule_id is None:  # expired or never existed: nothing to show
                 self._clear(keys=[DIRTY, NEWS], args=[alert_id, marks[alert_id]])
                 continue
-            account = _account(context)
             channel = self.settings.slack.routing.channel(
                 rule_id=rule_id, dataset=dataset or "", severity=severity or "",
-                account=account)
-            since = self._since.setdefault(alert_id, now)
-            waiting.append(Waiting(
-                key=alert_id, channel=channel, posted=bool(ts),
-                severity_rank=SEVERITIES.index(severity) if severity in SEVERITIES else 0,
-                since=since, news=alert_id in news_ids,
-                last_sent=self._sent_at.get(alert_id, 0.0)))
-        return waiting
+                account=_account(context))
+            rows.append(_Row(alert_id, rule_id, channel, bool(ts),
+                             SEVERITIES.index(severity) if severity in SEVERITIES else 0))
+        return rows
+
+    def _fold(self, rows: list[_Row], marks: Mapping[str, str]) -> list[str]:
+        """Fold storms into rollups; return the rollups that gained members or news. The
+        alerts a rollup shows (members without a message of their own) leave ``rows``."""
+        config = self.settings.slack.rollup
+        wall = time.time()
+        member_of = self.rollups.of([r.id for r in rows])
+        moved: dict[str, None] = {}
+        shown: set[str] = set()
+        storms: dict[tuple[str, str], list[_Row]] = {}
+        for row in rows:
+            rollup_id = member_of.get(row.id)
+            if rollup_id:
+                moved[rollup_id] = None
+                if not row.posted:
+                    shown.add(row.id)
+            elif not row.posted and config.enabled:
+                storms.setdefault((row.channel, row.rule_id), []).append(row)
+        for (channel, rule_id), group in storms.items():
+            ids = [r.id for r in group]
+            rank = max(r.severity_rank for r in group)
+            rollup_id = self.rollups.active(channel, rule_id)
+            if rollup_id is not None:
+                self.rollups.join(rollup_id, channel, rule_id, ids, wall, rank)
+            else:
+                recent = self.rollups.opened(channel, rule_id, ids, wall, config.window_seconds)
+                if len(recent) < config.alerts:
+                    continue  # not a storm (yet): they are posted on their own
+                rollup_id = self.rollups.start(channel, rule_id, recent, wall, rank)
+            moved[rollup_id] = None
+            shown.update(ids)
+        for alert_id in shown:
+            self._clear(keys=[DIRTY, NEWS], args=[alert_id, marks[alert_id]])
+        rows[:] = [r for r in rows if r.id not in shown]
+        return [k for k in moved if k not in marks]
 
     def _send(self, item: Waiting, version: str) -> None:
         try:
@@ -253,8 +313,10 @@ class SlackNotifier:
                 log.exception("flush failed; retrying")
 
     def deliver(self, alert_id: str) -> bool:
-        """Post the alert if it has no message yet, else update it, now; False if another
-        process is posting it right now (the caller keeps it marked)."""
+        """Post the alert (or rollup) if it has no message yet, else update it, now; False if
+        another process is posting it right now (the caller keeps it marked)."""
+        if is_rollup(alert_id):
+            return self._deliver_rollup(alert_id)
         alert = self.alerts.get(alert_id)
         if alert is None:
             log.warning("alert %s no longer exists; nothing to notify", alert_id)
@@ -262,43 +324,79 @@ class SlackNotifier:
         if alert.slack_ts:
             self._update(alert)
             return True
-        lock = keys.notify_posting(alert_id)
-        if not self.redis.set(lock, "1", nx=True, px=POST_LOCK_MS):
-            self.redis.hincrby(DIRTY, alert_id, 1)
-            return False
-        try:
+        with self._post_lock(alert_id) as held:
+            if not held:
+                return False
             alert = self.alerts.get(alert_id) or alert  # it may have been posted meanwhile
             if alert.slack_ts:
                 self._update(alert)
-            else:
-                self._post(alert)
-        finally:
-            self.redis.delete(lock)
+            elif self._post_once(alert.id, channel_for(self.settings, alert),
+                                 self.renderer.message(alert),
+                                 lambda channel, ts: self.alerts.set_slack_message(
+                                     alert_id, channel, ts)):
+                fresh = self.alerts.get(alert.id) or alert
+                for hook in self.on_posted:
+                    try:
+                        hook(fresh)
+                    except Exception:  # the alert is posted; a hook must not make it repeat
+                        log.exception("after posting alert %s: %s failed", alert.id, hook)
         return True
 
-    def _post(self, alert: Alert) -> None:
-        channel = channel_for(self.settings, alert)
-        found = self.find_posted(alert.id, channel)
-        if found is not None:  # posted by a notifier that died before storing the ts
-            log.warning("alert %s was already posted (%s %s); updating it", alert.id, *found)
-            self.alerts.set_slack_message(alert.id, *found)
-            self.redis.delete(keys.notify_intent(alert.id))
-            self._update(self.alerts.get(alert.id) or alert)
+    def _deliver_rollup(self, rollup_id: str) -> bool:
+        rollup = self.rollups.get(rollup_id)
+        if rollup is None:
+            return True
+        message = self.rollup_message(rollup)
+        if rollup.slack_ts:
+            self.client.chat_update(channel=rollup.slack_channel, ts=rollup.slack_ts, **message)
+            return True
+        with self._post_lock(rollup_id) as held:
+            if not held:
+                return False
+            self._post_once(rollup_id, rollup.channel, message,
+                            lambda channel, ts: self.rollups.set_slack_message(
+                                rollup_id, channel, ts))
+        return True
+
+    def rollup_message(self, rollup: Rollup) -> dict[str, Any]:
+        """The rollup's message as it should look now."""
+        return rollup_message(rollup, self.rollups.members(rollup),
+                              mute_hours=self.settings.slack.mute_hours)
+
+    @contextmanager
+    def _post_lock(self, key: str) -> Iterator[bool]:
+        """Hold the short lock that keeps two processes from posting ``key`` at once; yields
+        False (and keeps ``key`` marked) when another process holds it."""
+        lock = keys.notify_posting(key)
+        if not self.redis.set(lock, "1", nx=True, px=POST_LOCK_MS):
+            self.redis.hincrby(DIRTY, key, 1)
+            yield False
             return
-        self.redis.set(keys.notify_intent(alert.id),
-                       json.dumps({"channel": channel, "at": time.time()}), ex=INTENT_TTL_S)
-        posted = self.client.chat_postMessage(
-            channel=channel, metadata=metadata(alert.id), **self.renderer.message(alert))
+        try:
+            yield True
+        finally:
+            self.redis.delete(lock)
+
+    def _post_once(self, key: str, channel: str, message: Mapping[str, Any],
+                   remember: Callable[[str, str], None]) -> bool:
+        """Post ``message`` for ``key`` unless an earlier attempt did (then update that
+        message); ``remember(channel_id, ts)`` stores where it is. True for a fresh post."""
+        found = self.find_posted(key, channel)
+        if found is not None:  # posted by a notifier that died before storing the ts
+            log.warning("%s was already posted (%s %s); updating it", key, *found)
+            remember(*found)
+            self.redis.delete(keys.notify_intent(key))
+            self.client.chat_update(channel=found[0], ts=found[1], **message)
+            return False
+        self.redis.set(keys.notify_intent(key), json.dumps({"channel": channel, "at": time.time()}),
+                       ex=INTENT_TTL_S)
+        posted = self.client.chat_postMessage(channel=channel, metadata=metadata(key),
+                                              **message)
         self.redis.hset(CHANNEL_IDS, channel, posted["channel"])
-        # Stored before the entry's mark is cleared: a redelivery then updates, never reposts.
-        self.alerts.set_slack_message(alert.id, posted["channel"], posted["ts"])
-        self.redis.delete(keys.notify_intent(alert.id))
-        fresh = self.alerts.get(alert.id) or alert
-        for hook in self.on_posted:
-            try:
-                hook(fresh)
-            except Exception:  # the alert is posted; a hook must not make it post again
-                log.exception("after posting alert %s: %s failed", alert.id, hook)
+        # Stored before the mark is cleared: a redelivery then updates, never reposts.
+        remember(posted["channel"], posted["ts"])
+        self.redis.delete(keys.notify_intent(key))
+        return True
 
     def find_posted(self, alert_id: str, channel: str) -> tuple[str, str] | None:
         """The channel id and ts of the alert's own message when an earlier attempt left a
@@ -354,6 +452,17 @@ class SlackNotifier:
         if action.slack_channel and action.slack_ts:
             self.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
                                     **blocks.approval_message(action, alert))
+
+
+@dataclass
+class _Row:
+    """A marked alert as a pass sees it."""
+
+    id: str
+    rule_id: str
+    channel: str
+    posted: bool
+    severity_rank: int
 
 
 def metadata(alert_id: str) -> dict[str, Any]:

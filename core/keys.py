@@ -27,7 +27,9 @@ Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (Clou
 ``soc:door:replay:{hash}`` (door webhook signatures seen).
 Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``. Enrichment:
 ``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
-``soc:escalate:*``, ``soc:verify:*``, ``soc:slack:*`` (deliveries already handled).
+``soc:escalate:*``, ``soc:verify:*``, ``soc:slack:*`` (deliveries already handled),
+``soc:rollup:*`` (storm rollups: the rollup, its members, each member's rollup, the rollup
+taking members per channel and rule, recent openings per channel and rule).
 
 A key built from untrusted text (a user name, an address, a path) is still one key: Redis keys
 are binary-safe, and the only parsing of a key name is of the alert key, whose id socbot makes.
@@ -179,6 +181,31 @@ def notify_intent(alert_id: str) -> str:
 def notify_result(action_id: str, status: str) -> str:
     """Set once a request's result in ``status`` was posted in its alert's thread."""
     return f"soc:notify:result:{action_id}:{status}"
+
+
+def rollup(rollup_id: str) -> str:
+    """The hash of one storm rollup (rule, channel, message)."""
+    return f"soc:rollup:{rollup_id}"
+
+
+def rollup_members(rollup_id: str) -> str:
+    """A rollup's member alert ids, scored by the time they joined."""
+    return f"soc:rollup:{rollup_id}:members"
+
+
+def rollup_of(alert_id: str) -> str:
+    """The rollup an alert belongs to."""
+    return f"soc:rollup:member:{alert_id}"
+
+
+def rollup_active(channel: str, rule_id: str) -> str:
+    """The rollup taking new members of a rule in a channel."""
+    return f"soc:rollup:active:{channel}:{rule_id}"
+
+
+def rollup_recent(channel: str, rule_id: str) -> str:
+    """Alerts of a rule opened in a channel lately, scored by time (to recognise a storm)."""
+    return f"soc:rollup:recent:{channel}:{rule_id}"
 
 
 def render_lock(alert_id: str) -> str:

@@ -375,12 +375,14 @@ def signed_post(url: str, secret: str, body: str, *, timestamp: int | None = Non
 def block_action_body(*, user: str, action_id: str, value: str, channel: str = "C0ALERTS",
                       message_ts: str = "1700000000.000100", response_url: str = "",
                       action_ts: str | None = None, home: bool = False, team: str = "T0001",
-                      enterprise: str = "", user_team: str = "") -> str:
+                      enterprise: str = "", user_team: str = "", block_id: str = "b",
+                      selected: str | None = None) -> str:
     """The ``payload=`` form body of a ``block_actions`` interaction, as Slack sends it.
 
     ``home=True``: a click on the App Home tab (a view container, no channel, no message).
     ``team`` / ``enterprise``: the workspace the request comes from; ``user_team``: the
-    clicking person's own team when it differs (Slack Connect).
+    clicking person's own team when it differs (Slack Connect). ``selected``: a choice in a
+    select menu (``selected_option.value``) instead of a button.
     """
     if home:
         payload: dict[str, Any] = {
@@ -401,9 +403,15 @@ def block_action_body(*, user: str, action_id: str, value: str, channel: str = "
                       "is_ephemeral": False},
         "trigger_id": "1.2.3", "channel": {"id": channel, "name": "security-alerts"},
         "message": {"ts": message_ts, "text": ""}, "response_url": response_url,
-        "actions": [{"type": "button", "block_id": "b", "action_id": action_id, "value": value,
-                     "action_ts": action_ts or f"{time.time():.6f}"}],
+        "actions": [{"type": "button", "block_id": block_id, "action_id": action_id,
+                     "value": value, "action_ts": action_ts or f"{time.time():.6f}"}],
     }
+    if selected is not None:
+        payload["actions"][0] = {
+            "type": "static_select", "block_id": block_id, "action_id": action_id,
+            "selected_option": {"text": {"type": "plain_text", "text": selected},
+                                "value": selected},
+            "action_ts": action_ts or f"{time.time():.6f}"}
     return _form_payload(payload, team, enterprise, user_team)
 
 

@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replay.add_argument("paths", nargs="+", metavar="PATH")
     replay.add_argument("--format", choices=("jsonl", "slack"), default="jsonl",
                         help="jsonl: signals then alerts; slack: one chat.postMessage per "
-                             "alert (default %(default)s)")
+                             "alert, one per storm rollup (default %(default)s)")
     rules = commands.add_parser("rules", help="list the detection rules or run their tests")
     rules.set_defaults(handler=cmd_rules)
     rules.add_argument("action", choices=("list", "test"))
@@ -79,17 +79,35 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
         progress.done()
         alerts = [a for a in map(store.get, alert_ids) if a is not None]
         if args.format == "slack":
-            from socbot.bot.render import post_arguments
-        for alert in alerts:
-            if args.format == "jsonl":
+            _slack_messages(alerts, settings, out)
+        else:
+            for alert in alerts:
                 out.write(json.dumps({"type": "alert", **alert.to_dict()}, default=str) + "\n")
-            else:
-                out.write(json.dumps(post_arguments(settings, alert), default=str) + "\n")
         errors = "".join(f"; rule {r} raised {n} times" for r, n in engine.errors.items())
         print(f"{result.report()}; {signals} signals, {len(alerts)} alerts{errors}",
               file=sys.stderr)
         discard(client)
     return 0
+
+
+def _slack_messages(alerts: list[Any], settings: Settings, out: TextIO) -> None:
+    """One ``chat.postMessage`` per alert, except storms: one rollup message each (as the
+    notifier posts them with ``slack.rollup``)."""
+    from socbot.bot.render import channel_for, post_arguments
+    from socbot.bot.rollup import member, ranked, storms
+    from socbot.bot.rollup_blocks import rollup_message
+
+    config = settings.slack.rollup
+    alone, rollups = (storms(alerts, lambda a: channel_for(settings, a),
+                             threshold=config.alerts, window_s=config.window_seconds)
+                      if config.enabled else (alerts, []))
+    messages = [(a.first_seen, post_arguments(settings, a)) for a in alone]
+    for rollup, members in rollups:
+        message = rollup_message(rollup, ranked(map(member, members)),
+                                 mute_hours=settings.slack.mute_hours)
+        messages.append((rollup.created_at, {"channel": rollup.channel, **message}))
+    for _, message in sorted(messages, key=lambda pair: pair[0]):
+        out.write(json.dumps(message, default=str) + "\n")
 
 
 def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:

@@ -45,6 +45,7 @@ from socbot.core.config.environment import Secrets
 from socbot.core.config.settings import Settings, load
 from socbot.core.config.slack import (
     Approvals,
+    Rollup,
     Routing,
     SlackSettings,
     VerifyUser,
@@ -56,6 +57,6 @@ __all__ = [
     "CollectorSettings", "ConfigError", "DetectionAccessPoint", "DetectionDoor",
     "DetectionIpLocation", "DetectionPerson", "DetectionSettings", "DetectionSite",
     "DoorCollector", "DoorExport", "EnrichmentSettings", "EventRetention", "PlaybookSettings",
-    "Routing", "RuleSettings", "Secrets", "Settings", "SlackSettings", "SpoolSettings",
-    "VerifyUser", "WifiCollector", "WorkspaceSettings", "host_port", "load",
+    "Rollup", "Routing", "RuleSettings", "Secrets", "Settings", "SlackSettings",
+    "SpoolSettings", "VerifyUser", "WifiCollector", "WorkspaceSettings", "host_port", "load",
 ]

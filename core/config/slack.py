@@ -97,6 +97,15 @@ class WorkspaceSettings(Section):
         return value
 
 
+class Rollup(Section):
+    """Storm rollup: when ``alerts`` alerts of one rule open in one channel within
+    ``window_seconds``, the channel gets one message listing them all, updated in place."""
+
+    enabled: bool = True
+    alerts: int = Field(default=5, ge=2, le=1000)
+    window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+
+
 class SlackSettings(Section):
     """Slack behaviour; tokens come from the environment, never from this file."""
 
@@ -110,6 +119,7 @@ class SlackSettings(Section):
     mute_hours: list[int] = Field(default_factory=lambda: [1, 24], min_length=1, max_length=4)
     verify_user: VerifyUser = Field(default_factory=VerifyUser)
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    rollup: Rollup = Field(default_factory=Rollup)
 
     @field_validator("oncall_usergroup")
     @classmethod
