@@ -11,8 +11,13 @@ for one pass, what may go out now and in which order:
 2. **Updates that have waited ``max_wait_s`` or more**, longest first: whatever else keeps
    arriving, an update is sent within about that bound once the update budget has room.
 3. **Other updates**: news first (severity raised, state changed, a rollup that gained members),
-   then most severe, then the message updated least recently. ``chat.update`` is paced
-   workspace-wide (Tier 3, about 50 a minute), so one pass sends at most one update.
+   then most severe, then the message updated least recently.
+
+``chat.update`` is paced workspace-wide (Tier 3, about 50 a minute) as a token bucket: one
+token per ``update_interval_s``, at most ``update_burst`` saved up. A plain count update (or an
+overdue one) takes a token only while ``update_reserve`` more are left, so news (and a rollup
+that gained a member) finds a token at once even while counts keep growing everywhere; an
+update waiting ``max_wait_s`` may use the reserve too.
 
 Example::
 
@@ -47,16 +52,30 @@ class Pacing:
     post_interval_s: float = 1.0
     update_interval_s: float = 1.2
     max_wait_s: float = 10.0
+    update_burst: float = 4.0
+    update_reserve: float = 2.0
     last_post: dict[str, float] = field(default_factory=dict)  # channel -> time
-    last_update: float = float("-inf")
+    tokens: float | None = None  # update tokens (None: a full bucket)
+    filled_at: float = 0.0
 
     def may_post(self, channel: str, now: float) -> bool:
         """True when ``channel`` has room for a post at ``now``."""
         return now >= self.last_post.get(channel, float("-inf")) + self.post_interval_s
 
-    def may_update(self, now: float) -> bool:
-        """True when the update budget has room at ``now``."""
-        return now >= self.last_update + self.update_interval_s
+    def take_update(self, now: float, news: bool) -> bool:
+        """Take an update token if the budget allows this update at ``now``."""
+        if self.update_interval_s <= 0:
+            return True
+        if self.tokens is None:
+            self.tokens = self.update_burst
+        else:
+            self.tokens = min(self.update_burst,
+                              self.tokens + (now - self.filled_at) / self.update_interval_s)
+        self.filled_at = now
+        if self.tokens < 1 + (0 if news else self.update_reserve):
+            return False
+        self.tokens -= 1
+        return True
 
 
 def rank(item: Waiting, now: float, max_wait_s: float) -> tuple[int, float, float, float]:
@@ -76,7 +95,6 @@ def next_sends(waiting: Iterable[Waiting], *, now: float, pacing: Pacing) -> lis
             if pacing.may_post(item.channel, now):
                 pacing.last_post[item.channel] = now
                 chosen.append(item)
-        elif pacing.may_update(now):
-            pacing.last_update = now
+        elif pacing.take_update(now, item.news or now - item.since >= pacing.max_wait_s):
             chosen.append(item)
     return chosen

@@ -295,7 +295,9 @@ def test_a_paced_flush_never_sleeps_and_leaves_the_rest_for_later(
     pipeline = Pipeline(slack, redis_client, Settings())
     ids = [pipeline.signal(0, dedup_key=f"ip-{n}") for n in range(3)]
     pipeline.batch()
-    pipeline.notifier.pacing.update_interval_s = 0.5
+    # One token every 0.5 s, none saved up: updates strictly spaced.
+    pacing = pipeline.notifier.pacing
+    pacing.update_interval_s, pacing.update_burst, pacing.update_reserve = 0.5, 1.0, 0.0
     for n, _alert_id in enumerate(ids):
         pipeline.signal(1, dedup_key=f"ip-{n}")
     started = time.monotonic()
