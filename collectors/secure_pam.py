@@ -42,6 +42,18 @@ def _split(rest: str) -> tuple[str, str, str | None] | None:
     by `` user=`` (one or two spaces). Readings that agree on the host give the host; the
     users are then kept only if there is one reading.
     """
+    at = rest.find(" rhost=")
+    if at >= 0 and rest.find(" rhost=", at + 7) < 0:
+        # One " rhost=": one possible reading (the usual line), read without a regex.
+        end = rest.find(" ", at + 7)
+        host, tail = (rest[at + 7:], "") if end < 0 else (rest[at + 7:end], rest[end:])
+        if tail in ("", " "):
+            return rest[:at], host, None
+        if tail.startswith(" user="):
+            return rest[:at], host, tail[6:]
+        if tail.startswith("  user="):
+            return rest[:at], host, tail[7:]
+        return None
     readings: list[tuple[str, str, str | None]] = []
     for found in _RHOST.finditer(rest):
         tail = rest[found.end():]
@@ -57,18 +69,19 @@ def _split(rest: str) -> tuple[str, str, str | None] | None:
 
 
 def _failure(m: re.Match[str]) -> Fields:
+    module, service, more, tty, rest = m.group("module", "service", "more", "tty", "rest")
     fields: Fields = {"event.action": "pam_auth_failure", "event.outcome": "failure"}
-    if m["service"]:
-        fields["system.auth.pam.service"] = m["service"]
-    if m["module"]:
-        fields["system.auth.pam.module"] = m["module"]
-    if m["tty"]:
-        fields["system.auth.pam.tty"] = m["tty"]
-    count = int(m["more"]) if m["more"] else 1
+    if service:
+        fields["system.auth.pam.service"] = service
+    if module:
+        fields["system.auth.pam.module"] = module
+    if tty:
+        fields["system.auth.pam.tty"] = tty
+    count = int(more) if more else 1
     fields["system.auth.pam.failures"] = count
     if count > 1:
         fields["system.auth.count"] = count
-    split = _split(m["rest"])
+    split = _split(rest)
     if split is None:
         return ambiguous(fields)
     ruser, rhost, user = split

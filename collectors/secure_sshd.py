@@ -167,6 +167,31 @@ def _ssh_login(m: re.Match[str]) -> Fields | None:
     return fields
 
 
+# The common shape, one token of user and " from " once: one match, no candidates to weigh.
+_LOGIN_COMMON = re.compile(r"(Failed|Accepted) ([^ ]+) for ((?:invalid|illegal) user )?([^ ]*)"
+                           r" from ([^ ]+) port (\d{1,5}) ssh2(?:: ([^ ]+ [^ ]+))?")
+
+
+def _ssh_login_common(m: re.Match[str]) -> Fields | None:
+    if m.string.count(" from ") != 1:
+        general = _LOGIN.fullmatch(m.string)
+        return None if general is None else _ssh_login(general)
+    verb, method, invalid, user, addr, port, key = m.groups()
+    fields: Fields = {
+        "event.action": "ssh_login",
+        "event.outcome": "success" if verb == "Accepted" else "failure",
+        "system.auth.ssh.event": verb,
+        "system.auth.ssh.method": method,
+    }
+    if invalid:
+        fields["system.auth.ssh.invalid_user"] = True
+    fields["user.name"] = user
+    if key:
+        fields["system.auth.ssh.signature"] = key
+    source(fields, addr, port)
+    return fields
+
+
 # --- the other messages ----------------------------------------------------------------------
 
 def _simple(action: str, outcome: str, **extra: object) -> Build:
@@ -266,8 +291,9 @@ _SSH2_OPT = r"(?: port (?P<port>\d{1,5}))?(?: ssh[12]?)?"
 
 # sshd messages by their first word (after strip_prefix): a dict lookup, then few patterns.
 SSHD_BY_WORD: dict[str, tuple[MessageRule, ...]] = {
-    "Failed": (MessageRule(_LOGIN, _ssh_login),),
-    "Accepted": (MessageRule(_LOGIN, _ssh_login),),
+    "Failed": (MessageRule(_LOGIN_COMMON, _ssh_login_common), MessageRule(_LOGIN, _ssh_login)),
+    "Accepted": (MessageRule(_LOGIN_COMMON, _ssh_login_common),
+                 MessageRule(_LOGIN, _ssh_login)),
     "Invalid": (_r(r"Invalid user (?P<user>.*) from (?P<addr>[^ ]+)(?: port (?P<port>\d{1,5}))?"
                    + _PRE, _invalid_user),),
     "Illegal": (_r(r"Illegal user (?P<user>.*) from (?P<addr>[^ ]+)(?: port (?P<port>\d{1,5}))?"
