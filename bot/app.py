@@ -39,7 +39,7 @@ from socbot.bot.gate import Gate
 from socbot.bot.render import AlertRenderer, mute_entity, render_lock
 from socbot.bot.rollup import RollupStore
 from socbot.bot.rollup_listeners import DIRTY, RollupListeners
-from socbot.bot.slash import SocCommand
+from socbot.bot.slash import SocCommand, playbook_line
 from socbot.bot.verify import Verifier
 from socbot.bot.workspace import Workspace
 from socbot.core.actions import Action, ActionStore
@@ -149,6 +149,7 @@ class Listeners:
         self.mutes = MuteStore(redis_client)
         self.approvers = Approvers(settings, client)
         self.lookup = playbook_lookup
+        self.playbook_list = playbook_list
         # Listeners redraw with the enrichment the notifier stored; they never compute it.
         self.renderer = AlertRenderer(settings, self.actions, self.mutes, playbook_lookup,
                                       enrichment=lambda alert: stored_labels(redis_client,
@@ -461,7 +462,8 @@ class Listeners:
         """Publish the Home tab (open alerts by severity, with their buttons) for ``user``."""
         alerts = self.alerts.open_alerts(limit=200)
         view = views.home_view(alerts, self.renderer.extras, lookup=self.lookup,
-                               mute_hours=self.settings.slack.mute_hours, notice=notice)
+                               mute_hours=self.settings.slack.mute_hours, notice=notice,
+                               playbooks=[playbook_line(p) for p in self.playbook_list()])
         self.client.views_publish(user_id=user, view=view)
 
     def _update_approval(self, action: Action, alert: Alert) -> None:

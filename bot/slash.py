@@ -31,6 +31,7 @@ from socbot.core.eventstore import GROUP as INDEX_GROUP
 from socbot.core.eventstore import EventStore
 from socbot.core.mutes import MAX_MUTE_S, MuteStore
 from socbot.core.streams import ACTIONS, ALERTS, DEAD_LETTERS, EVENTS, decode, entries
+from socbot.playbooks import describe
 
 USAGE = "\n".join([
     "*Usage* (answers are visible only to you):",
@@ -318,11 +319,15 @@ class SocCommand:
         if args:
             raise UsageError("`/soc playbooks` takes no arguments")
         lines = ["*Playbooks* (run from an alert's button; approvals from another person)"]
-        for playbook in self.playbooks():
-            kind = "destructive" if playbook.destructive else "reversible"
-            lines.append(f"• `{escape(playbook.name)}` ({kind}, {playbook.approvals_required} "
-                         f"approval(s)): {escape(playbook.description)}")
+        lines += [f"• {playbook_line(playbook)}" for playbook in self.playbooks()]
         return Answer("socbot playbooks", sections(lines))
+
+
+def playbook_line(playbook: Any) -> str:
+    """A playbook as ``/soc playbooks`` and the Home tab show it (mrkdwn, escaped): the same
+    words as ``socbot playbooks list``."""
+    return (f"`{escape(playbook.name)}`: {escape(describe.kind(playbook))} · "
+            f"{escape(describe.approvals(playbook))} · {escape(playbook.description)}")
 
 
 def _count(text: str) -> int | None:

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     ContextBlock,
+    DividerBlock,
     HeaderBlock,
     InputBlock,
     PlainTextInputElement,
@@ -59,10 +60,11 @@ AlertExtras = Callable[[Alert], tuple[list[Action], Mute | None]]
 
 def home_view(alerts: Sequence[Alert], extras: AlertExtras, *,
               lookup: PlaybookLookup | None = None, mute_hours: Sequence[int] = (1, 24),
-              notice: str = "") -> dict[str, Any]:
+              notice: str = "", playbooks: Sequence[str] = ()) -> dict[str, Any]:
     """The Home tab: open and acknowledged alerts by severity (worst first), with the same
     buttons as in the channel. ``extras`` gives an alert's requests and mute; ``notice`` is a
-    line (mrkdwn, already escaped) shown on top, e.g. why a click was refused."""
+    line (mrkdwn, already escaped) shown on top, e.g. why a click was refused; ``playbooks``
+    the playbook lines (mrkdwn, escaped) listed at the bottom, as ``/soc playbooks`` has them."""
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Open alerts"))]
     if notice:
         blocks.append(SectionBlock(text=_mrkdwn(notice)))
@@ -93,6 +95,11 @@ def home_view(alerts: Sequence[Alert], extras: AlertExtras, *,
     if hidden > 0:
         blocks.append(ContextBlock(elements=[_mrkdwn(
             f"{hidden} more open alert(s); `/soc alert ID` shows any one of them.")]))
+    if playbooks:
+        blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=_mrkdwn(
+            "*Playbooks* (run from an alert's button; approvals from another person)\n"
+            + "\n".join(f"• {line}" for line in playbooks))))
     return View(type="home", blocks=blocks).to_dict()
 
 

@@ -148,4 +148,9 @@ def test_an_unreachable_redis_url_says_what_to_fix(tmp_path: Path) -> None:
 def test_playbooks_list_names_each_with_its_approvals() -> None:
     done = run("playbooks", "list")
     assert done.returncode == 0
-    assert "revoke-world-ingress" in done.stdout and "1 approval" in done.stdout
+    lines = {line.split(":")[0]: line for line in done.stdout.splitlines()}
+    assert lines["ssm-triage"].startswith("ssm-triage: read-only · 1 approval · ")
+    assert lines["contain-unapproved-ami"].startswith(
+        "contain-unapproved-ami: undo in Slack; mode=terminate is destructive · "
+        "1 approval; mode=terminate: 2 · ")
+    assert lines["disable-console-login"].startswith("disable-console-login: undo by hand · ")

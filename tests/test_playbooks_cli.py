@@ -80,7 +80,7 @@ def test_show_describes_fields_approvals_and_permissions(
     assert main(["playbooks", "show", "quarantine-instance"]) == 0
     out = capsys.readouterr().out
     assert "alert fields:     instance_id" in out and "ec2:ModifyNetworkInterfaceAttribute" in out
-    assert "stop (boolean)" in out and "undo:             implemented" in out
+    assert "stop (boolean)" in out and "undo:             the Undo button" in out
     assert main(["playbooks", "show", "no-such-thing"]) == 2
     assert "valid: block-ip-nacl" in capsys.readouterr().err
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import time
@@ -147,9 +149,21 @@ def test_mute_refusals(bot: Harness) -> None:
     assert bot.mutes.active() == []
 
 
-def test_playbooks_lists_each_with_its_approvals(bot: Harness) -> None:
+def test_playbooks_lists_each_as_the_cli_and_home_do(bot: Harness) -> None:
+    from socbot.bot.cli import main
+
     body = text_of(bot.command(RESPONDER, "playbooks"))
-    assert "`revoke-world-ingress` (reversible, 1 approval(s))" in body
+    line = ("`revoke-world-ingress`: undo by hand · 1 approval · Revoke the security group's "
+            "ingress rules open to 0.0.0.0/0 or ::/0")
+    assert line in body
+    bot.event({"type": "app_home_opened", "user": RESPONDER, "channel": "D0HOME",
+               "tab": "home", "event_ts": "1.2"})
+    assert line in json.dumps(bot.slack.wait_for("views.publish")[0].params["view"],
+                              ensure_ascii=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["playbooks", "list"]) == 0
+    assert line.replace("`", "") in out.getvalue().splitlines()
 
 
 def test_status_shows_stages_dead_letters_and_last_event_per_source(bot: Harness) -> None:

@@ -19,6 +19,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from socbot.playbooks import describe
+
 if TYPE_CHECKING:
     from socbot.core.config import Secrets, Settings
 
@@ -61,24 +63,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.set_defaults(handler=cmd_run)
 
 
-def _approvals_text(cls: Any) -> str:
-    text = f"{cls.approvals_required} approval(s)"
-    for param, values in cls.destructive_params.items():
-        for value in values:
-            text += f"; {param}={value}: {cls.approvals_for({param: value})}"
-    return text
-
-
 def cmd_list(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
-    """``socbot playbooks list``."""
+    """``socbot playbooks list``: one line each, the same words as ``/soc playbooks``."""
+    from socbot.playbooks.describe import line
     from socbot.playbooks.registry import all_playbooks
 
     for cls in all_playbooks():
-        kind = ("destructive" if cls.destructive else
-                "destructive mode" if cls.destructive_params else
-                "read-only" if cls.read_only else
-                "undoable" if cls.undoable else "manual undo")
-        print(f"{cls.name:<28} {kind:<20} {_approvals_text(cls):<36} {cls.description}")
+        print(line(cls))
     return 0
 
 
@@ -95,7 +86,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> 
 
     print(f"{cls.name}: {cls.description}\n")
     print(inspect.cleandoc(cls.__doc__ or ""), "\n")
-    print(f"approvals:        {_approvals_text(cls)} (never the requester)")
+    print(f"kind:             {describe.kind(cls)}")
+    print(f"approvals:        {describe.approvals(cls)} (never the requester)")
     print(f"alert fields:     {', '.join(cls.required_fields)}")
     if cls.optional_fields:
         print(f"optional fields:  {', '.join(cls.optional_fields)}")
@@ -104,10 +96,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> 
     limit = (settings.playbooks.timeouts.get(cls.name) or cls.timeout_s
              or settings.playbooks.timeout_s)
     print(f"parameters:       {', '.join(params) or 'none'}")
-    undo = ("none needed (read-only)" if cls.read_only else
-            "implemented (no Slack or CLI trigger yet); undo data recorded" if cls.undoable else
-            "by hand, from the recorded undo data")
-    print(f"undo:             {undo}")
+    print(f"undo:             {describe.undo(cls)}")
     print(f"time limit:       {limit:g} s")
     print("IAM permissions:  " + ", ".join(cls.permissions))
     for action, arns in cls.resources.items():
@@ -232,7 +221,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
             return refuse(
                 f"no approved {cls.name} request on alert {alert.id}: request it from the "
                 "alert in Slack and have it approved "
-                f"({_approvals_text(cls)}, not by the requester); or preview with --dry-run")
+                f"({describe.approvals(cls)}, not by the requester); or preview with --dry-run")
         chosen = approved[0]
     if chosen.status != "approved":
         return refuse(f"request {chosen.id} is {chosen.status}, not approved; nothing run")
