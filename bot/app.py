@@ -86,6 +86,7 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     app.view(views.FALSE_POSITIVE_VIEW)(listeners.false_positive_submitted)
     app.action(re.compile(rf"{blocks.MUTE}_\d+"))(listeners.mute)
     app.action(blocks.REQUEST)(listeners.request_playbook)
+    app.action(blocks.UNDO)(listeners.request_undo)
     app.action(blocks.APPROVE)(listeners.approve)
     app.action(blocks.DENY)(listeners.deny)
     app.action(views.VERIFY_YES)(listeners.verify_yes)
@@ -317,6 +318,49 @@ class Listeners:
               action_id=action_record.id, result="requested")
         # Re-render the alert: the Run button goes away while the request is pending.
         self._update_alert(alert, channel, ts)
+
+    def request_undo(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """Undo button on a finished run: a request to reverse it, approved like the run."""
+        ack()
+        user = body["user"]["id"]
+        run_id = str(action.get("value", ""))[:40]
+        run = self.actions.get(run_id)
+        alert = self.alerts.get(run.alert_id) if run is not None else None
+        refusal = self._undo_refusal(run, alert)
+        if refusal or run is None or alert is None:
+            audit(self.redis, who=user, what="request_undo", action_id=run_id,
+                  result="refused")
+            self._tell(body, refusal or "This run no longer exists; nothing was requested.")
+            return
+        playbook = self.lookup(run.playbook)
+        undo = self.actions.create(
+            alert.id, run.playbook, user, params=run.params, undo_of=run.id,
+            approvals_required=max(run.approvals_required,
+                                   int(playbook.approvals_for(run.params))),
+            expiry_s=self.settings.approvals.expire_minutes * 60)
+        channel, ts = self._where(alert, body)
+        posted = self.client.chat_postMessage(channel=channel, thread_ts=ts,
+                                              **blocks.approval_message(undo, alert))
+        self.actions.set_slack_message(undo.id, posted["channel"], posted["ts"])
+        audit(self.redis, who=user, what="request_undo", alert_id=alert.id, action_id=undo.id,
+              result=f"requested:{run.id}")
+
+    def _undo_refusal(self, run: Action | None, alert: Alert | None) -> str:
+        if run is None or alert is None:
+            return "This run no longer exists; nothing was requested."
+        try:
+            playbook = self.lookup(run.playbook)
+        except KeyError:
+            return f"Playbook {escape(run.playbook)} is not installed; nothing was requested."
+        if not blocks.may_undo(run, playbook):
+            return (f"{escape(run.playbook)} run {escape(run.id)} cannot be undone from Slack "
+                    "(nothing changed, no undo data, or an undo itself); nothing was requested.")
+        earlier = [a for a in self.actions.for_alert(alert.id)
+                   if a.undo_of == run.id and (blocks.is_active(a) or a.status == "succeeded")]
+        if earlier:
+            return (f"Undo of {escape(run.id)} was already requested ({earlier[0].id}, "
+                    f"{earlier[0].status}); see the alert's thread.")
+        return ""
 
     def _request_refusal(self, alert: Alert | None, name: str) -> str:
         if alert is None:

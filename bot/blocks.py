@@ -49,6 +49,7 @@ MUTE = "alert_mute"
 REQUEST = "playbook_request"
 APPROVE = "approval_approve"
 DENY = "approval_deny"
+UNDO = "playbook_undo"
 
 USER_ID = re.compile(r"[UW][A-Z0-9]+", re.ASCII)
 USERGROUP_ID = re.compile(r"S[A-Z0-9]+", re.ASCII)
@@ -232,7 +233,7 @@ def status_line(alert: Alert) -> str:
 
 
 def _action_line(action: Action) -> str:
-    return (f"`{escape(action.playbook)}` requested by {mention(action.requested_by)}: "
+    return (f"`{escape(what_runs(action))}` requested by {mention(action.requested_by)}: "
             f"{escape(action.status)}")
 
 
@@ -284,7 +285,7 @@ def approval_message(action: Action, alert: Alert, *, now: float | None = None) 
     click, so the message must be re-rendered (chat.update) after each one.
     """
     now = time.time() if now is None else now
-    playbook = escape(action.playbook)
+    playbook = escape(what_runs(action))
     lines = [(f"{mention(action.requested_by)} requested *{playbook}* on {entity_text(alert)} "
               f"(alert `{escape(alert.id)}`: {escape(alert.title)})"),
              f"Approvals: {len(action.approvals)} of {action.approvals_required}"
@@ -309,9 +310,19 @@ def approval_message(action: Action, alert: Alert, *, now: float | None = None) 
             ButtonElement(text="Deny", action_id=DENY, value=value),
         ]))
     state = "awaiting approval" if open_request else _plain_state(action, now)
-    text = (f"Remediation request {action.id}: {action.playbook} on alert {alert.id} "
+    text = (f"Remediation request {action.id}: {what_runs(action)} on alert {alert.id} "
             f"({len(action.approvals)} of {action.approvals_required} approvals), {state}")
     return _message(escape(text), blocks)
+
+
+def what_runs(action: Action) -> str:
+    """The request in words: ``quarantine-instance (stop=true)``, ``undo of
+    disable-access-key (run R1A2B3)`` (plain text, for the caller to escape)."""
+    text = f"undo of {action.playbook} (run {action.undo_of})" if action.undo_of else (
+        action.playbook)
+    if action.params:
+        text += " (" + ", ".join(f"{k}={_value(v)}" for k, v in action.params.items()) + ")"
+    return text
 
 
 def _plain_state(action: Action, now: float) -> str:
@@ -349,11 +360,22 @@ def _summary(action: Action) -> str:
 
 # --- result --------------------------------------------------------------------------------
 
-def result_message(action: Action, alert: Alert) -> Message:
-    """The thread reply after a playbook run: what it did, or why it failed."""
+def may_undo(action: Action, playbook: Any | None) -> bool:
+    """True when a finished run can be reversed from Slack: it succeeded, changed something,
+    recorded undo data, is not itself an undo, and its playbook implements undo."""
+    return (action.status == "succeeded" and not action.undo_of
+            and action.result.get("changed") is not False
+            and bool(action.result.get("undo")) and bool(getattr(playbook, "undoable", False)))
+
+
+def result_message(action: Action, alert: Alert, *,
+                   lookup: PlaybookLookup | None = None) -> Message:
+    """The thread reply after a playbook run: what it did, or why it failed. A run that
+    changed something, of a playbook that can reverse itself, gets an **Undo** button (a new
+    request, approved like the run)."""
     ok = action.status == "succeeded"
     icon = ":white_check_mark:" if ok else ":x:"
-    lines = [(f"{icon} *{escape(action.playbook)}* {escape(action.status)} on "
+    lines = [(f"{icon} *{escape(what_runs(action))}* {escape(action.status)} on "
               f"{entity_text(alert)}"), _summary(action)]
     if action.error and action.result.get("summary"):
         lines.append(f"Error: {escape_truncate(action.error, 1000)}")
@@ -367,6 +389,14 @@ def result_message(action: Action, alert: Alert) -> Message:
     if undo:
         blocks.append(ContextBlock(elements=[_mrkdwn(
             "Undo data recorded: " + escape(_value(undo)), 2000)]))
-    text = (f"{action.playbook} {action.status} on alert {alert.id}: "
+    if may_undo(action, _lookup(lookup, action.playbook)):
+        blocks.append(ActionsBlock(block_id=f"undo:{action.id}", elements=[ButtonElement(
+            text="Undo", action_id=UNDO, value=action.id, confirm=ConfirmObject(
+                title="Request an undo?", text=PlainTextObject(text=truncate(
+                    f"This requests reversing {escape(what_runs(action))} on "
+                    f"{entity_text(alert)}. Nothing changes until it is approved, like the "
+                    "run was.", CONFIRM_TEXT_MAX)),
+                confirm="Request undo", deny="Cancel"))]))
+    text = (f"{what_runs(action)} {action.status} on alert {alert.id}: "
             f"{action.result.get('summary') or action.error or ''}")
     return _message(escape(text), blocks)

@@ -55,6 +55,7 @@ class Action:
     error: str = ""
     slack_channel: str = ""
     slack_ts: str = ""
+    undo_of: str = ""  # for an undo request: the id of the finished run it reverses
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -130,8 +131,10 @@ class ActionStore:
 
     def create(self, alert_id: str, playbook: str, requested_by: str, *,
                approvals_required: int = 1, expiry_s: float = DEFAULT_EXPIRY_S,
-               params: dict[str, Any] | None = None, now: float | None = None) -> Action:
-        """Open a request; it needs ``approvals_required`` people other than the requester."""
+               params: dict[str, Any] | None = None, now: float | None = None,
+               undo_of: str = "") -> Action:
+        """Open a request; it needs ``approvals_required`` people other than the requester.
+        ``undo_of`` makes it a request to reverse that finished run (with its parameters)."""
         if approvals_required < 1:
             raise ValueError("approvals_required must be at least 1")
         now = time.time() if now is None else now
@@ -139,7 +142,7 @@ class ActionStore:
             id="R" + secrets.token_hex(5).upper(), alert_id=alert_id, playbook=playbook,
             requested_by=requested_by, requested_at=now, expires_at=now + expiry_s,
             approvals_required=approvals_required, status="requested",
-            token=secrets.token_urlsafe(16), params=params or {},
+            token=secrets.token_urlsafe(16), params=params or {}, undo_of=undo_of,
         )
         # dict[Any, Any]: redis-py types a mapping's keys invariantly as its encodable types.
         mapping: dict[Any, Any] = {k: v for k, v in action.to_dict().items()
@@ -171,6 +174,7 @@ class ActionStore:
             params=json.loads(data.get("params") or "{}"),
             result=json.loads(data.get("result") or "{}"), error=data.get("error", ""),
             slack_channel=data.get("slack_channel", ""), slack_ts=data.get("slack_ts", ""),
+            undo_of=data.get("undo_of", ""),
         )
 
     def for_alert(self, alert_id: str) -> list[Action]:

@@ -194,7 +194,21 @@ class ActionRunner:
         playbook = playbook_cls(action.params, self.settings)
         target = playbook.target(alert.context)  # validated before any AWS call
         session = self.sessions.session(target.account_id, target.region)
+        if action.undo_of:
+            return playbook.undo(session, target, self._undo_data(action))
         return playbook.run(session, target)
+
+    def _undo_data(self, action: Action) -> dict[str, Any]:
+        """The undo data recorded by the run an undo request reverses."""
+        original = self.actions.get(action.undo_of)
+        if original is None or original.status != "succeeded" or original.alert_id != (
+                action.alert_id) or original.playbook != action.playbook:
+            raise PlaybookError(f"run {action.undo_of} of {action.playbook} on this alert did "
+                                "not succeed or no longer exists; nothing to undo")
+        undo = original.result.get("undo")
+        if not isinstance(undo, dict) or not undo:
+            raise PlaybookError(f"run {original.id} recorded no undo data; undo it by hand")
+        return undo
 
     @staticmethod
     def _missing_approvals(action: Action, playbook_cls: type[Playbook]) -> str:

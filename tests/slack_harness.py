@@ -238,9 +238,11 @@ def default_settings(**slack: Any) -> Settings:
 
 @contextmanager
 def harness(slack: FakeSlack, client: redis.Redis, settings: Settings | None = None,
-            transport: str = "http") -> Iterator[Harness]:
+            transport: str = "http",
+            playbooks: tuple[str, ...] = ("revoke-world-ingress",)) -> Iterator[Harness]:
     """Serve the app for the duration of a test: on a free port (``"http"``) or over a
-    Socket Mode connection to the fake server (``"socket"``)."""
+    Socket Mode connection to the fake server (``"socket"``); ``playbooks`` are the ones the
+    app knows."""
     settings = settings or default_settings()
     slack.usergroups[ONCALL] = [ONCALL_MEMBER, RESPONDER]
     secrets = Secrets(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
@@ -250,10 +252,11 @@ def harness(slack: FakeSlack, client: redis.Redis, settings: Settings | None = N
     alerts, actions, mutes = AlertStore(client), ActionStore(client), MuteStore(client)
     verifier = Verifier(settings, web, client, alerts, mutes, clock=clock)
     escalator = Escalator(settings, web, client, alerts, verifier, clock=clock)
-    playbooks = PlaybookRegistry()
-    playbooks.register(get("revoke-world-ingress"))
-    app = build_app(settings, secrets, web, client, playbook_lookup=playbooks.get,
-                    playbook_list=playbooks.all_playbooks, verifier=verifier)
+    registry = PlaybookRegistry()
+    for name in playbooks:
+        registry.register(get(name))
+    app = build_app(settings, secrets, web, client, playbook_lookup=registry.get,
+                    playbook_list=registry.all_playbooks, verifier=verifier)
     notifier = SlackNotifier(settings, web, alerts, actions, post_interval_s=0,
                              update_interval_s=0, mutes=mutes,
                              on_posted=[escalator.schedule, verifier.start])

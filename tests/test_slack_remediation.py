@@ -1,0 +1,148 @@
+"""Remediation from the message, end to end over signed HTTP and over Socket Mode: a request is
+approved in Slack, the playbook runner acts on moto's AWS, the result goes to the thread; its
+Undo button makes a new request, approved like the run, that reverses it on AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import redis
+from fake_slack import FakeSlack, button_value, buttons
+from moto_server import ACCOUNT, REGION, MotoServer
+from slack_harness import APPROVER, MALLORY, RESPONDER, Harness, eventually, harness
+
+from socbot.core.actions import Action
+from socbot.core.streams import ACTIONS, ALERTS
+from socbot.playbooks.runner import ActionRunner
+from socbot.playbooks.session import SessionFactory
+
+PLAYBOOK = "disable-access-key"
+
+
+@pytest.fixture
+def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str,
+        aws: MotoServer) -> Iterator[Harness]:
+    with harness(slack, redis_client, transport=transport,
+                 playbooks=("revoke-world-ingress", PLAYBOOK)) as running:
+        yield running
+
+
+@pytest.fixture
+def iam(aws: MotoServer) -> Any:
+    return boto3.client("iam")
+
+
+def key_status(iam: Any, key: str) -> str:
+    keys = iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]
+    return str(next(k["Status"] for k in keys if k["AccessKeyId"] == key))
+
+
+def key_alert(bot: Harness, iam: Any) -> tuple[str, str]:
+    """An alert naming alice's active access key, offering disable-access-key."""
+    iam.create_user(UserName="alice")
+    key = str(iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"])
+    alert_id = bot.alert(rule_id="cloudtrail.access_key_leak", dataset="cloudtrail",
+                         playbooks=[PLAYBOOK], context={
+                             "cloud.account.id": ACCOUNT, "cloud.region": REGION,
+                             "access_key_id": key, "iam_user": "alice"})
+    return alert_id, key
+
+
+def run_pending(bot: Harness) -> None:
+    """What the respond and notify stages do with what is queued: run approved requests on
+    AWS, then post their results in the thread."""
+    runner = ActionRunner(bot.redis, bot.actions, bot.alerts, SessionFactory(None, None))
+    for entry_id, fields in _entries(bot, ACTIONS, "runner"):
+        runner.handle(entry_id, fields)
+    for entry_id, fields in _entries(bot, ALERTS, "notifier"):
+        bot.notifier.handle(entry_id, fields)
+    bot.notifier.flush()
+
+
+def _entries(bot: Harness, stream: str, reader: str) -> list[tuple[str, dict[str, str]]]:
+    seen_key = f"test:seen:{reader}"
+    last = (bot.redis.get(seen_key) or b"0-0").decode()
+    raw: Any = bot.redis.xrange(stream, min=f"({last}")
+    entries = [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in raw]
+    if entries:
+        bot.redis.set(seen_key, entries[-1][0])
+    return entries
+
+
+def approve_latest(bot: Harness, alert_id: str, approver: str = APPROVER) -> Action:
+    """Wait for the newest request's approval message and approve it."""
+    eventually(lambda: bot.actions.for_alert(alert_id)
+               and bot.actions.for_alert(alert_id)[-1].slack_ts)
+    request = bot.actions.for_alert(alert_id)[-1]
+    message = bot.slack.messages[(request.slack_channel, request.slack_ts)]
+    bot.click(approver, "approval_approve", button_value(message, "approval_approve"))
+    eventually(lambda: bot.actions.get(request.id).status == "approved")  # type: ignore[union-attr]
+    return request
+
+
+def result_message(bot: Harness, prefix: str) -> dict[str, Any]:
+    """The newest thread message whose fallback text starts with ``prefix``."""
+    found = [c.params for c in bot.slack.calls("chat.postMessage")
+             if str(c.params.get("text", "")).startswith(prefix)]
+    assert found, f"no message starting {prefix!r}"
+    return found[-1]
+
+
+def test_a_run_approved_in_slack_disables_the_key_and_its_undo_reactivates_it(
+        bot: Harness, iam: Any) -> None:
+    alert_id, key = key_alert(bot, iam)
+    bot.click(RESPONDER, "playbook_request", f"{alert_id}|{PLAYBOOK}")
+    run = approve_latest(bot, alert_id)
+    run_pending(bot)
+    assert key_status(iam, key) == "Inactive"
+    assert bot.actions.get(run.id).status == "succeeded"  # type: ignore[union-attr]
+
+    result = result_message(bot, f"{PLAYBOOK} succeeded on alert {alert_id}")
+    assert button_value(result, "playbook_undo") == run.id
+    bot.click(RESPONDER, "playbook_undo", run.id)
+    undo = approve_latest(bot, alert_id)
+    assert undo.undo_of == run.id and undo.id != run.id
+    assert key_status(iam, key) == "Inactive"  # nothing before the undo runs
+
+    run_pending(bot)
+    assert key_status(iam, key) == "Active"
+    done = bot.actions.get(undo.id)
+    assert done is not None and done.status == "succeeded"
+    assert "reactivated" in done.result["summary"]
+    undone = result_message(bot, f"undo of {PLAYBOOK} (run {run.id}) succeeded")
+    assert [b["action_id"] for b in buttons(undone)] == []  # an undo is not undone again
+
+
+def test_an_undo_is_approved_like_the_run_never_by_its_requester(
+        bot: Harness, iam: Any) -> None:
+    alert_id, key = key_alert(bot, iam)
+    bot.click(RESPONDER, "playbook_request", f"{alert_id}|{PLAYBOOK}")
+    run = approve_latest(bot, alert_id)
+    run_pending(bot)
+    bot.click(APPROVER, "playbook_undo", run.id)  # the approver of the run asks to undo it
+    eventually(lambda: len(bot.actions.for_alert(alert_id)) == 2
+               and bot.actions.for_alert(alert_id)[-1].slack_ts)
+    undo = bot.actions.for_alert(alert_id)[-1]
+    message = bot.slack.messages[(undo.slack_channel, undo.slack_ts)]
+
+    bot.click(APPROVER, "approval_approve", button_value(message, "approval_approve"))
+
+    assert bot.wait_ephemeral(APPROVER).startswith("You requested this")
+    assert bot.redis.xlen(ACTIONS) == 1 and key_status(iam, key) == "Inactive"
+
+
+def test_a_second_undo_request_of_the_same_run_is_refused(bot: Harness, iam: Any) -> None:
+    alert_id, _key = key_alert(bot, iam)
+    bot.click(RESPONDER, "playbook_request", f"{alert_id}|{PLAYBOOK}")
+    run = approve_latest(bot, alert_id)
+    run_pending(bot)
+    bot.click(RESPONDER, "playbook_undo", run.id)
+    eventually(lambda: len(bot.actions.for_alert(alert_id)) == 2)
+
+    bot.click(MALLORY, "playbook_undo", run.id)
+
+    assert bot.wait_ephemeral(MALLORY).startswith(f"Undo of {run.id} was already requested")
+    assert len(bot.actions.for_alert(alert_id)) == 2
