@@ -362,10 +362,13 @@ def _summary(action: Action) -> str:
 
 def may_undo(action: Action, playbook: Any | None) -> bool:
     """True when a finished run can be reversed from Slack: it succeeded, changed something,
-    recorded undo data, is not itself an undo, and its playbook implements undo."""
+    recorded undo data, is not itself an undo, was not destructive (``mode=terminate``), and
+    its playbook implements undo."""
+    if playbook is None or not getattr(playbook, "undoable", False):
+        return False
     return (action.status == "succeeded" and not action.undo_of
-            and action.result.get("changed") is not False
-            and bool(action.result.get("undo")) and bool(getattr(playbook, "undoable", False)))
+            and action.result.get("changed") is not False and bool(action.result.get("undo"))
+            and not playbook.is_destructive(action.params))
 
 
 def result_message(action: Action, alert: Alert, *,
