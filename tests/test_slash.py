@@ -143,7 +143,7 @@ def test_mute_refusals(bot: Harness) -> None:
     refused = text_of(bot.command(MALLORY, "mute secure.ssh_brute_force 1h"))
     assert refused.startswith(":warning: only the on-call group S0ONCALL or approvers may mute")
     unknown = text_of(bot.command(RESPONDER, "mute secure.ssh_brutefroce 1h"))
-    assert "is not a rule id; did you mean `secure.ssh_brute_force`?" in unknown
+    assert "is not a rule id; did you mean `secure.ssh_brute_force`" in unknown
     too_long = text_of(bot.command(RESPONDER, "mute secure.ssh_brute_force 31d"))
     assert "up to 30 days" in too_long
     assert bot.mutes.active() == []
