@@ -3,6 +3,8 @@
 Entries are ``{"alert_id", "kind", "action_id"?}``: ``kind`` is ``new`` or another piece of
 news about the alert (``severity``, ``state``, ...), ``updated`` for a count that grew, or
 ``action_result`` (a playbook finished: its result goes to the alert's thread at once).
+The detection stage writes ``new`` and ``severity`` only; for a count that grew it bumps the
+alert's mark in ``soc:notify:dirty`` itself (:mod:`socbot.core.grouping`), without an entry.
 
 **Marks, then passes.** :meth:`SlackNotifier.handle` only *marks* the alert as owed to Slack (a
 counter in the Redis hash ``soc:notify:dirty``; ``soc:notify:news`` says the mark is news) and
@@ -512,13 +514,15 @@ class TerminalNotifier:
         self.stream = stream
         self.enricher = enricher
         self._dirty: dict[str, None] = {}  # insertion-ordered set
+        self._lock = threading.Lock()
         self._shown: dict[str, int] = {}  # the count last printed per alert
 
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Print a new alert or a playbook result now; remember an update for :meth:`flush`."""
         alert_id, kind = fields.get("alert_id", ""), fields.get("kind", "new")
         if kind == "updated":
-            self._dirty[alert_id] = None
+            with self._lock:
+                self._dirty[alert_id] = None
             return
         if kind == "action_result":
             action = self.actions.get(fields.get("action_id", ""))
@@ -534,19 +538,32 @@ class TerminalNotifier:
             self._print(*self.render(alert), *extra, "")
 
     def flush(self) -> None:
-        """Print one count line per alert updated since the last flush."""
-        for alert_id in self._dirty:
-            alert = self.alerts.get(alert_id)
-            # An update may already be shown (the alert was printed after it was counted).
-            if alert is not None and self._shown.get(alert.id) != alert.count:
-                self._shown[alert.id] = alert.count
-                self._print(f"{alert.id} [{alert.severity.upper()}] {alert.title}: "
-                            f"count {alert.count}, last seen {blocks.utc(alert.last_seen)}")
-        self._dirty.clear()
+        """Print one count line per alert updated since the last flush (``updated`` entries,
+        and the dirty marks the detection stage leaves as counts grow)."""
+        with self._lock:  # the flusher thread and the consumer's after-batch both flush
+            marked = [decode(raw_id) for raw_id in self.alerts.client.hkeys(DIRTY)]
+            if marked:
+                self.alerts.client.hdel(DIRTY, *marked)
+            dirty = dict.fromkeys([*self._dirty, *marked])
+            self._dirty.clear()
+            for alert_id in dirty:
+                alert = self.alerts.get(alert_id)
+                # An update may already be shown (the alert was printed after it was counted).
+                if alert is not None and self._shown.get(alert.id) != alert.count:
+                    self._shown[alert.id] = alert.count
+                    self._print(f"{alert.id} [{alert.severity.upper()}] {alert.title}: count "
+                                f"{alert.count}, last seen {blocks.utc(alert.last_seen)}")
 
-    def flusher(self) -> None:
-        """None: the terminal's updates are printed by :meth:`flush`, after each batch."""
-        return None
+    def flusher(self) -> Callable[[threading.Event], None]:
+        """A loop that flushes every second, so growing counts show even when no entry
+        arrives (the detection stage marks them instead of writing entries)."""
+        def run(stop: threading.Event) -> None:
+            while not stop.wait(1.0):
+                try:
+                    self.flush()
+                except Exception:
+                    log.exception("flush failed; retrying")
+        return run
 
     @staticmethod
     def render(alert: Alert) -> list[str]:

@@ -30,6 +30,7 @@ from socbot.core.mutes import MuteStore
 from socbot.core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name, decode
 from socbot.detections.engine import Engine
 from socbot.detections.rule import load_all
+from socbot.detections.worker import BATCH as DETECT_BATCH
 from socbot.detections.worker import DetectionWorker
 
 if TYPE_CHECKING:  # imported when a role needs them, so a process loads only its own parts
@@ -84,7 +85,11 @@ class Runtime:
             escalator = Escalator(self.settings, web, self.client, alerts, verifier)
         if "detect" in self.roles:
             engine = Engine(self.client, load_all(), settings=self.settings)
-            self._consumer("detect", DetectionWorker(self.client, engine).handle)
+            worker = DetectionWorker(self.client, engine)
+            self._consumer("detect", worker.handle)
+            # A batch at a time: its signals are folded per alert before they are written.
+            self.consumers["detect"].batch_handler = worker.handle_batch
+            self.consumers["detect"].batch = DETECT_BATCH
         if "notify" in self.roles:
             if web is not None:
                 from socbot.bot.notifier import SlackNotifier

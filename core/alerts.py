@@ -15,12 +15,15 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from socbot.core import keys
 from socbot.core.streams import decode, decode_fields, texts
+
+if TYPE_CHECKING:
+    from socbot.core.grouping import AlertWriter
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 STATUSES = ("open", "acknowledged", "resolved", "false_positive")
@@ -46,9 +49,11 @@ class Signal:
     timestamp: float
     dataset: str
     window_s: int = 3600
-    # Events this signal stands for when it opens an alert (a threshold rule's window count);
-    # a signal that updates an open alert adds one, since its earlier events are counted.
+    # Events this signal stands for when it opens an alert (a threshold rule's crossing: its
+    # window's events), and the events it adds to an open alert it updates (one, except for a
+    # threshold crossing that also brings earlier events of its window no signal counted).
     count: int = 1
+    adds: int = 1
     mitre: list[str] = field(default_factory=list)
     runbook: str = ""
     context: dict[str, Any] = field(default_factory=dict)
@@ -95,50 +100,6 @@ class Alert:
         return asdict(self)
 
 
-_JSON_FIELDS = ("entity", "mitre", "context", "playbooks")
-_FLOAT_FIELDS = ("first_seen", "last_seen", "status_at")
-
-# KEYS: dedup key, new alert key, new alert's signal set, open-alert index
-# ARGV: signal id, new alert id, signal time, window, count, event id, recent-events cap,
-#       severity rank, severity, title, context (JSON), then the new alert's field pairs
-_RECORD_SIGNAL = f"local alert_prefix = {keys.lua_string(keys.ALERT_PREFIX)}" + """
-local existing = redis.call('GET', KEYS[1])
-local ts = tonumber(ARGV[3])
-local window = tonumber(ARGV[4])
-if existing then
-  local akey = alert_prefix .. existing
-  local last = tonumber(redis.call('HGET', akey, 'last_seen'))
-  local status = redis.call('HGET', akey, 'status')
-  if last and (status == 'open' or status == 'acknowledged') and ts - last <= window then
-    if redis.call('SADD', akey .. ':signals', ARGV[1]) == 0 then
-      return {existing, 'duplicate'}
-    end
-    redis.call('HINCRBY', akey, 'count', 1)
-    if ts > last then redis.call('HSET', akey, 'last_seen', ARGV[3]) end
-    local first = tonumber(redis.call('HGET', akey, 'first_seen'))
-    if ts < first then redis.call('HSET', akey, 'first_seen', ARGV[3]) end
-    redis.call('LPUSH', akey .. ':events', ARGV[6])
-    redis.call('LTRIM', akey .. ':events', 0, tonumber(ARGV[7]) - 1)
-    redis.call('EXPIRE', KEYS[1], window * 2 + 86400)
-    -- A more severe signal raises the alert and brings its own title and context:
-    -- an SSH port opened after an HTTPS one makes the alert about SSH.
-    local rank = tonumber(redis.call('HGET', akey, 'severity_rank') or '0')
-    if tonumber(ARGV[8]) > rank then
-      redis.call('HSET', akey, 'severity_rank', ARGV[8], 'severity', ARGV[9],
-                 'title', ARGV[10], 'context', ARGV[11])
-    end
-    return {existing, 'updated'}
-  end
-end
-for i = 12, #ARGV, 2 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-end
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('LPUSH', KEYS[2] .. ':events', ARGV[6])
-redis.call('SET', KEYS[1], ARGV[2], 'EX', window * 2 + 86400)
-redis.call('ZADD', KEYS[4], ts, ARGV[2])
-return {ARGV[2], 'new'}
-"""
 
 # KEYS: alert key, open-alert index. ARGV: new status, user, time, reason, allowed from...
 _TRANSITION = f"local alert_prefix = {keys.lua_string(keys.ALERT_PREFIX)}" + """
@@ -170,43 +131,24 @@ class AlertStore:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._record = client.register_script(_RECORD_SIGNAL)
+        self._writer: AlertWriter | None = None
         self._transition = client.register_script(_TRANSITION)
 
     key = staticmethod(keys.alert)
 
     def record(self, signal: Signal) -> tuple[str, str]:
-        """Group ``signal`` into an alert; return ``(alert_id, "new"|"updated"|"duplicate")``."""
-        alert_id = new_alert_id()
-        now = time.time()
-        values: dict[str, Any] = {
-            "id": alert_id, "rule_id": signal.rule_id, "title": signal.title,
-            "severity": signal.severity, "dedup_key": signal.dedup_key,
-            "dataset": signal.dataset, "status": "open", "count": signal.count,
-            "first_seen": signal.timestamp, "last_seen": signal.timestamp,
-            "runbook": signal.runbook, "created_at": now,
-            "entity": signal.entity, "mitre": signal.mitre, "context": signal.context,
-            "playbooks": signal.playbooks, "severity_rank": SEVERITIES.index(signal.severity),
-        }
-        flat: list[Any] = []
-        for name, value in values.items():
-            flat += [name, json.dumps(value) if name in _JSON_FIELDS else value]
-        dedup = keys.dedup(signal.rule_id, signal.dedup_key)
-        akey = self.key(alert_id)
-        event_id = signal.event_ids[-1] if signal.event_ids else ""
-        result = self._record(
-            keys=[dedup, akey, keys.alert_signals(alert_id), self.OPEN_INDEX],
-            args=[signal.id, alert_id, signal.timestamp, signal.window_s, signal.count,
-                  event_id, RECENT_EVENT_IDS, SEVERITIES.index(signal.severity),
-                  signal.severity, signal.title, json.dumps(signal.context), *flat],
-        )
-        found, outcome = (decode(part) for part in result)
-        if outcome == "new":
-            pipe = self.client.pipeline(transaction=False)
-            for key in (akey, keys.alert_signals(alert_id), keys.alert_events(alert_id)):
-                pipe.expire(key, ALERT_TTL_S)
-            pipe.execute()
-        return found, outcome
+        """Group ``signal`` into an alert; return ``(alert_id, "new"|"updated"|"duplicate")``.
+
+        One signal on its own, with no mutes and nothing announced; the detection stage folds
+        a batch's signals first (:mod:`socbot.core.grouping`).
+        """
+        from socbot.core.grouping import AlertWriter, fold
+
+        if self._writer is None:
+            self._writer = AlertWriter(self.client, announce=False, mutes=False)
+        [recorded] = self._writer.write(fold([signal]))
+        outcome = "updated" if recorded.outcome == "severity" else recorded.outcome
+        return recorded.alert_id, outcome
 
     def get(self, alert_id: str) -> Alert | None:
         """Load an alert, or None if there is no such alert."""

@@ -37,7 +37,8 @@ import redis
 from socbot.core.keys import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS
 
 __all__ = ["ACTIONS", "ALERTS", "AUDIT", "DEAD_LETTERS", "EVENTS", "Consumer", "ConsumerStats",
-           "Fields", "Handler", "Producer", "consumer_name", "decode", "decode_fields",
+           "BatchHandler", "Fields", "Handler", "Producer", "consumer_name", "decode",
+           "decode_fields",
            "ensure_group", "entries", "read_reply", "texts"]
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ Handler = Callable[[str, Fields], None]
 Reply = bytes | str | int | float
 RawFields = Mapping[bytes | str, bytes | str]
 RawEntry = tuple[bytes | str | None, RawFields | None]
+# Handles a batch of entries at once; returns the error of each entry that failed (the others
+# succeeded). Raising fails the whole batch.
+BatchHandler = Callable[[list[tuple[str, Fields]]], Mapping[str, Exception]]
 
 
 def consumer_name(role: str) -> str:
@@ -157,6 +161,10 @@ class Consumer:
     ``min_idle_ms`` is how long an entry may stay pending (its consumer silent) before another
     consumer reclaims it; ``max_deliveries`` how often one entry may be tried before it is
     moved to :data:`DEAD_LETTERS`.
+
+    ``batch_handler``, when given, takes every entry of a read at once (the detection stage
+    folds a batch's signals before writing them); the entries it does not report as failed are
+    acknowledged together. ``handler`` is then unused.
     """
 
     client: redis.Redis
@@ -172,6 +180,7 @@ class Consumer:
     # Called after every step that handled entries: lets a handler that coalesces work
     # (the notifier's message updates) flush once per batch instead of once per entry.
     after_batch: Callable[[], None] | None = None
+    batch_handler: BatchHandler | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
     def __post_init__(self) -> None:
@@ -203,8 +212,7 @@ class Consumer:
             self.group, self.name, {self.stream: ">"}, count=self.batch, block=block or None
         )
         for _stream, batch in read_reply(reply):
-            for entry_id, fields in batch:
-                done += self._handle(entry_id, fields, deliveries=1)
+            done += self._handle_all([(entry_id, fields, 1) for entry_id, fields in batch])
         if done and self.after_batch is not None:
             self.after_batch()
         return done
@@ -220,14 +228,15 @@ class Consumer:
             next_start, claimed = decode(reply[0]), reply[1]
             # Entries trimmed away while pending come back as None (Redis 6.2) or are
             # listed in reply[2] (Redis 7): acknowledge them, there is nothing to do.
+            batch = []
             for entry_id, raw in claimed:
                 if raw is None:
                     self.client.xack(self.stream, self.group, entry_id)
                     continue
                 entry_id = decode(entry_id)
-                deliveries = self._deliveries(entry_id)
+                batch.append((entry_id, decode_fields(raw), self._deliveries(entry_id)))
                 self.stats.reclaimed += 1
-                done += self._handle(entry_id, decode_fields(raw), deliveries=deliveries)
+            done += self._handle_all(batch)
             if next_start == "0-0":
                 return done
             start = next_start
@@ -238,6 +247,37 @@ class Consumer:
         )
         return int(pending[0]["times_delivered"]) if pending else 1
 
+    def _handle_all(self, batch: list[tuple[str, Fields, int]]) -> int:
+        if self.batch_handler is None:
+            return sum(self._handle(*item) for item in batch)
+        done = 0
+        live: list[tuple[str, Fields, int]] = []
+        for entry_id, fields, deliveries in batch:
+            if deliveries > self.max_deliveries:
+                self._dead_letter(entry_id, fields,
+                                  f"delivered {deliveries - 1} times without success")
+                done += 1
+            else:
+                live.append((entry_id, fields, deliveries))
+        if not live:
+            return done
+        try:
+            failures = dict(self.batch_handler([(e, f) for e, f, _ in live]))
+        except Exception as exc:  # the handler's failure must not stop the stage
+            log.exception("%s/%s: a batch of %d entries failed", self.stream, self.group,
+                          len(live))
+            failures = {entry_id: exc for entry_id, _, _ in live}
+        handled = [entry_id for entry_id, _, _ in live if entry_id not in failures]
+        if handled:
+            self.client.xack(self.stream, self.group, *handled)
+            self.stats.handled += len(handled)
+        for entry_id, fields, deliveries in live:
+            if entry_id in failures:
+                log.error("%s/%s: entry %s failed (try %d of %d): %s", self.stream, self.group,
+                          entry_id, deliveries, self.max_deliveries, failures[entry_id])
+                done += self._failed(entry_id, fields, deliveries, failures[entry_id])
+        return done + len(handled)
+
     def _handle(self, entry_id: str, fields: Fields, deliveries: int) -> int:
         if deliveries > self.max_deliveries:
             self._dead_letter(entry_id, fields, f"delivered {deliveries - 1} times without success")
@@ -245,16 +285,20 @@ class Consumer:
         try:
             self.handler(entry_id, fields)
         except Exception as exc:  # the handler's failure must not stop the stage
-            self.stats.failed += 1
             log.exception("%s/%s: entry %s failed (try %d of %d)", self.stream, self.group,
                           entry_id, deliveries, self.max_deliveries)
-            if deliveries >= self.max_deliveries:
-                self._dead_letter(entry_id, fields, f"{type(exc).__name__}: {exc}")
-                return 1
-            return 0
+            return self._failed(entry_id, fields, deliveries, exc)
         self.client.xack(self.stream, self.group, entry_id)
         self.stats.handled += 1
         return 1
+
+    def _failed(self, entry_id: str, fields: Fields, deliveries: int, exc: Exception) -> int:
+        """Count a failed try; dead-letter the entry at its last try (1), else leave it (0)."""
+        self.stats.failed += 1
+        if deliveries >= self.max_deliveries:
+            self._dead_letter(entry_id, fields, f"{type(exc).__name__}: {exc}")
+            return 1
+        return 0
 
     def _dead_letter(self, entry_id: str, fields: Fields, error: str) -> None:
         record = _entry(fields)

@@ -17,13 +17,13 @@ entity-risk insight): a signal becomes an event ``{"event.dataset": "signal", "e
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 import redis
 
 from socbot.core.alerts import SEVERITIES, Signal
@@ -197,10 +197,10 @@ class Engine:
                 pending.append(_Pending(index, rule, kind, event, match, key, planned))
 
     def _finish(self, pending: list[_Pending], out: list[list[Signal]]) -> None:
-        payload = json.dumps([item.planned.op for item in pending], separators=(",", ":"))
+        payload = orjson.dumps([item.planned.op for item in pending])
         if self._state is None:
             self._state = self.client.register_script(kinds.script())
-        results = self._state(args=[payload])
+        results = orjson.loads(self._state(args=[payload]))
         for item, result in zip(pending, results, strict=True):
             try:
                 state = item.kind.decode(result, item.planned)
@@ -250,9 +250,9 @@ class Engine:
         }
         context: dict[str, Any] = {name: event[name] for name in CONTEXT_FIELDS if name in event}
         context.update(match.context)
-        count = 1
+        count = adds = 1
         if state is not None and spec is not None:
-            count = spec.annotate(state, context)
+            count, adds = spec.annotate(state, context), state.adds
         severity = match.severity or rule.severity
         if severity not in SEVERITIES:
             log.error("rule %s gave unknown severity %r; using %s", rule.id, severity,
@@ -263,7 +263,7 @@ class Engine:
             severity=severity, dedup_key=dedup, entity=entity,
             event_ids=[event_id], timestamp=_epoch(event),
             dataset=str(event.get("event.dataset", "")), window_s=rule.dedup_window_s,
-            count=count, mitre=list(rule.mitre), runbook=rule.runbook, context=context,
+            count=count, adds=adds, mitre=list(rule.mitre), runbook=rule.runbook, context=context,
             playbooks=list(match.playbooks if match.playbooks is not None else rule.playbooks),
         )
 

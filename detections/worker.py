@@ -1,69 +1,70 @@
 """The detection stage: ``soc:events`` (group ``detect``) -> engine -> alerts -> ``soc:alerts``.
 
-Mutes are honoured here: a signal whose rule is muted for its entity (or for every entity) is
-counted (:meth:`core.mutes.MuteStore.count_muted`) and never becomes or updates an alert.
+A batch of entries is handled at once (:meth:`DetectionWorker.handle_batch`, the consumer's
+batch handler): the engine evaluates its events (stateful rules in one round trip), the signals
+are folded per alert (:func:`socbot.core.grouping.fold`) and every alert is written once, with
+the batch's news on ``soc:alerts``, in one more round trip (:class:`AlertWriter`).
+
+Idempotent by event id: window counts use the event id as member and an alert counts a signal
+(rule and event id) once, so a redelivered batch changes nothing. Mutes are honoured in the
+same write: a group whose rule is muted for its entity (or for every entity) is counted
+(``soc:mutes:counts``) and never becomes or updates an alert.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 
 import redis
 
 from socbot.core import metrics
-from socbot.core.alerts import AlertStore, Signal
-from socbot.core.events import EventError, loads, validate
-from socbot.core.mutes import MuteStore
-from socbot.core.streams import ALERTS, Fields, Producer
+from socbot.core.alerts import Signal
+from socbot.core.events import Event, EventError, loads, validate
+from socbot.core.grouping import AlertWriter, Recorded, fold
+from socbot.core.streams import Fields
 from socbot.detections.engine import Engine
 
 log = logging.getLogger(__name__)
 
+# Entries read at once by the detect consumer: enough for a storm's signals to fold well.
+BATCH = 500
+
 
 class DetectionWorker:
-    """Consumer handler: evaluate one event and group its signals into alerts.
+    """Consumer handler: evaluate a batch of events and group their signals into alerts."""
 
-    Idempotent by event id: window counts use the event id as member and the alert store
-    counts a signal once, so a redelivered event changes nothing.
-    ``on_signal(signal, alert_id, outcome)`` sees every signal; a muted one has alert id ``""``
-    and outcome ``"muted"``.
-    """
-
-    def __init__(self, client: redis.Redis, engine: Engine,
-                 on_signal: Callable[[Signal, str, str], None] | None = None) -> None:
+    def __init__(self, client: redis.Redis, engine: Engine) -> None:
         self.engine = engine
-        self.alerts = AlertStore(client)
-        self.mutes = MuteStore(client)
-        self.producer = Producer(client, maxlen=100_000)
-        self.on_signal = on_signal
+        self.writer = AlertWriter(client)
+
+    def handle_batch(self, entries: Sequence[tuple[str, Fields]]) -> dict[str, Exception]:
+        """Handle ``soc:events`` entries (field ``e``: the serialized event) together; the
+        error of each entry that holds no valid event (the consumer retries, then dead-letters
+        it). A Redis failure raises: nothing of the batch is acknowledged."""
+        failures: dict[str, Exception] = {}
+        events: list[Event] = []
+        for entry_id, fields in entries:
+            try:
+                events.append(validate(loads(fields["e"])))
+            except (KeyError, ValueError, EventError) as exc:
+                # Malformed entries cannot succeed on a retry: fail loudly so that the
+                # consumer moves them to the dead-letter stream after its retries.
+                failures[entry_id] = EventError(f"entry {entry_id} holds no valid event: {exc}")
+        if events:
+            self.record([s for found in self.engine.evaluate_batch(events) for s in found])
+        return failures
 
     def handle(self, entry_id: str, fields: Fields) -> None:
-        """Handle one ``soc:events`` entry (field ``e``: the serialized event)."""
-        try:
-            event = validate(loads(fields["e"]))
-        except (KeyError, ValueError, EventError) as exc:
-            # Malformed entries cannot succeed on a retry: fail loudly so that the consumer
-            # moves them to the dead-letter stream after its retries.
-            raise EventError(f"entry {entry_id} holds no valid event: {exc}") from exc
-        for signal in self.engine.evaluate(event):
-            self.deliver(signal)
+        """Handle one entry on its own."""
+        failures = self.handle_batch([(entry_id, fields)])
+        if failures:
+            raise failures[entry_id]
 
-    def deliver(self, signal: Signal) -> tuple[str, str]:
-        """Group one signal into an alert unless a mute silences it."""
-        entity = str(signal.entity.get("value", ""))
-        mute = self.mutes.is_muted(signal.rule_id, entity)
-        if mute is None and signal.dedup_key != entity:
-            mute = self.mutes.is_muted(signal.rule_id, signal.dedup_key)
-        if mute is not None:
-            self.mutes.count_muted(signal.rule_id, mute.entity)
-            if self.on_signal is not None:
-                self.on_signal(signal, "", "muted")
-            return "", "muted"
-        alert_id, outcome = self.alerts.record(signal)
-        if self.on_signal is not None:
-            self.on_signal(signal, alert_id, outcome)
-        if outcome != "duplicate":
-            self.producer.add(ALERTS, {"alert_id": alert_id, "kind": outcome})
-            metrics.alert(signal.severity, outcome)
-        return alert_id, outcome
+    def record(self, signals: Sequence[Signal]) -> list[Recorded]:
+        """Fold ``signals`` per alert and write them in one round trip."""
+        recorded = self.writer.write(fold(signals))
+        for item in recorded:
+            if item.outcome in ("new", "severity", "updated"):
+                metrics.alert(item.group.signals[item.group.top].severity, item.outcome)
+        return recorded

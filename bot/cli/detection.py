@@ -39,10 +39,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "Markdown table")
 
 
+BATCH = 500  # events evaluated, and their signals written, at a time
+
+
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files."""
     from socbot.collectors.files import read_events
-    from socbot.core.alerts import AlertStore
+    from socbot.core.alerts import AlertStore, Signal
+    from socbot.core.grouping import AlertWriter, fold
     from socbot.core.progress import Progress
     from socbot.core.redisconn import discard, embedded
     from socbot.detections.engine import Engine
@@ -61,21 +65,33 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
             print(f"socbot replay: {exc}", file=sys.stderr)
             discard(client)
             return 2
-        store = AlertStore(client)
+        store, writer = AlertStore(client), AlertWriter(client, announce=False, mutes=False)
         alert_ids: list[str] = []
         result = read_events(args.source, [Path(p) for p in args.paths])
         progress = Progress("replay", total_bytes=result.total_bytes)
         signals = 0
-        for _, found in engine.evaluate_all(result):
-            for sig in found:
-                signals += 1
-                alert_id, outcome = store.record(sig)
-                if outcome == "new":
-                    alert_ids.append(alert_id)
-                if args.format == "jsonl":
-                    out.write(json.dumps({"type": "signal", "alert_id": alert_id,
+        pending: list[Signal] = []
+
+        def write() -> None:
+            # The signals of a batch of events, folded per alert as the detect stage does.
+            alert_of: dict[int, str] = {}
+            for recorded in writer.write(fold(pending)):
+                if recorded.outcome == "new":
+                    alert_ids.append(recorded.alert_id)
+                alert_of.update((id(sig), recorded.alert_id) for sig in recorded.group.signals)
+            if args.format == "jsonl":
+                for sig in pending:
+                    out.write(json.dumps({"type": "signal", "alert_id": alert_of[id(sig)],
                                           **sig.to_dict()}, default=str) + "\n")
-            progress.update(result.bytes_read)
+            pending.clear()
+
+        for count, (_, found) in enumerate(engine.evaluate_all(result, batch=BATCH), 1):
+            signals += len(found)
+            pending += found
+            if count % BATCH == 0:
+                write()
+                progress.update(result.bytes_read)
+        write()
         progress.done()
         alerts = [a for a in map(store.get, alert_ids) if a is not None]
         if args.format == "slack":

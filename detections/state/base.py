@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from socbot.core import keys
+
 if TYPE_CHECKING:
     from socbot.core.config import DetectionSettings
     from socbot.core.events import Event
@@ -45,13 +47,16 @@ class State:
     (Sequence), total risk score (Risk). ``new``: FirstSeen's verdict. ``records``: the
     remembered context of the other events (Sequence's A events, Join's other side, Recent's
     earlier events, Risk's contributing signals), oldest first, each with ``"@t"`` (epoch).
-    ``key``: the state key (``Match.key`` or the ``by`` field's value).
+    ``key``: the state key (``Match.key`` or the ``by`` field's value). ``adds``: the events
+    the signal adds to an alert it updates (Threshold: itself and the earlier events of its
+    window that no other signal counted).
     """
 
     count: int = 0
     new: bool = False
     records: tuple[Mapping[str, Any], ...] = ()
     key: str = ""
+    adds: int = 1
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class StateKind:
 
 def state_key(rule_id: str, key: str, part: str) -> str:
     """The Redis key of one rule's state of one kind for one key."""
-    return f"soc:st:{rule_id}:{key}:{part}"
+    return keys.rule_state(rule_id, key, part)
 
 
 def as_int(value: object) -> int:
@@ -138,6 +143,8 @@ def as_list(value: object) -> Sequence[object]:
     """A list of a script reply; TypeError when the reply has another shape."""
     if isinstance(value, list | tuple):
         return value
+    if value == {}:  # the script's JSON encoder writes an empty Lua table as {}
+        return []
     raise TypeError(f"expected a list in the state reply, got {value!r:.80}")
 
 

@@ -1,13 +1,25 @@
 -- Every stateful operation of one batch of events, run in order in one call (one round trip,
 -- one command to encode and one reply to parse, however many rules matched). ARGV[1] is a JSON
--- list of operations, each {code, key, ...}; the reply has one entry per operation, the answer
--- of the step registered for its code (ops.<code>, one per state kind).
+-- list of operations, each {code, key, ...}; the reply is a JSON list with one entry per
+-- operation, the answer of the step registered for its code (ops.<code>, one per state kind).
 -- Records are "<event id>\x1f<json context>" members scored by event time.
 local ops = {}
+-- Upkeep (dropping members older than the newest time seen minus a span, keeping the newest
+-- `keep`, the expiry) runs once per key at the end of the batch: reads in the batch never see
+-- what the upkeep drops, so doing it once equals doing it after every operation.
+local upkeep = {}
+local function later(key, t, span, ttl, keep)
+  local u = upkeep[key]
+  if u == nil then
+    upkeep[key] = {t, span, ttl, keep}
+  elseif t > u[1] then
+    u[1] = t
+  end
+end
+-- Steps a kind runs once at the end of the batch (after the upkeep).
+local finish = {}
 local function trim(key, t, within, keep)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (t - within * 2))
-  redis.call('ZREMRANGEBYRANK', key, 0, -keep - 1)
-  redis.call('EXPIRE', key, math.floor(within * 2 + 60))
+  later(key, t, within * 2, math.floor(within * 2 + 60), keep)
 end
 -- (the steps of every kind go here)
 local out = {}
@@ -18,4 +30,10 @@ for i, op in ipairs(cjson.decode(ARGV[1])) do
   end
   out[i] = step(op)
 end
-return out
+for key, u in pairs(upkeep) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (u[1] - u[2]))
+  if u[4] then redis.call('ZREMRANGEBYRANK', key, 0, -u[4] - 1) end
+  redis.call('EXPIRE', key, u[3])
+end
+for _, step in ipairs(finish) do step() end
+return cjson.encode(out)

@@ -1,10 +1,17 @@
-"""Threshold: ``count`` matching events for one key within ``window_s`` (a sliding count)."""
+"""Threshold: ``count`` matching events for one key within ``window_s`` (a sliding count).
+
+Exact when several workers share a storm: each event is counted by one signal only. The signal
+that crosses the threshold stands for itself and the window's earlier events (``State.adds``);
+every later event in a crossed window is a signal of its own, also when it arrives after the
+crossing (another worker's batch, or out of order). A redelivered event gets its first answer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from socbot.core.keys import rule_window
 from socbot.detections.state.base import Memo, Planned, State, StateKind, as_int, as_list
 from socbot.detections.state.registry import register
 
@@ -37,12 +44,13 @@ class Threshold(StateKind):
         # A weighted match is counted as that many members (event_id, event_id#2, ...), so a
         # redelivery still adds nothing.
         weight = max(1, min(match.weight or 1, WEIGHT_MAX))
-        return Planned(["T", f"soc:win:{rule_id}:{key}", event_id, ts, self.window_s, weight])
+        return Planned(["T", rule_window(rule_id, key), event_id, ts, self.window_s, weight,
+                        self.count])
 
     def decode(self, reply: object, planned: Planned) -> State | None:
-        count = as_int(as_list(reply)[0])
-        return State(count=count) if count >= self.count else None
+        count, stands = (as_int(part) for part in as_list(reply)[:2])
+        return State(count=count, adds=stands) if stands > 0 else None
 
     def annotate(self, state: State, context: dict[str, Any]) -> int:
         context["window"] = f"{state.count} in {self.window_s}s"
-        return state.count
+        return state.adds

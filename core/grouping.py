@@ -1,0 +1,155 @@
+"""Signals folded per alert before they are written: one write per alert per batch.
+
+:func:`fold` groups a batch's signals by rule and dedup key (a gap longer than the rule's window
+starts a new group, as it would start a new alert): count, first and last seen, the events, the
+most severe signal. :meth:`AlertWriter.write` records every group of a batch in one script call
+(one round trip): mutes, alert creation or update, and what the notifier must know.
+
+The alert stays exact: each signal's id joins the alert's signal set and only a signal new to
+the set adds to the count, so a batch delivered twice (a worker that died before acknowledging
+it) adds nothing, however its entries are regrouped.
+
+Only news goes on ``soc:alerts``: ``new`` (an alert opened) and ``severity`` (a more severe
+signal raised it). An alert whose count merely grew is marked in the notifier's dirty set
+(:data:`DIRTY`), the coalesced path that edits the message at Slack's pace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis
+
+from socbot.core import keys
+from socbot.core.alerts import ALERT_TTL_S, RECENT_EVENT_IDS, SEVERITIES, Signal, new_alert_id
+from socbot.core.mutes import ANY
+
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+ALERTS_MAXLEN = 100_000
+_JSON_FIELDS = ("entity", "mitre", "context", "playbooks")
+
+
+@dataclass
+class AlertGroup:
+    """The signals of one batch that belong to one alert, in the order they came."""
+
+    signals: list[Signal] = field(default_factory=list)
+    top: int = 0  # index of the first signal of the highest severity
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+    @property
+    def first(self) -> Signal:
+        """The signal that opens the alert if there is none yet."""
+        return self.signals[0]
+
+    def add(self, signal: Signal) -> None:
+        if not self.signals:
+            self.first_seen = self.last_seen = signal.timestamp
+        elif SEVERITY_RANK[signal.severity] > SEVERITY_RANK[self.signals[self.top].severity]:
+            self.top = len(self.signals)
+        self.signals.append(signal)
+        self.first_seen = min(self.first_seen, signal.timestamp)
+        self.last_seen = max(self.last_seen, signal.timestamp)
+
+
+def fold(signals: Iterable[Signal]) -> list[AlertGroup]:
+    """Group signals by rule and dedup key, in order; a gap longer than the rule's window
+    (after the latest signal so far) starts a new group."""
+    open_groups: dict[tuple[str, str], AlertGroup] = {}
+    groups: list[AlertGroup] = []
+    for signal in signals:
+        key = (signal.rule_id, signal.dedup_key)
+        group = open_groups.get(key)
+        if group is None or signal.timestamp - group.last_seen > signal.window_s:
+            group = open_groups[key] = AlertGroup()
+            groups.append(group)
+        group.add(signal)
+    return groups
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of one group: its alert and the outcome."""
+
+    group: AlertGroup
+    alert_id: str
+    outcome: str  # new, severity (raised), updated, duplicate or muted
+
+
+class AlertWriter:
+    """Record groups of signals as alerts, a batch per script call.
+
+    ``announce``: write ``new``/``severity`` entries to ``soc:alerts`` and dirty marks for the
+    notifier (what the detection stage does); without it only the alerts change. ``mutes``:
+    leave out (and count) groups whose rule is muted for their entity or dedup key.
+    """
+
+    def __init__(self, client: redis.Redis, *, announce: bool = True, mutes: bool = True) -> None:
+        self.client = client
+        self.announce = announce
+        self.mutes = mutes
+        source = (resources.files("socbot.core") / "record_alerts.lua").read_text("utf-8")
+        self._script = client.register_script(source)
+
+    def write(self, groups: Sequence[AlertGroup], now: float | None = None) -> list[Recorded]:
+        """Record ``groups`` in one round trip; the outcome of each, in order."""
+        if not groups:
+            return []
+        now = time.time() if now is None else now
+        payload = {"prefix": keys.ALERT_PREFIX, "now": now, "ttl": ALERT_TTL_S,
+                   "recent": RECENT_EVENT_IDS, "maxlen": ALERTS_MAXLEN, "announce": self.announce,
+                   "groups": [self._group(g, now) for g in groups]}
+        reply = self._script(keys=[keys.OPEN_ALERTS, keys.ALERTS, keys.NOTIFY_DIRTY,
+                                   keys.MUTE_COUNTS], args=[orjson.dumps(payload)])
+        results = orjson.loads(reply)
+        return [Recorded(g, str(alert_id), str(outcome))
+                for g, (alert_id, outcome) in zip(groups, results, strict=True)]
+
+    def _group(self, group: AlertGroup, now: float) -> dict[str, Any]:
+        first, top = group.first, group.signals[group.top]
+        alert_id = new_alert_id()
+        values: dict[str, Any] = {
+            "id": alert_id, "rule_id": first.rule_id, "title": first.title,
+            "severity": first.severity, "dedup_key": first.dedup_key,
+            "dataset": first.dataset, "status": "open", "count": first.count,
+            "first_seen": group.first_seen, "last_seen": group.last_seen,
+            "runbook": first.runbook, "created_at": now,
+            "severity_rank": SEVERITY_RANK[first.severity],
+        }
+        fields: list[Any] = []
+        for name, value in values.items():
+            fields += [name, value]
+        for name in _JSON_FIELDS:
+            fields += [name, orjson.dumps(getattr(first, name)).decode()]
+        out: dict[str, Any] = {
+            "rule": first.rule_id, "dedup": keys.dedup(first.rule_id, first.dedup_key),
+            "window": first.window_s, "ts": first.timestamp,
+            "first": group.first_seen, "last": group.last_seen,
+            "evs": [s.event_ids[-1] if s.event_ids else str(s.timestamp)
+                    for s in group.signals],
+            "count": first.count, "rank": SEVERITY_RANK[top.severity],
+            "severity": top.severity, "title": top.title,
+            "context": orjson.dumps(top.context, default=str).decode(),
+            "id": alert_id, "fields": fields, "mutes": self._mutes(first),
+        }
+        if any(s.adds != 1 for s in group.signals):
+            out["adds"] = [s.adds for s in group.signals]
+        return out
+
+    def _mutes(self, signal: Signal) -> list[list[str]]:
+        """The mute keys that silence this signal, in the order they are looked for, each with
+        the name its silenced signals are counted under (as ``MuteStore`` does)."""
+        if not self.mutes:
+            return []
+        entity = str(signal.entity.get("value", ""))
+        names = [entity, ANY]
+        if signal.dedup_key != entity:
+            names.append(signal.dedup_key)
+        return [[keys.mute(signal.rule_id, name), f"{signal.rule_id}:{name or ANY}"]
+                for name in names]

@@ -1,0 +1,167 @@
+"""The detect stage folds a batch's signals per alert: exact counts, news only, redelivery safe.
+
+Workers here are what ``socbot run --role detect`` runs: a :class:`DetectionWorker` whose
+``handle_batch`` a :class:`Consumer` calls with each batch it reads. To interleave two workers
+at the worst moments, a test runs a worker's two steps by hand: the engine's evaluation of its
+batch (state in Redis) and the write of its folded signals (alerts and ``soc:alerts``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+import redis
+
+from socbot.core.alerts import AlertStore, Signal
+from socbot.core.events import Event, dumps, loads
+from socbot.core.keys import NOTIFY_DIRTY
+from socbot.core.streams import ALERTS, EVENTS, Consumer, Producer
+from socbot.detections.engine import Engine
+from socbot.detections.rule import load_all
+from socbot.detections.worker import DetectionWorker
+
+RULE = "secure.ssh_brute_force"  # eight failures from one address within 120 s
+
+
+def failure(n: int, ip: str = "203.0.113.7") -> Event:
+    second = n // 10  # ten failures a second: every window holds the storm
+    return {
+        "@timestamp": f"2026-11-23T03:{second // 60 % 60:02d}:{second % 60:02d}Z",
+        "event.id": f"b-{ip}-{n}", "event.dataset": "secure", "event.action": "ssh_login",
+        "event.outcome": "failure", "source.ip": ip, "user.name": "root", "host.name": "web1",
+    }
+
+
+def worker(client: redis.Redis) -> DetectionWorker:
+    return DetectionWorker(client, Engine(client, load_all()))
+
+
+def evaluate(w: DetectionWorker, events: list[Event]) -> list[Signal]:
+    """A worker's first step: its batch through the engine (the state in Redis moves)."""
+    return [s for found in w.engine.evaluate_batch(events) for s in found]
+
+
+def counts(client: redis.Redis) -> dict[str, int]:
+    return {a.entity["value"]: a.count for a in AlertStore(client).open_alerts(1000)
+            if a.rule_id == RULE}
+
+
+def consumer(client: redis.Redis, w: DetectionWorker, name: str, **options: int) -> Consumer:
+    c = Consumer(client, EVENTS, "detect", name, w.handle, batch=500, block_ms=0, **options)
+    c.batch_handler = w.handle_batch
+    return c
+
+
+def drain(c: Consumer) -> None:
+    while c.step(block_ms=0):
+        pass
+
+
+def test_a_storm_is_one_alert_with_an_exact_count_and_one_entry(
+        redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(EVENTS, [{"e": dumps(failure(n))} for n in range(5000)])
+    drain(consumer(redis_client, worker(redis_client), "d-1"))
+
+    assert counts(redis_client) == {"203.0.113.7": 5000}
+    # Only news on soc:alerts: the alert opened; its growing count is a dirty mark for the
+    # notifier's coalesced updates, not 4,999 entries.
+    entries = [f for _, f in redis_client.xrange(ALERTS)]
+    [alert] = AlertStore(redis_client).open_alerts()
+    assert entries == [{b"alert_id": alert.id.encode(), b"kind": b"new"}]
+    assert int(redis_client.hget(NOTIFY_DIRTY, alert.id) or 0) > 0
+    assert alert.first_seen < alert.last_seen and len(alert.event_ids) == 20
+
+
+def test_a_worker_writing_late_does_not_count_an_event_twice(redis_client: redis.Redis) -> None:
+    a, b = worker(redis_client), worker(redis_client)
+    events = [failure(n) for n in range(16)]
+    # A's batch crosses the threshold; before A writes, B's batch crosses too (its window
+    # already holds A's events) and writes first. Counting each signal's window would give 17.
+    late = evaluate(a, events[:8])
+    b.record(evaluate(b, events[8:]))
+    a.record(late)
+    assert counts(redis_client) == {"203.0.113.7": 16}
+
+
+def test_an_event_behind_a_crossing_on_another_worker_is_counted(
+        redis_client: redis.Redis) -> None:
+    a, b = worker(redis_client), worker(redis_client)
+    events = [failure(n * 10) for n in range(10)]  # one a second
+    # B sees events 0-5, 7 and 8 (8 in its window: it crosses); A sees 6 only afterwards,
+    # when its own window holds 7: still part of the storm, and counted.
+    b.record(evaluate(b, events[:6] + events[7:9]))
+    a.record(evaluate(a, [events[6]]))
+    b.record(evaluate(b, [events[9]]))
+    assert counts(redis_client) == {"203.0.113.7": 10}
+
+
+def test_two_workers_interleaved_at_random_count_every_event_once(
+        redis_client: redis.Redis) -> None:
+    addresses = [f"198.51.100.{n}" for n in range(1, 6)]
+    for seed in range(5):
+        redis_client.flushdb()
+        rnd = random.Random(seed)
+        events = [failure(n, ip) for n in range(60) for ip in addresses]
+        workers = [worker(redis_client), worker(redis_client)]
+        # Batches of 1-30 events in stream order, each taken by either worker; a batch's
+        # write may wait while the other worker evaluates and writes its next batches.
+        waiting: list[tuple[DetectionWorker, list[Signal]]] = []
+        start = 0
+        while start < len(events):
+            size = rnd.randint(1, 30)
+            w = rnd.choice(workers)
+            waiting.append((w, evaluate(w, events[start:start + size])))
+            start += size
+            while waiting and rnd.random() < 0.5:
+                done = waiting.pop(rnd.randrange(len(waiting)))
+                done[0].record(done[1])
+        for w, signals in waiting:
+            w.record(signals)
+        assert counts(redis_client) == dict.fromkeys(addresses, 60), f"seed {seed}"
+        kinds = Counter(f[b"kind"] for _, f in redis_client.xrange(ALERTS))
+        assert kinds == {b"new": len(addresses)}, f"seed {seed}"
+
+
+def test_a_worker_that_dies_after_evaluating_loses_nothing(redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(EVENTS, [{"e": dumps(failure(n))} for n in range(300)])
+    live = consumer(redis_client, worker(redis_client), "d-live", min_idle_ms=100)
+    dead = worker(redis_client)
+    # The dead worker read 100 entries, moved the state in Redis, and died before writing.
+    taken = redis_client.xreadgroup("detect", "d-dead", {EVENTS: ">"}, count=100)
+    batch = [(i.decode(), {k.decode(): v.decode() for k, v in f.items()})
+             for i, f in taken[0][1]]
+    evaluate(dead, [loads(f["e"]) for _, f in batch])
+    time.sleep(0.15)  # idle for longer than min_idle_ms: the live worker reclaims them
+    drain(live)
+    assert live.stats.reclaimed == 100
+    assert counts(redis_client) == {"203.0.113.7": 300}
+    assert redis_client.xlen(ALERTS) == 1
+
+
+def test_a_batch_written_twice_adds_nothing(redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(EVENTS, [{"e": dumps(failure(n))} for n in range(300)])
+    live = consumer(redis_client, worker(redis_client), "d-live", min_idle_ms=100)
+    dead = worker(redis_client)
+    # The dead worker handled its batch completely and died before acknowledging it.
+    taken = redis_client.xreadgroup("detect", "d-dead", {EVENTS: ">"}, count=100)
+    dead.handle_batch([(i.decode(), {k.decode(): v.decode() for k, v in f.items()})
+                       for i, f in taken[0][1]])
+    assert counts(redis_client) == {"203.0.113.7": 100}
+    time.sleep(0.15)
+    drain(live)
+    assert live.stats.reclaimed == 100
+    assert counts(redis_client) == {"203.0.113.7": 300}
+    assert redis_client.xlen(ALERTS) == 1
+    assert redis_client.xinfo_groups(EVENTS)[0]["pending"] == 0
+
+
+def test_an_entry_without_a_valid_event_fails_alone(redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(EVENTS, [{"e": dumps(failure(n))} for n in range(10)]
+                                    + [{"e": "{not json"}])
+    c = consumer(redis_client, worker(redis_client), "d-1", max_deliveries=1)
+    drain(c)
+    assert counts(redis_client) == {"203.0.113.7": 10}
+    assert (c.stats.handled, c.stats.dead_lettered) == (10, 1)
+    assert redis_client.xlen("soc:dead") == 1
