@@ -21,6 +21,7 @@ from fake_slack import FakeSlack, block_action_body, signed_post, strings
 from slack_harness import APPROVER, MALLORY, RESPONDER, SECRET, Harness, eventually, harness
 
 from socbot.bot.rollup_blocks import ACK_ALL, MUTE_ALL, PICK
+from socbot.core import keys
 from socbot.core.alerts import Signal
 from socbot.core.streams import AUDIT
 
@@ -64,7 +65,7 @@ def rollup_id(bot: Harness) -> str:
 def click(bot: Harness, user: str, action_id: str, value: str, *,
           selected: str | None = None) -> None:
     rid = rollup_id(bot)
-    stored = bot.redis.hgetall(f"soc:rollup:{rid}")
+    stored = bot.redis.hgetall(keys.rollup(rid))
     body = block_action_body(user=user, action_id=action_id, value=value,
                              channel=stored[b"slack_channel"].decode(),
                              message_ts=stored[b"slack_ts"].decode(), block_id=f"rollup:{rid}",
@@ -84,7 +85,7 @@ def test_a_storm_is_one_message_listing_its_members_most_severe_first(bot: Harne
     assert "7 alerts of `secure.ssh_brute_force`" in text
     listed = [line.split("`")[1] for line in message["blocks"][2]["text"]["text"].split("\n")]
     assert listed[:2] == [critical, busiest] and sorted(listed[2:]) == sorted(ids)
-    assert bot.redis.hlen("soc:notify:dirty") == 0
+    assert bot.redis.hlen(keys.NOTIFY_DIRTY) == 0
     # Each member is still an alert of its own.
     answer = json.dumps(bot.command(RESPONDER, f"alert {ids[0]}"))
     assert "203.0.113.1" in answer
@@ -133,10 +134,14 @@ def test_acknowledge_all_acknowledges_every_open_member_once(bot: Harness) -> No
                            for a in ids))
     eventually(lambda: "Acknowledge all" not in json.dumps(rollup_of(bot)["blocks"]))
     assert "6 acknowledged" in json.dumps(rollup_of(bot)["blocks"])
-    rollup_ts = bot.redis.hget(f"soc:rollup:{rid}", "slack_ts").decode()  # type: ignore[union-attr]
-    thread = [c.params["text"] for c in bot.slack.calls("chat.postMessage")
-              if c.params.get("thread_ts") == rollup_ts]
-    assert thread == [f"Acknowledged 6 alert(s) by <@{RESPONDER}>"]
+    rollup_ts = bot.redis.hget(keys.rollup(rid), "slack_ts").decode()  # type: ignore[union-attr]
+
+    def thread() -> list[str]:
+        return [c.params["text"] for c in bot.slack.calls("chat.postMessage")
+                if c.params.get("thread_ts") == rollup_ts]
+
+    eventually(thread)  # the line follows the redraw
+    assert thread() == [f"Acknowledged 6 alert(s) by <@{RESPONDER}>"]
 
     click(bot, RESPONDER, ACK_ALL, rid)  # a replayed click
     assert "nothing changed" in bot.wait_ephemeral(RESPONDER)
@@ -167,7 +172,7 @@ def test_picking_a_member_gives_it_a_message_with_buttons_in_the_thread(bot: Har
     ids = [open_alert(bot, f"203.0.113.{n}") for n in range(1, 6)]
     bot.notifier.flush()
     rid = rollup_id(bot)
-    rollup_ts = bot.redis.hget(f"soc:rollup:{rid}", "slack_ts").decode()  # type: ignore[union-attr]
+    rollup_ts = bot.redis.hget(keys.rollup(rid), "slack_ts").decode()  # type: ignore[union-attr]
 
     click(bot, RESPONDER, PICK, "", selected=ids[2])
     eventually(lambda: bool(bot.alerts.get(ids[2]).slack_ts))  # type: ignore[union-attr]
@@ -184,7 +189,7 @@ def test_picking_a_member_gives_it_a_message_with_buttons_in_the_thread(bot: Har
     # Its own Acknowledge button works and the rollup shows it after the next pass.
     assert bot.click(RESPONDER, "alert_ack", ids[2]).status == 200
     eventually(lambda: bot.alerts.get(ids[2]).status == "acknowledged")  # type: ignore[union-attr]
-    eventually(lambda: bot.redis.hexists("soc:notify:dirty", rid))
+    eventually(lambda: bot.redis.hexists(keys.NOTIFY_DIRTY, rid))
     bot.notifier.flush()
     assert "1 acknowledged" in json.dumps(rollup_of(bot)["blocks"])
 
