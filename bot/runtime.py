@@ -84,7 +84,10 @@ class Runtime:
             verifier = Verifier(self.settings, web, self.client, alerts, mutes)
             escalator = Escalator(self.settings, web, self.client, alerts, verifier)
         if "detect" in self.roles:
-            engine = Engine(self.client, load_all(), settings=self.settings)
+            from socbot.detections.sigma import store as sigma_store
+
+            engine = Engine(self.client, {**load_all(), **sigma_store.load(self.client)},
+                            settings=self.settings)
             worker = DetectionWorker(self.client, engine)
             self._consumer("detect", worker.handle)
             # A batch at a time: its signals are folded per alert before they are written.

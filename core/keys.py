@@ -25,7 +25,8 @@ The recent-event store (``core/eventstore.py``)::
 Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (CloudTrail dedup),
 ``soc:spool:done:{name}:{epoch}`` (spool replay marks), ``soc:stats:parse`` (parse counts),
 ``soc:door:replay:{hash}`` (door webhook signatures seen).
-Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``. Enrichment:
+Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``; imported
+Sigma rules ``soc:sigma:rules``, ``soc:sigma:promoted``, ``soc:sigma:staged``. Enrichment:
 ``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
 ``soc:escalate:*``, ``soc:verify:*``, ``soc:slack:*`` (deliveries already handled),
 ``soc:rollup:*`` (storm rollups: the rollup, its members, each member's rollup, the rollup
@@ -145,6 +146,12 @@ def rule_state(rule_id: str, key: str, part: str) -> str:
 def rule_window(rule_id: str, key: str) -> str:
     """The sliding window (sorted set of event ids by time) of one rule for one group key."""
     return f"soc:win:{rule_id}:{key}"
+
+
+# --- imported Sigma rules -------------------------------------------------------------------
+SIGMA_RULES = "soc:sigma:rules"  # hash: socbot rule id -> the Sigma rule's YAML
+SIGMA_PROMOTED = "soc:sigma:promoted"  # set of imported rule ids that may raise alerts
+SIGMA_STAGED = "soc:sigma:staged"  # hash: rule id -> signals counted while staged
 
 
 # --- enrichment -----------------------------------------------------------------------------

@@ -146,6 +146,9 @@ class Rule:
     state: StateKind | None = None
     confirm: ConfirmFunction | None = None
     takes_context: bool = False
+    # "own" for socbot's rules; "sigma:<id>" for a rule imported from Sigma (staged until
+    # promoted: its signals are counted, not posted).
+    origin: str = "own"
 
     @property
     def state_key_field(self) -> str | None:

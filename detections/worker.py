@@ -8,7 +8,8 @@ the batch's news on ``soc:alerts``, in one more round trip (:class:`AlertWriter`
 Idempotent by event id: window counts use the event id as member and an alert counts a signal
 (rule and event id) once, so a redelivered batch changes nothing. Mutes are honoured in the
 same write: a group whose rule is muted for its entity (or for every entity) is counted
-(``soc:mutes:counts``) and never becomes or updates an alert.
+(``soc:mutes:counts``) and never becomes or updates an alert. Signals of an imported Sigma rule
+not yet promoted are counted (``soc:sigma:staged``) and go no further.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from socbot.core.events import Event, EventError, loads, validate
 from socbot.core.grouping import AlertWriter, Recorded, fold
 from socbot.core.streams import Fields
 from socbot.detections.engine import Engine
+from socbot.detections.sigma import store as sigma_store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class DetectionWorker:
 
     def __init__(self, client: redis.Redis, engine: Engine) -> None:
         self.engine = engine
+        self.client = client
         self.writer = AlertWriter(client)
 
     def handle_batch(self, entries: Sequence[tuple[str, Fields]]) -> dict[str, Exception]:
@@ -55,6 +58,17 @@ class DetectionWorker:
             self.record([s for found in self.engine.evaluate_batch(events) for s in found])
         return failures
 
+    def _unstaged(self, signals: Sequence[Signal]) -> Sequence[Signal]:
+        imported = [s for s in signals if str(s.context.get("rule.origin", "")).startswith(
+            "sigma:")]
+        if not imported:
+            return signals
+        staged = {s.rule_id for s in imported} - sigma_store.promoted(self.client)
+        for signal in imported:
+            if signal.rule_id in staged:
+                sigma_store.count_staged(self.client, signal.rule_id)
+        return [s for s in signals if s.rule_id not in staged]
+
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Handle one entry on its own."""
         failures = self.handle_batch([(entry_id, fields)])
@@ -62,7 +76,9 @@ class DetectionWorker:
             raise failures[entry_id]
 
     def record(self, signals: Sequence[Signal]) -> list[Recorded]:
-        """Fold ``signals`` per alert and write them in one round trip."""
+        """Fold ``signals`` per alert and write them in one round trip; signals of imported
+        Sigma rules not yet promoted are only counted (staged)."""
+        signals = self._unstaged(signals)
         recorded = self.writer.write(fold(signals))
         for item in recorded:
             if item.outcome in ("new", "severity", "updated"):

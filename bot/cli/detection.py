@@ -31,9 +31,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replay.add_argument("--format", choices=("jsonl", "slack"), default="jsonl",
                         help="jsonl: signals then alerts; slack: one chat.postMessage per "
                              "alert, one per storm rollup (default %(default)s)")
-    rules = commands.add_parser("rules", help="list the detection rules or run their tests")
+    rules = commands.add_parser(
+        "rules", help="list the detection rules, run their tests, import Sigma rules",
+        description="list: the rule pack (source, MITRE ids, state, origin); test: every "
+                    "rule's own cases; import-sigma PATH...: Sigma rules (YAML files or "
+                    "folders) compiled with pySigma and kept in Redis, staged (signals "
+                    "counted, no alert) until promote ID.")
     rules.set_defaults(handler=cmd_rules)
-    rules.add_argument("action", choices=("list", "test"))
+    rules.add_argument("action", choices=("list", "test", "import-sigma", "promote"))
+    rules.add_argument("targets", nargs="*", metavar="PATH_OR_ID",
+                       help="import-sigma: Sigma YAML files or folders; promote: rule ids")
+    rules.add_argument("--imported", action="store_true",
+                       help="list: include the Sigma rules imported into Redis")
     rules.add_argument("--format", choices=("table", "jsonl", "markdown"), default="table",
                        help="for list: a table, one JSON object per rule, or the README's "
                             "Markdown table")
@@ -130,19 +139,79 @@ def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
     """``socbot rules list`` and ``socbot rules test``."""
     from socbot.detections.rule import load_all
 
-    rules = load_all()
+    if args.action in ("import-sigma", "promote"):
+        return _sigma_command(args)
+    rules = dict(load_all())
     if args.action == "list":
-        list_rules(rules, settings, args.format, sys.stdout)
+        origins: dict[str, str] = {}
+        if args.imported:
+            from socbot.core.redisconn import connect
+            from socbot.detections.sigma import store
+
+            client = connect()
+            rules.update(store.load(client))
+            origins = store.origins(client)
+        list_rules(rules, settings, args.format, sys.stdout, origins)
         return 0
     return test_rules(rules, sys.stdout)
+
+
+def _sigma_files(targets: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for target in map(Path, targets):
+        files += sorted(p for p in target.rglob("*") if p.suffix in (".yml", ".yaml")) \
+            if target.is_dir() else [target]
+    return files
+
+
+def _sigma_command(args: argparse.Namespace) -> int:
+    """``socbot rules import-sigma PATH...`` and ``socbot rules promote ID...``."""
+    from socbot.core.redisconn import connect
+    from socbot.detections.sigma import store
+    from socbot.detections.sigma.compile import SigmaRefused
+
+    if not args.targets:
+        print(f"socbot rules {args.action}: give "
+              f"{'Sigma YAML files or folders' if args.action == 'import-sigma' else 'rule ids'}",
+              file=sys.stderr)
+        return 2
+    client = connect()
+    if args.action == "promote":
+        for rule_id in args.targets:
+            try:
+                store.promote(client, rule_id)
+            except ValueError as exc:
+                print(f"socbot rules promote: {exc}", file=sys.stderr)
+                return 1
+            print(f"promoted {rule_id}: its signals raise alerts from the next detect start")
+        return 0
+    imported = refused = 0
+    for path in _sigma_files(args.targets):
+        try:
+            rule = store.save(client, path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, SigmaRefused) as exc:
+            refused += 1
+            print(f"refused {path}: {exc}")
+            continue
+        except ImportError:
+            print("socbot rules import-sigma needs pySigma: pip install 'socbot[sigma]'",
+                  file=sys.stderr)
+            return 2
+        imported += 1
+        print(f"imported {rule.id} (staged): {rule.title}")
+    print(f"{imported} imported (staged until 'socbot rules promote ID'), {refused} refused",
+          file=sys.stderr)
+    return 0 if imported or not refused else 1
 
 
 def _state_text(rule: Any) -> str:
     return "-" if rule.state is None else str(rule.state.describe())
 
 
-def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextIO) -> None:
-    """Print the rules: id, severity (after overrides), datasets, state, MITRE, playbooks."""
+def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextIO,
+               states: dict[str, str] | None = None) -> None:
+    """Print the rules: id, severity (after overrides), datasets, state, MITRE, playbooks and
+    origin (``own``, or ``sigma:<id>`` with ``staged``/``promoted`` from ``states``)."""
     rows = []
     for rule_id in sorted(rules):
         rule = rules[rule_id]
@@ -152,7 +221,9 @@ def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextI
         rows.append({"id": rule_id, "severity": severity, "enabled": enabled,
                      "datasets": list(rule.datasets), "state": _state_text(rule),
                      "mitre": list(rule.mitre), "playbooks": list(rule.playbooks),
-                     "title": rule.title, "description": rule.description.split("\n")[0]})
+                     "title": rule.title, "description": rule.description.split("\n")[0],
+                     "origin": rule.origin + (f" ({states[rule_id]})" if states and rule_id
+                                              in states else "")})
     if style == "jsonl":
         for row in rows:
             out.write(json.dumps(row) + "\n")
@@ -166,12 +237,13 @@ def list_rules(rules: dict[str, Any], settings: Settings, style: str, out: TextI
                       f"{', '.join(row['mitre'])} |\n")
         return
     width = max(len(r["id"]) for r in rows)
-    out.write(f"{'id':<{width}}  {'severity':<8}  {'source':<10}  {'MITRE':<20}  state\n")
+    out.write(f"{'id':<{width}}  {'severity':<8}  {'source':<10}  {'MITRE':<20}  "
+              f"{'origin':<8}  state\n")
     for row in rows:
         off = "" if row["enabled"] else "  (disabled)"
         out.write(f"{row['id']:<{width}}  {row['severity']:<8}  "
                   f"{','.join(row['datasets']):<10}  {','.join(row['mitre']):<20}  "
-                  f"{row['state']}{off}\n")
+                  f"{row['origin']:<8}  {row['state']}{off}\n")
     out.write(f"{len(rows)} rules\n")
 
 
