@@ -210,9 +210,9 @@ class Engine:
                 continue
             if state is None:
                 continue
-            state = replace(state, key=item.key)
             match = item.match
             if item.rule.confirm is not None:
+                state = replace(state, key=item.key)
                 try:
                     confirmed = item.rule.confirm(match, state, self.context)
                 except Exception:

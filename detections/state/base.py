@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+import orjson
+
 from socbot.core import keys
 
 if TYPE_CHECKING:
@@ -155,7 +157,8 @@ def as_text(value: object) -> str:
 
 def record(event_id: str, context: Mapping[str, Any]) -> str:
     """A remembered event: ``<event id>\\x1f<context as JSON>`` (the member of a sorted set)."""
-    return event_id + SEP + json.dumps(dict(context), sort_keys=True, default=str)
+    return event_id + SEP + orjson.dumps(context, default=str,
+                                         option=orjson.OPT_SORT_KEYS).decode()
 
 
 def pairs(flat: object) -> list[tuple[object, float]]:

@@ -48,8 +48,9 @@ class Threshold(StateKind):
                         self.count])
 
     def decode(self, reply: object, planned: Planned) -> State | None:
-        count, stands = (as_int(part) for part in as_list(reply)[:2])
-        return State(count=count, adds=stands) if stands > 0 else None
+        found = as_list(reply)
+        stands = as_int(found[1])
+        return State(count=as_int(found[0]), adds=stands) if stands > 0 else None
 
     def annotate(self, state: State, context: dict[str, Any]) -> int:
         context["window"] = f"{state.count} in {self.window_s}s"
