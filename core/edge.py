@@ -13,9 +13,11 @@ time range         ``@timestamp`` before 1970 or more than :data:`MAX_FUTURE_S` 
                    refused (year 9999 would sit at the head of every time window)
 text               a lone surrogate (``"\\ud800"`` in JSON; no UTF-8 encoding exists) or a C0
                    control other than tab, newline and carriage return, or DEL: replaced by
-                   U+FFFD and the event tagged ``text_repaired``. Repaired, not refused: an
-                   attacker who writes the text (a user agent, a badge name) must not be able to
-                   keep their own event out of detection by adding one such character.
+                   U+FFFD and the event tagged ``text_repaired`` (a repaired ``event.id``
+                   gains ``#`` and a digest of the exact id, so two ids never merge).
+                   Repaired, not refused: an attacker who writes the text (a user agent, a
+                   badge name) must not be able to keep their own event out of detection by
+                   adding one such character.
 =================  ==========================================================================
 
 A refusal is an :class:`EdgeError` (a ``ValueError``) whose message says what was wrong; the
@@ -32,6 +34,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import json
 import re
@@ -134,6 +137,12 @@ def admit(event: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
     latest = _latest(now)
     if stamp > latest:
         raise EdgeError(f"time {stamp} is more than {MAX_FUTURE_S} s ahead of this clock")
+    ident = event.get("event.id")
+    if isinstance(ident, str) and _BAD_TEXT.search(ident):
+        # Repaired ids could collide ("\x00" and "\ud800" both become U+FFFD) and the later
+        # event would be taken for a duplicate: a digest of the exact id keeps them apart.
+        digest = hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=8)
+        event = {**event, "event.id": f"{_repair(ident)}#{digest.hexdigest()}"}
     checked, repaired = _walk(event)
     if repaired:
         tags = checked.get("tags")

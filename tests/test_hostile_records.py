@@ -366,3 +366,19 @@ def test_wifi_file_keeps_its_good_records_around_a_hostile_one(name: str,
     assert len(events) == expected
     for event in events:
         json.dumps(event, ensure_ascii=False).encode("utf-8")
+
+
+def test_ids_that_differ_only_in_repaired_characters_stay_apart(
+        redis_client: redis.Redis) -> None:
+    from socbot.collectors.cloudtrail import read_bytes
+
+    records = [{**good_record(0), "eventID": "id\x00"}, {**good_record(0), "eventID": "id\ud800"}]
+    items = list(read_bytes(json.dumps({"Records": records}).encode(), "x"))
+    stats = collect_cloudtrail_items(redis_client, items)
+    assert stats.sent == 2 and stats.duplicates == 0
+
+
+def collect_cloudtrail_items(client: redis.Redis, items: list[Any]) -> Any:
+    from socbot.collectors.pipeline import send_cloudtrail
+
+    return send_cloudtrail(client, items)

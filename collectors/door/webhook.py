@@ -162,6 +162,12 @@ class DoorServer(ThreadingHTTPServer):
         finally:
             self._release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets or vanishes mid-request is routine on the Internet: one debug
+        # line, not a traceback on stderr per connection.
+        log.debug("door webhook: connection from %s ended abruptly", client_address,
+                  exc_info=True)
+
     def _release(self) -> None:
         with self._open_lock:
             self._open -= 1
