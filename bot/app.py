@@ -30,7 +30,7 @@ from slack_bolt.logger.messages import (
 )
 from slack_sdk import WebClient
 
-from socbot.bot import blocks, rollup_blocks, views
+from socbot.bot import blocks, params, rollup_blocks, views
 from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup, mention, utc
 from socbot.bot.decisions import explain
@@ -49,6 +49,7 @@ from socbot.core.config import Secrets, Settings
 from socbot.core.eventstore import EventStore
 from socbot.core.mutes import MuteStore
 from socbot.enrichment.enricher import stored_labels
+from socbot.playbooks.base import PlaybookError
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     app.view(views.FALSE_POSITIVE_VIEW)(listeners.false_positive_submitted)
     app.action(re.compile(rf"{blocks.MUTE}_\d+"))(listeners.mute)
     app.action(blocks.REQUEST)(listeners.request_playbook)
+    app.view(params.PARAMS_VIEW)(listeners.params_submitted)
+    app.view(params.PREVIEW_VIEW)(listeners.preview_submitted)
     app.action(blocks.UNDO)(listeners.request_undo)
     app.action(blocks.APPROVE)(listeners.approve)
     app.action(blocks.DENY)(listeners.deny)
@@ -295,20 +298,83 @@ class Listeners:
             self.publish_home(body["user"]["id"])
 
     def request_playbook(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
-        """Run button: open an approval request in the alert's thread (nothing runs yet)."""
+        """Run button: open an approval request in the alert's thread (nothing runs yet); for
+        a playbook with parameters, first a modal to choose them and a preview."""
         ack()
-        user = body["user"]["id"]
         alert_id, _, name = str(action.get("value", "")).partition("|")
+        alert = self._requestable(body, alert_id, name)
+        if alert is None:
+            return
+        playbook = self.lookup(name)
+        if params.has_params(playbook):
+            channel, ts = self._where(alert, body)
+            origin = {"alert_id": alert.id, "playbook": name, "channel": channel, "ts": ts,
+                      "home": "1" if _from_home(body) else ""}
+            self.client.views_open(trigger_id=body["trigger_id"],
+                                   view=params.params_modal(playbook, alert, origin))
+            return
+        self._open_request(body, alert, name, {})
+
+    def params_submitted(self, ack: Ack, body: Body, view: dict[str, Any]) -> None:
+        """The parameters modal: check the choices, then show the preview in its place."""
+        origin = _metadata(view)
+        alert = self.alerts.get(str(origin.get("alert_id", "")))
+        name = str(origin.get("playbook", ""))
+        if alert is None or self._request_refusal(alert, name):
+            ack(response_action="update", view=views.closed_modal(
+                self._request_refusal(alert, name) or "This alert no longer exists."))
+            return
+        playbook = self.lookup(name)
+        try:
+            chosen = params.parse_submission(playbook, (view.get("state") or {}).get(
+                "values") or {}, self.settings)
+        except params.ParamError as exc:
+            ack(response_action="errors", errors={exc.block_id: str(exc)[:150]})
+            return
+        ack(response_action="update", view=params.preview_modal(playbook, alert, chosen, {
+            k: str(v) for k, v in origin.items() if k != "params"}))
+
+    def preview_submitted(self, ack: Ack, body: Body, view: dict[str, Any]) -> None:
+        """The preview's "Request approval": the request, with the chosen parameters."""
+        ack()
+        origin = _metadata(view)
+        chosen = origin.get("params")
+        name = str(origin.get("playbook", ""))
+        # The submission is a request of its own: everything is checked again.
+        where: Body = {"user": body["user"], "channel": {"id": origin.get("channel", "")},
+                       "container": {"message_ts": origin.get("ts", "")}}
+        if origin.get("home"):
+            where["container"] = {"type": "view"}
+        alert = self._requestable(where, str(origin.get("alert_id", "")), name)
+        if alert is None:
+            return
+        try:
+            self.lookup(name)(chosen if isinstance(chosen, dict) else {}, self.settings)
+        except (PlaybookError, ValueError) as exc:
+            self._tell(where, f"Those options are not valid ({escape(str(exc))}); nothing "
+                              "was requested.")
+            return
+        self._open_request(where, alert, name, dict(chosen or {}))
+
+    def _requestable(self, body: Body, alert_id: str, name: str) -> Alert | None:
+        """The alert, if ``name`` may be requested on it now; else say why (and audit)."""
+        user = body["user"]["id"]
         alert = self.alerts.get(alert_id)
         refusal = self._request_refusal(alert, name)
         if refusal or alert is None:
             audit(self.redis, who=user, what="request", alert_id=alert_id[:40],
                   result=f"refused:{name[:80]}")
             self._tell(body, refusal or "This alert no longer exists; nothing was requested.")
-            return
+            return None
+        return alert
+
+    def _open_request(self, body: Body, alert: Alert, name: str,
+                      chosen: dict[str, Any]) -> None:
+        user = body["user"]["id"]
         playbook = self.lookup(name)
         action_record = self.actions.create(
-            alert.id, name, user, approvals_required=int(playbook.approvals_required),
+            alert.id, name, user, params=chosen,
+            approvals_required=int(playbook.approvals_for(chosen)),
             expiry_s=self.settings.approvals.expire_minutes * 60)
         channel, ts = self._where(alert, body)
         posted = self.client.chat_postMessage(channel=channel, thread_ts=ts,
@@ -514,6 +580,15 @@ class Listeners:
         if action.slack_channel and action.slack_ts:
             self.client.chat_update(channel=action.slack_channel, ts=action.slack_ts,
                                     **blocks.approval_message(action, alert))
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """A modal's ``private_metadata`` (JSON this app wrote), or empty."""
+    try:
+        found = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _from_home(body: Body) -> bool:

@@ -258,10 +258,13 @@ def _alert_buttons(alert: Alert, actions: list[Action], lookup: PlaybookLookup |
         # A name that is not kebab-case cannot be a registered playbook: no button for it.
         if name in busy or not PLAYBOOK_NAME.fullmatch(name) or len(buttons) >= 25:
             continue
+        playbook = _lookup(lookup, name)
+        # A playbook with parameters opens a modal and a preview instead of a confirm dialog.
+        takes_params = bool(getattr(playbook, "schema", {}).get("properties"))
         buttons.append(ButtonElement(
             text=truncate(playbook_label(name), BUTTON_TEXT_MAX), action_id=REQUEST,
             value=f"{alert.id}|{name}", style="danger",
-            confirm=_request_confirm(alert, name, _lookup(lookup, name))))
+            confirm=None if takes_params else _request_confirm(alert, name, playbook)))
     return buttons
 
 

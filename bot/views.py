@@ -107,6 +107,13 @@ def _rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
+def closed_modal(text: str) -> dict[str, Any]:
+    """A modal that only says why nothing more can be done (``text``: mrkdwn, escaped)."""
+    return View(type="modal", title=PlainTextObject(text="Nothing to do"),
+                close=PlainTextObject(text="Close"),
+                blocks=[SectionBlock(text=_mrkdwn(text))]).to_dict()
+
+
 # --- false positive ------------------------------------------------------------------------
 
 def false_positive_modal(alert: Alert, origin: dict[str, str]) -> dict[str, Any]:

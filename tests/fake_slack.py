@@ -424,11 +424,13 @@ def _form_payload(payload: dict[str, Any], team: str, enterprise: str, user_team
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
-def view_submission_body(*, user: str, callback_id: str, values: dict[str, dict[str, str]],
+def view_submission_body(*, user: str, callback_id: str, values: dict[str, dict[str, Any]],
                          private_metadata: str = "") -> str:
     """The ``payload=`` form body of a ``view_submission``; ``values`` maps block id ->
-    action id -> the typed text."""
-    state = {block: {action: {"type": "plain_text_input", "value": text}
+    action id -> the typed text, or the element's state as Slack sends it (a dict such as
+    ``{"type": "static_select", "selected_option": {...}}``)."""
+    state = {block: {action: text if isinstance(text, dict) else
+                     {"type": "plain_text_input", "value": text}
                      for action, text in actions.items()}
              for block, actions in values.items()}
     payload = {

@@ -188,7 +188,7 @@ class Harness:
         assert reply.status == 200, reply
         return dict(json.loads(reply.body))
 
-    def submit(self, user: str, callback_id: str, values: dict[str, dict[str, str]],
+    def submit(self, user: str, callback_id: str, values: dict[str, dict[str, Any]],
                private_metadata: str) -> Reply:
         """Submit a modal."""
         return self.send(view_submission_body(

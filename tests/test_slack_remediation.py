@@ -4,6 +4,7 @@ Undo button makes a new request, approved like the run, that reverses it on AWS.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,21 +13,31 @@ import pytest
 import redis
 from fake_slack import FakeSlack, button_value, buttons
 from moto_server import ACCOUNT, REGION, MotoServer
-from slack_harness import APPROVER, MALLORY, RESPONDER, Harness, eventually, harness
+from playbook_env import instance
+from slack_harness import APPROVER, MALLORY, ONCALL, RESPONDER, Harness, eventually, harness
 
 from socbot.core.actions import Action
+from socbot.core.config import Settings
 from socbot.core.streams import ACTIONS, ALERTS
 from socbot.playbooks.runner import ActionRunner
 from socbot.playbooks.session import SessionFactory
 
 PLAYBOOK = "disable-access-key"
+CONTAIN = "contain-unapproved-ami"
+SECOND_APPROVER = "U0APPR2"
+APPROVED_AMI = "ami-0aaaaaaaaaaaaaaaa"
+SETTINGS = Settings.model_validate({
+    "slack": {"oncall_usergroup": ONCALL},
+    "approvals": {"approvers": [APPROVER, SECOND_APPROVER]},
+    "approved_amis": [APPROVED_AMI]})
 
 
 @pytest.fixture
 def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str,
         aws: MotoServer) -> Iterator[Harness]:
-    with harness(slack, redis_client, transport=transport,
-                 playbooks=("revoke-world-ingress", PLAYBOOK)) as running:
+    with harness(slack, redis_client, SETTINGS, transport=transport,
+                 playbooks=("revoke-world-ingress", PLAYBOOK, CONTAIN,
+                            "block-ip-nacl")) as running:
         yield running
 
 
@@ -54,7 +65,8 @@ def key_alert(bot: Harness, iam: Any) -> tuple[str, str]:
 def run_pending(bot: Harness) -> None:
     """What the respond and notify stages do with what is queued: run approved requests on
     AWS, then post their results in the thread."""
-    runner = ActionRunner(bot.redis, bot.actions, bot.alerts, SessionFactory(None, None))
+    runner = ActionRunner(bot.redis, bot.actions, bot.alerts, SessionFactory(None, None),
+                          settings=SETTINGS)
     for entry_id, fields in _entries(bot, ACTIONS, "runner"):
         runner.handle(entry_id, fields)
     for entry_id, fields in _entries(bot, ALERTS, "notifier"):
@@ -146,3 +158,75 @@ def test_a_second_undo_request_of_the_same_run_is_refused(bot: Harness, iam: Any
 
     assert bot.wait_ephemeral(MALLORY).startswith(f"Undo of {run.id} was already requested")
     assert len(bot.actions.for_alert(alert_id)) == 2
+
+
+# --- parameters from the message -------------------------------------------------------------
+
+def test_a_parameterised_run_is_chosen_previewed_approved_twice_and_run_on_aws(
+        bot: Harness) -> None:
+    ec2 = boto3.client("ec2")
+    made = instance(ec2)
+    alert_id = bot.alert(rule_id="cloudtrail.unapproved_ami", dataset="cloudtrail",
+                         playbooks=[CONTAIN], context={
+                             "cloud.account.id": ACCOUNT, "cloud.region": REGION,
+                             "instance_id": made["instance_id"]})
+    run_button = next(b for b in buttons(bot.message(alert_id))
+                      if b["action_id"] == "playbook_request")
+    assert "confirm" not in run_button  # the modal and its preview take the confirm's place
+
+    bot.click(RESPONDER, "playbook_request", f"{alert_id}|{CONTAIN}")
+    modal = bot.slack.wait_for("views.open")[0].params["view"]
+    [mode] = [b for b in modal["blocks"] if b.get("block_id") == "param:mode"]
+    assert [o["value"] for o in mode["element"]["options"]] == ["stop", "terminate"]
+    assert mode["element"]["initial_option"]["value"] == "stop"
+    assert "mode=terminate: 2" in str(modal["blocks"])
+
+    reply = bot.submit(RESPONDER, "playbook_params", {"param:mode": {"value": {
+        "type": "static_select", "selected_option": {"value": "terminate"}}}},
+        modal["private_metadata"])
+    answer = json.loads(reply.body)
+    assert answer["response_action"] == "update"
+    preview = answer["view"]
+    text = preview["blocks"][0]["text"]["text"]
+    assert f"Request *{CONTAIN}* (mode=terminate)" in text and "needs 2 approval(s)" in text
+    assert "Destructive" in text
+    assert bot.actions.for_alert(alert_id) == []  # nothing requested by the preview
+
+    bot.submit(RESPONDER, "playbook_preview", {}, preview["private_metadata"])
+    request = approve_latest_partial(bot, alert_id, APPROVER)
+    assert request.params == {"mode": "terminate"} and request.approvals_required == 2
+    approve_latest(bot, alert_id, SECOND_APPROVER)
+    run_pending(bot)
+
+    state = ec2.describe_instances(InstanceIds=[made["instance_id"]])[
+        "Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state in ("shutting-down", "terminated")
+    done = bot.actions.get(request.id)
+    assert done is not None and done.status == "succeeded"
+    result = result_message(bot, f"{CONTAIN} (mode=terminate) succeeded")
+    assert [b["action_id"] for b in buttons(result)] == []  # terminate cannot be undone
+
+
+def approve_latest_partial(bot: Harness, alert_id: str, approver: str) -> Action:
+    """Approve the newest request once, where it needs more than one approval."""
+    eventually(lambda: bot.actions.for_alert(alert_id)
+               and bot.actions.for_alert(alert_id)[-1].slack_ts)
+    request = bot.actions.for_alert(alert_id)[-1]
+    message = bot.slack.messages[(request.slack_channel, request.slack_ts)]
+    bot.click(approver, "approval_approve", button_value(message, "approval_approve"))
+    eventually(lambda: len(bot.actions.get(request.id).approvals) == 1)  # type: ignore[union-attr]
+    return bot.actions.get(request.id)  # type: ignore[return-value]
+
+
+def test_a_wrong_parameter_is_shown_under_its_field_and_requests_nothing(
+        bot: Harness) -> None:
+    alert_id = bot.alert(playbooks=["block-ip-nacl"])
+    bot.click(RESPONDER, "playbook_request", f"{alert_id}|block-ip-nacl")
+    modal = bot.slack.wait_for("views.open")[0].params["view"]
+
+    reply = bot.submit(RESPONDER, "playbook_params", {"param:prefix": {"value": {
+        "type": "number_input", "value": "24; drop"}}}, modal["private_metadata"])
+
+    assert json.loads(reply.body) == {"response_action": "errors",
+                                      "errors": {"param:prefix": "prefix is a whole number"}}
+    assert bot.actions.for_alert(alert_id) == []
