@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from socbot.collectors.base import BadRecord, file_key, line_id
+from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.core.events import Event
 
 if TYPE_CHECKING:  # `socbot --help` imports this module: no pydantic at start-up
@@ -97,6 +98,7 @@ class EventReader:
     parsed: int = 0
     ignored: int = 0
     failed: int = 0
+    ambiguous: int = 0
     bytes_read: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     settings: Settings | None = None
@@ -128,12 +130,13 @@ class EventReader:
                     self.errors[item.error] += 1
                 else:
                     self.parsed += 1
+                    self.ambiguous += AMBIGUOUS in item.get("tags", ())
                     yield item
             self.bytes_read += sum(p.stat().st_size for p in _files(path))
 
     def report(self) -> str:
         """One line for stderr: what was read and what was not."""
-        return report(self.parsed, self.ignored, self.failed, self.errors)
+        return report(self.parsed, self.ignored, self.failed, self.errors, self.ambiguous)
 
 
 def report(parsed: int, ignored: int, failed: int, errors: Counter[str], ambiguous: int = 0
@@ -142,7 +145,7 @@ def report(parsed: int, ignored: int, failed: int, errors: Counter[str], ambiguo
     ``ambiguous`` events read two ways and kept no address or user."""
     text = f"{parsed} events"
     if ambiguous:
-        text += f" ({ambiguous} ambiguous: no address or user taken)"
+        text += f" ({ambiguous} ambiguous: read two ways, no address or user taken from the line)"
     text += f", {ignored} of no interest, {failed} unparsed"
     if errors:
         worst = "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
@@ -189,7 +192,6 @@ def _boundaries(path: Path, parts: int) -> list[tuple[int, int]]:
 def _parse_range(job: tuple[str, int, int, str, datetime, bool]) -> ChunkResult:
     from socbot.collectors.base import encode_event
     from socbot.collectors.secure import ParseError, classify_line, parse_line
-    from socbot.collectors.secure_common import AMBIGUOUS
     from socbot.collectors.secure_connections import Connections
 
     connections = Connections()

@@ -52,3 +52,16 @@ def test_parallel_summary_counts_per_action_and_outcome(
         (e["event.action"], e["event.outcome"]) for e in files.read_secure(log)
         if isinstance(e, dict))
     assert total == seq and sum(total.values()) == 345
+
+
+def test_ambiguous_lines_are_counted_in_the_report(tmp_path: Path) -> None:
+    log = tmp_path / "secure"
+    log.write_text("Nov 23 03:12:09 h sshd[7]: Failed password for invalid user x from 6.6.6.6 "
+                   "port 1 ssh2: from 192.0.2.1 port 2 ssh2\n"
+                   "Nov 23 03:12:09 h sshd[8]: Invalid user a from 192.0.2.2 port 1\n")
+    reader = files.read_events("secure", [log])
+    events = list(reader)
+    assert [e.get("source.ip") for e in events] == [None, "192.0.2.2"]
+    assert reader.ambiguous == 1 and "2 events (1 ambiguous" in reader.report()
+    chunks = list(files.parse_secure_in_parallel([log], 1, summary=True))
+    assert sum(c.ambiguous for c in chunks) == 1
