@@ -33,7 +33,6 @@ false), so its history is kept; the finding rule raises nothing for it.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -136,10 +135,7 @@ def _active(kind: str, finding: dict[str, Any]) -> bool:
 
 
 def _ip(value: Any) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value)) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    return edge.ip_text(value) if isinstance(value, str) else None
 
 
 def _guardduty_fields(finding: dict[str, Any]) -> dict[str, Any]:

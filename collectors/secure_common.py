@@ -8,10 +8,11 @@ the pattern admits but the daemon never writes with an address or a user).
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from socbot.core import edge
 
 Fields = dict[str, object]
 Build = Callable[[re.Match[str]], "Fields | None"]
@@ -36,12 +37,7 @@ class MessageRule:
 def normal_ip(addr: str) -> str | None:
     """The canonical text of an IP address (IPv4-mapped IPv6 as IPv4; an IPv6 scope id such
     as ``%eth0`` kept), or None if ``addr`` is not an IP address."""
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return None
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return str(mapped or ip)
+    return edge.ip_text(addr)
 
 
 def source(fields: Fields, addr: str | None, port: str | None = None) -> None:

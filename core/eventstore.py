@@ -29,7 +29,6 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 import redis
 
 from socbot.core import keys
+from socbot.core.edge import ip_text
 from socbot.core.events import Event, loads
 from socbot.core.streams import decode_fields, entries
 
@@ -84,10 +84,7 @@ def normalize(kind: str, value: object) -> str | None:
     if not text or len(text) > MAX_VALUE:
         return None
     if kind == "ip":
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            return None
+        return ip_text(text)  # ::ffff:10.0.0.1 is searched as 10.0.0.1, as it is indexed
     if kind == "host":
         return text.lower()
     return text

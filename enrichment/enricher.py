@@ -26,7 +26,6 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import time
@@ -35,7 +34,7 @@ from typing import Any
 
 import redis
 
-from socbot.core import metrics
+from socbot.core import edge, metrics
 from socbot.core.alerts import ALERT_TTL_S
 from socbot.core.config import Settings
 from socbot.enrichment.aws import AwsContext, Sessions
@@ -249,10 +248,7 @@ def _fields(context: Mapping[str, Any], entity: Mapping[str, Any]) -> dict[str, 
 def _ip(value: Any) -> str:
     if not isinstance(value, str):
         return ""
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return ""
+    return edge.ip_text(value.strip()) or ""
 
 
 def _shaped(fields: Mapping[str, Any], name: str) -> str:

@@ -382,3 +382,9 @@ def collect_cloudtrail_items(client: redis.Redis, items: list[Any]) -> Any:
     from socbot.collectors.pipeline import send_cloudtrail
 
     return send_cloudtrail(client, items)
+
+
+def test_a_mapped_address_is_searched_as_it_is_indexed() -> None:
+    from socbot.core.eventstore import normalize as index_form
+
+    assert index_form("ip", "::ffff:10.66.66.66") == index_form("ip", "10.66.66.66")
