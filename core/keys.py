@@ -26,7 +26,8 @@ Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (Clou
 ``soc:spool:done:{name}:{epoch}`` (spool replay marks), ``soc:stats:parse`` (parse counts),
 ``soc:door:replay:{hash}`` (door webhook signatures seen).
 Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``; imported
-Sigma rules ``soc:sigma:rules``, ``soc:sigma:promoted``, ``soc:sigma:staged``. Enrichment:
+Sigma rules ``soc:sigma:rules``, ``soc:sigma:promoted``, ``soc:sigma:staged``; threat
+intelligence ``soc:intel:addresses``, ``soc:intel:version``, ``soc:intel:feeds``. Enrichment:
 ``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
 ``soc:escalate:*``, ``soc:verify:*``, ``soc:slack:*`` (deliveries already handled),
 ``soc:rollup:*`` (storm rollups: the rollup, its members, each member's rollup, the rollup
@@ -152,6 +153,12 @@ def rule_window(rule_id: str, key: str) -> str:
 SIGMA_RULES = "soc:sigma:rules"  # hash: socbot rule id -> the Sigma rule's YAML
 SIGMA_PROMOTED = "soc:sigma:promoted"  # set of imported rule ids that may raise alerts
 SIGMA_STAGED = "soc:sigma:staged"  # hash: rule id -> signals counted while staged
+
+
+# --- threat intelligence --------------------------------------------------------------------
+INTEL_ADDRESSES = "soc:intel:addresses"  # hash: address or range -> the feed that lists it
+INTEL_VERSION = "soc:intel:version"  # counter: bumped on every refresh (workers reload)
+INTEL_FEEDS = "soc:intel:feeds"  # hash: feed name -> "<epoch> <entries>" of its last refresh
 
 
 # --- enrichment -----------------------------------------------------------------------------

@@ -80,8 +80,37 @@ class RuleContext:
                 if name:
                     self._people[name.casefold()] = person
         self._ip_cache: dict[str, dict[str, Any] | None] = {}
+        self._intel_exact: dict[str, str] = {}
+        self._intel_ranges: tuple[tuple[Network, str], ...] = ()
+        self._intel_cache: dict[str, str | None] = {}
+        self.set_intel({})
 
     # -- networks -------------------------------------------------------------------------
+
+    def set_intel(self, table: dict[str, str]) -> None:
+        """Known-bad addresses and ranges (-> the feed naming them): the refreshed feeds' table
+        plus ``detection.intel_addresses`` (feed "configuration")."""
+        merged = {a: "configuration" for a in self.detection.intel_addresses} | table
+        self._intel_exact = {k: v for k, v in merged.items() if "/" not in k}
+        self._intel_ranges = tuple((ipaddress.ip_network(k, strict=False), v)
+                                   for k, v in merged.items() if "/" in k)
+        self._intel_cache = {}
+
+    def intel_feed(self, ip: Any) -> str | None:
+        """The feed that lists ``ip`` as known bad (an address or a range holding it), or None."""
+        if not isinstance(ip, str) or not (self._intel_exact or self._intel_ranges):
+            return None
+        found = self._intel_exact.get(ip)
+        if found is not None or not self._intel_ranges:
+            return found
+        if ip not in self._intel_cache:
+            address = _ip(ip)
+            if len(self._intel_cache) > 100_000:
+                self._intel_cache.clear()
+            self._intel_cache[ip] = next((feed for net, feed in self._intel_ranges
+                                          if address is not None and address.version
+                                          == net.version and address in net), None)
+        return self._intel_cache[ip]
 
     def in_office(self, ip: Any) -> bool:
         """True if ``ip`` is in one of ``office_cidrs``."""

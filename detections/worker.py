@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import redis
 
-from socbot.core import metrics
+from socbot.core import keys, metrics
 from socbot.core.alerts import Signal
 from socbot.core.events import Event, EventError, loads, validate
 from socbot.core.grouping import AlertWriter, Recorded, fold
@@ -40,6 +40,19 @@ class DetectionWorker:
         self.engine = engine
         self.client = client
         self.writer = AlertWriter(client)
+        self.intel_version = -1
+
+    def reload_intel(self) -> None:
+        """Hand the rules the known-bad addresses when a refresh moved ``soc:intel:version``
+        (one GET per batch; the table itself only when it changed)."""
+        version = int(self.client.get(keys.INTEL_VERSION) or 0)
+        if version == self.intel_version:
+            return
+        table = {(k.decode() if isinstance(k, bytes) else str(k)):
+                 (v.decode() if isinstance(v, bytes) else str(v))
+                 for k, v in self.client.hgetall(keys.INTEL_ADDRESSES).items()}
+        self.engine.context.set_intel(table)
+        self.intel_version = version
 
     def handle_batch(self, entries: Sequence[tuple[str, Fields]]) -> dict[str, Exception]:
         """Handle ``soc:events`` entries (field ``e``: the serialized event) together; the
@@ -55,6 +68,7 @@ class DetectionWorker:
                 # consumer moves them to the dead-letter stream after its retries.
                 failures[entry_id] = EventError(f"entry {entry_id} holds no valid event: {exc}")
         if events:
+            self.reload_intel()
             self.record([s for found in self.engine.evaluate_batch(events) for s in found])
         return failures
 

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     from socbot.bot.cli.audit import register as audit
     from socbot.bot.cli.collect import register as collectors
     from socbot.bot.cli.detection import register as detections
+    from socbot.bot.cli.intel import register as intel
     from socbot.bot.cli.playbooks import register as playbooks
     from socbot.bot.doctor import register as doctor
 
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "embedded Redis, print the alerts, and exit")
     collectors(commands)
     detections(commands)
+    intel(commands)
     playbooks(commands)
     audit(commands)
     doctor(commands)

@@ -34,6 +34,7 @@ from socbot.core.config.collectors import (
 from socbot.core.config.detections import (
     DetectionAccessPoint,
     DetectionDoor,
+    DetectionIntelFeed,
     DetectionIpLocation,
     DetectionPerson,
     DetectionSettings,
@@ -55,7 +56,8 @@ from socbot.core.config.slack import (
 __all__ = [
     "DOOR_EXPORT_FIELDS", "Approvals", "AwsAccount", "AwsSettings", "CloudTrailCollector",
     "CollectorSettings", "ConfigError", "DetectionAccessPoint", "DetectionDoor",
-    "DetectionIpLocation", "DetectionPerson", "DetectionSettings", "DetectionSite",
+    "DetectionIntelFeed", "DetectionIpLocation", "DetectionPerson", "DetectionSettings",
+    "DetectionSite",
     "DoorCollector", "DoorExport", "EnrichmentSettings", "EventRetention", "PlaybookSettings",
     "Rollup", "Routing", "RuleSettings", "Secrets", "Settings", "SlackSettings",
     "SpoolSettings", "VerifyUser", "WifiCollector", "WorkspaceSettings", "host_port", "load",

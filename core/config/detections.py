@@ -138,6 +138,37 @@ class DetectionIpLocation(Section):
         return network(value)
 
 
+class DetectionIntelFeed(Section):
+    """A threat-intelligence feed of known-bad addresses (``detection.intel_feeds``)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    path: str = ""
+    url: str = ""
+    format: str = "list"
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value not in ("list", "stix", "misp"):
+            raise ValueError(f"format {value!r}: write list (one address or range a line), "
+                             "stix (a STIX 2 bundle, e.g. a TAXII export) or misp (MISP CSV)")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError(f"url {value!r}: feeds are fetched over https:// only")
+        return value
+
+    @model_validator(mode="after")
+    def _one_place(self) -> DetectionIntelFeed:
+        if bool(self.path) == bool(self.url):
+            raise ValueError(f"feed {self.name!r}: give path (a file) or url (https), not both "
+                             "or neither")
+        return self
+
+
 class DetectionSettings(Section):
     """What detection rules need to know about the estate (``detection:``)."""
 
@@ -155,6 +186,14 @@ class DetectionSettings(Section):
     max_travel_kmh: float = Field(default=900.0, gt=0)
     risk_threshold: int = Field(default=100, ge=1)
     risk_window_s: int = Field(default=86400, ge=60)
+    intel_feeds: list[DetectionIntelFeed] = Field(default_factory=list)
+    intel_refresh_s: int = Field(default=3600, ge=60)
+    intel_addresses: list[str] = Field(default_factory=list)
+
+    @field_validator("intel_addresses")
+    @classmethod
+    def _intel_addresses(cls, value: list[str]) -> list[str]:
+        return [network(cidr) for cidr in value]
 
     @field_validator("trusted_accounts")
     @classmethod
