@@ -1,6 +1,8 @@
-"""journald: recorded ``journalctl -o json`` entries, read from files and from a stand-in
-``journalctl`` executable on PATH (systemd cannot run here) that answers the arguments the
-real one takes: ``--after-cursor``, ``--lines``, ``--follow`` and matches."""
+"""journald: entries in ``journalctl -o json``'s shape (``data/journal_auth.json``: the fields
+journald writes for sshd, sudo, a ``logger -t sshd`` forgery and a non-UTF-8 message), read
+from files and from a stand-in ``journalctl`` executable on PATH (systemd cannot run here)
+that answers the arguments the real one takes: ``--after-cursor``, ``--lines``, ``--follow``
+and matches."""
 
 from __future__ import annotations
 
