@@ -164,7 +164,9 @@ class SocCommand:
         if not 1 <= limit <= MAX_EVENTS:
             raise UsageError(f"N is 1 to {MAX_EVENTS}")
         found = self.events.recent(dataset, limit)
-        title = f"*{len(found)} most recent {escape(dataset or 'all')} event(s)*"
+        kind = f"{escape(dataset)} event" if dataset else "event"
+        title = f"*The {len(found)} most recent {kind}(s), newest first*" if found else (
+            f"*No {kind}s stored yet*")
         return self._events(title, found)
 
     def search(self, args: list[str], user: str) -> Answer:

@@ -69,7 +69,7 @@ class GeoIP:
     @property
     def version(self) -> str:
         """Names the databases in use, so cached answers change when they do."""
-        return f"g2f|{self.city_db}|{self.asn_db}"
+        return f"g2f|{self.city_db}|{self.asn_db}|scopes2"
 
     def lookup(self, ip: str) -> dict[str, Any]:
         """What the databases say about ``ip``; ``{"scope": "private"}`` for addresses that
@@ -104,11 +104,19 @@ class GeoIP:
         return found
 
 
+# Ranges reserved for documentation and examples (RFC 5737, RFC 3849): Python counts them as
+# "private", but nobody's network uses them; an alert naming one is a test or a sample.
+DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+
+
 def _scope(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:
         return "link-local"
+    if any(address in network for network in DOCUMENTATION):
+        return "documentation-range"
     if address.is_private:
         return "private"
     return "reserved"

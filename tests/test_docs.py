@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import yaml
 from conftest import PROJECT
@@ -30,6 +31,20 @@ def test_every_command_is_in_the_readme() -> None:
 def test_every_rule_is_in_the_readme() -> None:
     missing = [rule_id for rule_id in load_all() if f"`{rule_id}`" not in README]
     assert not missing, f"README's rule table lacks {missing}"
+
+
+def test_runbooks_name_only_commands_that_exist() -> None:
+    commands = set(_subcommands(build_parser()))
+    soc = {"recent", "search", "alert", "mute", "unmute", "status", "playbooks", "help"}
+    wrong = []
+    for rule_id, rule in load_all().items():
+        for command in re.findall(r"\bsocbot ([a-z-]+)", rule.runbook):
+            if command not in commands:
+                wrong.append(f"{rule_id}: socbot {command}")
+        for command in re.findall(r"/soc ([a-z-]+)", rule.runbook):
+            if command not in soc:
+                wrong.append(f"{rule_id}: /soc {command}")
+    assert not wrong, f"runbooks name commands that do not exist: {wrong}"
 
 
 def test_every_playbook_is_in_the_readme() -> None:

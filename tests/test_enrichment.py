@@ -82,6 +82,13 @@ def test_geoip_knows_ipv6_and_marks_private_addresses(redis_client: redis.Redis)
     assert enricher.enrich({"source.ip": "10.1.2.3"}, {})["geoip"] == {"scope": "private"}
 
 
+@pytest.mark.parametrize("ip", ["203.0.113.7", "198.51.100.23", "192.0.2.1", "2001:db8::1"])
+def test_documentation_range_addresses_are_not_called_private(
+        redis_client: redis.Redis, ip: str) -> None:
+    enricher = make(redis_client)
+    assert enricher.enrich({"source.ip": ip}, {})["geoip"] == {"scope": "documentation-range"}
+
+
 def test_office_and_vpn_ranges_are_labelled_most_specific_first(
         redis_client: redis.Redis) -> None:
     settings = Settings.model_validate({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -9,14 +10,55 @@ import yaml
 from socbot.bot.app import build_app
 from socbot.core.config import Secrets, Settings
 
-MANIFEST = Path(__file__).resolve().parents[1] / "slack-app-manifest.yml"
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "slack-app-manifest.yml"
+
+
+# The bot scope each Web API method socbot calls needs (Slack's method reference); methods that
+# need none (auth.test, views.open, views.publish) are listed with an empty set.
+METHOD_SCOPES = {
+    "chat_postMessage": {"chat:write"}, "chat_update": {"chat:write"},
+    "chat_postEphemeral": {"chat:write"}, "usergroups_users_list": {"usergroups:read"},
+    "users_lookupByEmail": {"users:read", "users:read.email"},
+    "conversations_history": {"channels:history", "groups:history"},
+    "auth_test": set(), "views_open": set(), "views_publish": set(),
+}
+CALL = re.compile(r"\.((?:chat|views|users|usergroups|conversations|reactions|files|team|"
+                  r"apps|auth|im|mpim|pins|bookmarks)_[A-Za-z_]+)\(")
+
+
+def called_methods() -> set[str]:
+    """Every Slack Web API method the package calls."""
+    found: set[str] = set()
+    for folder in ("bot", "core", "enrichment", "collectors", "playbooks", "detections"):
+        for path in (ROOT / folder).rglob("*.py"):
+            found |= set(CALL.findall(path.read_text()))
+    return found
+
+
+def needed_scopes() -> set[str]:
+    """The scopes the calls need, plus ``commands`` for /soc."""
+    unknown = called_methods() - set(METHOD_SCOPES)
+    assert not unknown, f"add the scope of {unknown} to METHOD_SCOPES (and the manifest)"
+    return {"commands"}.union(*(METHOD_SCOPES[m] for m in called_methods()))
+
+
+def test_the_readme_names_each_scope_with_the_call_that_needs_it() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Slack scopes"):]
+    section = section[:section.index("\n## ")]
+    for scope in needed_scopes():
+        assert f"`{scope}`" in section, scope
+    for method, scopes in METHOD_SCOPES.items():
+        if scopes and method in called_methods():
+            assert method.replace("_", ".") in section, method
+    assert "im:write" not in readme
 
 
 def test_manifest_declares_what_the_bot_uses(redis_client: object) -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"chat:write", "commands", "usergroups:read", "users:read", "users:read.email",
-            "im:write"} <= scopes
+    assert scopes == needed_scopes()
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/soc" and command["should_escape"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True

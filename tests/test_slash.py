@@ -75,7 +75,7 @@ def test_recent_lists_the_newest_events_of_a_dataset(bot: Harness) -> None:
     answer = bot.command(RESPONDER, "recent secure 3")
     assert_within_limits(answer)
     lines = text_of(answer).splitlines()
-    assert lines[0] == "*3 most recent secure event(s)*"
+    assert lines[0] == "*The 3 most recent secure event(s), newest first*"
     assert [re.search(r"line \d+", line).group() for line in lines[1:]] == [  # type: ignore[union-attr]
         "line 29", "line 27", "line 25"]
 

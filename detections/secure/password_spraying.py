@@ -16,7 +16,7 @@ from socbot.detections.secure._common import line
              "pam_auth_failure"),
     mitre=("T1110.003",),
     runbook="One address tried many existing accounts: it knows your user names. Block it, and "
-            "check every account it tried for a success (socbot search ip=...).",
+            "check every account it tried for a success (/soc search ip=ADDRESS in Slack).",
     state=Distinct(by="source.ip", field="user.name", count=5, window_s=900),
     entity_type="ip",
     playbooks=("block-ip-nacl",),

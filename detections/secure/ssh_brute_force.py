@@ -22,8 +22,8 @@ def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Even
     datasets=("secure",),
     actions=FAILURES,
     mitre=("T1110.001",),
-    runbook="Check whether any login from this address succeeded (socbot search ip=...); "
-            "block it at the edge if it is not yours.",
+    runbook="Check whether any login from this address succeeded (/soc search ip=ADDRESS in "
+            "Slack); block it at the edge if it is not yours.",
     state=Threshold(by="source.ip", count=8, window_s=120),
     entity_type="ip",
     tests=(

@@ -24,7 +24,7 @@ def _cut(n: int, action: str = "ssh_connection_closed", user: str = "") -> Event
     mitre=("T1595", "T1046"),
     runbook="Connections that end before authentication: a scanner fingerprinting sshd, or a "
             "client with no common cipher. Block the address if it is not yours; check "
-            "whether any login from it followed (socbot search ip=...).",
+            "whether any login from it followed (/soc search ip=ADDRESS in Slack).",
     state=Threshold(by="source.ip", count=20, window_s=300),
     entity_type="ip",
     playbooks=("block-ip-nacl",),
