@@ -15,6 +15,12 @@ process when its connection closes, so a pid the system reuses later starts fres
 with no address that comes *before* any line of its process that has one stays without, and
 the table lives in the reading process (a restarted collector starts with an empty one).
 
+The other way round: when a process failed before authentication without naming the address
+(``kex_exchange_identification: Connection closed by remote host``, what a port scanner
+leaves on current OpenSSH) and then writes ``Connection closed by A port P`` without
+``[preauth]``, that close is marked a pre-auth failure (``preauth_from_process``), so the
+scanner's address is counted.
+
 Example::
 
     table = Connections()
@@ -29,9 +35,10 @@ from collections import OrderedDict
 from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.core.events import Event, epoch
 
-__all__ = ["FROM_PROCESS", "Connections"]
+__all__ = ["FROM_PROCESS", "PREAUTH_FROM_PROCESS", "Connections"]
 
 FROM_PROCESS = "address_from_process"
+PREAUTH_FROM_PROCESS = "preauth_from_process"
 _PROGRAMS = frozenset({"sshd", "sshd-session", "sshd-auth", "dropbear"})
 _ADDRESS_FIELDS = ("source.address", "source.ip", "source.domain", "source.port")
 # Lines after which the process has no connection left: its pid may be reused.
@@ -62,22 +69,38 @@ class Connections:
         key = (str(event.get("host.name", "")), int(event["process.pid"]))
         now = epoch(event)
         tags = event.get("tags") or ()
+        known = self._table.get(key)
+        if known is not None and not 0 <= now - known[0] <= self.ttl_s:
+            del self._table[key]
+            known = None
         if "source.address" in event and AMBIGUOUS not in tags:
-            self._table[key] = (now, {k: event[k] for k in _ADDRESS_FIELDS if k in event})
-            self._table.move_to_end(key)
-            while len(self._table) > self.max_entries:
-                self._table.popitem(last=False)
+            if known is not None and not known[1] and _preauth_close(event):
+                # The process failed before authentication without naming the address
+                # ("kex_exchange_identification: Connection closed by remote host"); this is
+                # its close, so it is a pre-auth failure too.
+                event["system.auth.ssh.preauth"] = True
+                event["event.outcome"] = "failure"
+                event["tags"] = [*tags, PREAUTH_FROM_PROCESS]
+            self._remember(key, now, {k: event[k] for k in _ADDRESS_FIELDS if k in event})
         elif "source.address" not in event:
-            known = self._table.get(key)
-            if known is not None:
-                seen, address = known
-                if 0 <= now - seen <= self.ttl_s:
-                    event.update(address)
-                    event["tags"] = [*tags, FROM_PROCESS]
-                    self._table[key] = (now, address)
-                    self._table.move_to_end(key)
-                else:
-                    del self._table[key]
+            if known is not None and known[1]:
+                event.update(known[1])
+                event["tags"] = [*tags, FROM_PROCESS]
+                self._remember(key, now, known[1])
+            elif known is None and event.get("system.auth.ssh.preauth") \
+                    and event.get("event.outcome") == "failure":
+                self._remember(key, now, {})  # no address yet: wait for the process's close
         if event.get("event.action") in _CLOSING:
             self._table.pop(key, None)
         return event
+
+    def _remember(self, key: tuple[str, int], now: float, address: dict[str, object]) -> None:
+        self._table[key] = (now, address)
+        self._table.move_to_end(key)
+        while len(self._table) > self.max_entries:
+            self._table.popitem(last=False)
+
+
+def _preauth_close(event: Event) -> bool:
+    return (event.get("event.action") in _CLOSING and event.get("event.outcome") == "unknown"
+            and not event.get("user.name"))

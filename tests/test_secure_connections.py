@@ -12,7 +12,7 @@ import redis
 from socbot.collectors.files import read_events
 from socbot.collectors.pipeline import collect_secure
 from socbot.collectors.secure import parse_line
-from socbot.collectors.secure_connections import FROM_PROCESS, Connections
+from socbot.collectors.secure_connections import FROM_PROCESS, PREAUTH_FROM_PROCESS, Connections
 from socbot.core.events import loads
 from socbot.core.streams import EVENTS
 
@@ -112,3 +112,19 @@ def test_collector_attributes_across_batches(tmp_path: Path, redis_client: redis
     sent = [loads(fields[b"e"]) for _id, fields in redis_client.xrange(EVENTS)]
     assert [e.get("source.ip") for e in sent] == ["192.0.2.5", "192.0.2.5"]
     assert sent[1]["tags"] == [FROM_PROCESS]
+
+
+def test_close_after_an_address_less_preauth_failure_is_a_preauth_failure() -> None:
+    # What a port scanner leaves on current OpenSSH: the failure first, the address after.
+    kex, closed = run(Connections(),
+                      line("error: kex_exchange_identification: Connection closed by remote host"),
+                      line("Connection closed by 192.0.2.8 port 4444"))
+    assert "source.ip" not in kex
+    assert (closed["source.ip"], closed["event.outcome"], closed["system.auth.ssh.preauth"]) == (
+        "192.0.2.8", "failure", True)
+    assert closed["tags"] == [PREAUTH_FROM_PROCESS]
+
+
+def test_close_of_a_process_without_an_earlier_failure_stays_unknown() -> None:
+    (closed,) = run(Connections(), line("Connection closed by 192.0.2.8 port 4444"))
+    assert closed["event.outcome"] == "unknown" and "tags" not in closed
