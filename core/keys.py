@@ -25,7 +25,8 @@ The recent-event store (``core/eventstore.py``)::
 Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (CloudTrail dedup),
 ``soc:spool:done:{name}:{epoch}`` (spool replay marks), ``soc:stats:parse`` (parse counts),
 ``soc:door:replay:{hash}`` (door webhook signatures seen).
-Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}``; imported
+Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}`` (with
+``:pending``, ``:absorbed``, ``:n`` and ``:hot`` beside it: Threshold's exact counting); imported
 Sigma rules ``soc:sigma:rules``, ``soc:sigma:promoted``, ``soc:sigma:staged``; threat
 intelligence ``soc:intel:addresses``, ``soc:intel:version``, ``soc:intel:feeds``. Enrichment:
 ``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
