@@ -87,7 +87,7 @@ def record_event(record: object) -> Event | None:
     if msg is None:
         return None
     stamp = str(record.get("__REALTIME_TIMESTAMP", ""))
-    if not stamp.isdigit() or len(stamp) > 17:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 17:
         raise ParseError("journal entry without a valid __REALTIME_TIMESTAMP")
     timestamp = format_timestamp(_EPOCH + timedelta(microseconds=int(stamp)))
     comm = _text(record.get("_COMM"))
@@ -95,7 +95,8 @@ def record_event(record: object) -> Event | None:
     if program in _DAEMONS and comm and comm not in _DAEMONS:
         program = comm  # "logger -t sshd": the message is the logger's, not sshd's
     pid_text = _text(record.get("_PID")) or _text(record.get("SYSLOG_PID")) or ""
-    pid = int(pid_text) if pid_text.isdigit() and len(pid_text) < 10 else None
+    pid = int(pid_text) if pid_text.isascii() and pid_text.isdigit() and len(pid_text) < 10 \
+        else None
     host = _text(record.get("_HOSTNAME")) or ""
     cursor = _text(record.get("__CURSOR"))
     event_id = stable_id("journald", cursor) if cursor else stable_id(host, timestamp, msg)

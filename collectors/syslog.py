@@ -202,6 +202,7 @@ def _rfc5424(m: re.Match[str]) -> Header:
     moment = _iso_moment(stamp["date"], stamp["time"], stamp["frac"], stamp["zone"])
     app = None if m["app"] == "-" else m["app"]
     procid = m["procid"]
-    pid = int(procid) if procid.isdigit() and len(procid) < 10 else None
+    # isascii: "²³".isdigit() is True, and int() refuses it.
+    pid = int(procid) if procid.isascii() and procid.isdigit() and len(procid) < 10 else None
     host = "" if m["host"] == "-" else m["host"]
     return Header(format_timestamp(moment), host, app, pid, m["msg"] or "")

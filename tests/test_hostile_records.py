@@ -388,3 +388,13 @@ def test_a_mapped_address_is_searched_as_it_is_indexed() -> None:
     from socbot.core.eventstore import normalize as index_form
 
     assert index_form("ip", "::ffff:10.66.66.66") == index_form("ip", "10.66.66.66")
+
+
+def test_a_syslog_procid_of_superscript_digits_is_no_pid_not_a_crash() -> None:
+    from socbot.collectors.secure import parse_line
+
+    line = ("<34>1 2026-11-23T03:12:09.003Z host sshd \u00b2\u00b3 - - Failed password for root "
+            "from 10.0.0.1 port 22 ssh2")
+    event = parse_line(line, event_id="x")  # "²³".isdigit() is True; int() refused it
+    assert event is not None and "process.pid" not in event
+    assert event["source.ip"] == "10.0.0.1"
