@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets as token_source
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from slack_bolt.logger.messages import (
 )
 from slack_sdk import WebClient
 
-from socbot.bot import blocks, params, rollup_blocks, views
+from socbot.bot import blocks, params, rollup_blocks, tickets, views
 from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup, mention, utc
 from socbot.bot.escape import escape, escape_truncate
@@ -42,15 +43,19 @@ from socbot.bot.rollup_listeners import DIRTY, RollupListeners
 from socbot.bot.slash import SocCommand, playbook_line
 from socbot.bot.verify import Verifier
 from socbot.bot.workspace import Workspace
+from socbot.core import keys
 from socbot.core.actions import ActionStore
 from socbot.core.alerts import Alert, AlertStore
 from socbot.core.audit import audit
 from socbot.core.config import Secrets, Settings
 from socbot.core.eventstore import EventStore
 from socbot.core.mutes import MuteStore
+from socbot.core.streams import decode
 from socbot.enrichment.enricher import stored_labels
 
 log = logging.getLogger(__name__)
+
+TICKET_TTL_S = 90 * 86400  # as long as an action record
 
 Body = dict[str, Any]
 
@@ -89,6 +94,7 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     app.view(params.PARAMS_VIEW)(listeners.params_submitted)
     app.view(params.PREVIEW_VIEW)(listeners.preview_submitted)
     app.action(blocks.UNDO)(listeners.request_undo)
+    app.action(blocks.TICKET)(listeners.create_ticket)
     app.action(blocks.APPROVE)(listeners.approve)
     app.action(blocks.DENY)(listeners.deny)
     app.action(views.VERIFY_YES)(listeners.verify_yes)
@@ -252,6 +258,49 @@ class Listeners(RemediationListeners):
         self._changed(alert, body, f":mute: Muted for {hours} h by {mention(user)} "
                                    f"(until {utc(mute.until)}): no new alerts from "
                                    f"`{escape(alert.rule_id)}` for {escape(entity)}")
+
+    def create_ticket(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
+        """Create ticket (responders only): one Jira issue per alert, linked in its thread."""
+        ack()
+        user, alert_id = body["user"]["id"], str(action.get("value", ""))[:40]
+        if not self._may_respond(body, "ticket", alert_id):
+            return
+        alert = self.alerts.get(alert_id)
+        jira = self.settings.tickets.jira
+        if alert is None or not jira.enabled:
+            self._tell(body, "This alert no longer exists; nothing was filed." if alert is None
+                       else "No ticket system is configured (tickets.jira); nothing was filed.")
+            return
+        marker = keys.ticket(alert.id)
+        if not self.redis.set(marker, "creating", nx=True, ex=TICKET_TTL_S):
+            existing = decode(self.redis.get(marker) or b"")
+            audit(self.redis, who=user, what="ticket", alert_id=alert.id,
+                  result=f"refused:exists:{existing[:20]}")
+            self._tell(body, "A ticket for this alert is being filed; see the thread in a "
+                             "moment." if existing == "creating" else
+                             f"This alert already has ticket {escape(existing)}; see the "
+                             "alert's thread. Nothing was filed.")
+            return
+        summary, description = tickets.ticket_text(alert)
+        try:
+            client = tickets.JiraClient(jira, os.environ.get(jira.token_env, ""))
+            issue = client.create(summary=summary, description=description,
+                                  labels=["socbot", f"socbot-{alert.id}"])
+        except tickets.TicketError as exc:
+            self.redis.delete(marker)  # nothing was filed: a later click may try again
+            audit(self.redis, who=user, what="ticket", alert_id=alert.id,
+                  result=f"failed: {exc}"[:300])
+            self._tell(body, f"Could not file the ticket: {escape(str(exc))}. Nothing was "
+                             "filed; try again once that is fixed.")
+            return
+        self.redis.set(marker, issue, ex=TICKET_TTL_S)
+        audit(self.redis, who=user, what="ticket", alert_id=alert.id, result=issue)
+        channel, ts = self._where(alert, body)
+        if channel and ts:
+            self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, unfurl_links=False, unfurl_media=False,
+                text=f":ticket: Jira <{client.browse_url(issue)}|{issue}> filed by "
+                     f"{mention(user)}")
 
     def _transition(self, body: Body, alert_id: str, status: str, what: str,
                     line: Callable[[], str], reason: str = "") -> None:

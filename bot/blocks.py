@@ -50,6 +50,7 @@ REQUEST = "playbook_request"
 APPROVE = "approval_approve"
 DENY = "approval_deny"
 UNDO = "playbook_undo"
+TICKET = "alert_ticket"
 
 USER_ID = re.compile(r"[UW][A-Z0-9]+", re.ASCII)
 USERGROUP_ID = re.compile(r"S[A-Z0-9]+", re.ASCII)
@@ -154,14 +155,16 @@ def _lookup(lookup: PlaybookLookup | None, name: str) -> Any | None:
 
 def alert_message(alert: Alert, actions: list[Action], *,
                   lookup: PlaybookLookup | None = None, oncall: str = "",
-                  mute: Mute | None = None, mute_hours: Sequence[int] = (1, 24)) -> Message:
+                  mute: Mute | None = None, mute_hours: Sequence[int] = (1, 24),
+                  tickets: bool = False) -> Message:
     """The alert as posted in its channel, with its buttons.
 
     ``actions`` are the remediation requests made on the alert; their state is listed, and a
     playbook with a pending, approved or running request gets no second Run button.
     ``lookup`` finds a playbook class by name (default: the playbook registry). ``oncall`` is
     the on-call user group id, mentioned when the alert is critical; ``mute`` the mute in force
-    on the alert's rule and entity; ``mute_hours`` the Mute buttons offered.
+    on the alert's rule and entity; ``mute_hours`` the Mute buttons offered; ``tickets`` adds
+    Create ticket (when a ticket system is configured).
     """
     severity = alert.severity.upper()
     emoji = SEVERITY_EMOJI.get(alert.severity, ":white_circle:")
@@ -200,7 +203,7 @@ def alert_message(alert: Alert, actions: list[Action], *,
         history = "\n".join(_action_line(a) for a in actions[-10:])
         blocks.append(ContextBlock(elements=[_mrkdwn(history)]))
     buttons = _alert_buttons(alert, actions, lookup, muted=mute is not None,
-                             mute_hours=mute_hours)
+                             mute_hours=mute_hours, tickets=tickets)
     if buttons:
         blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=buttons))
     text = escape(f"[{severity}] {alert.title} — {plain_entity(alert)}")
@@ -238,8 +241,8 @@ def _action_line(action: Action) -> str:
 
 
 def _alert_buttons(alert: Alert, actions: list[Action], lookup: PlaybookLookup | None, *,
-                   muted: bool = False,
-                   mute_hours: Sequence[int] = (1, 24)) -> list[ButtonElement]:
+                   muted: bool = False, mute_hours: Sequence[int] = (1, 24),
+                   tickets: bool = False) -> list[ButtonElement]:
     buttons = []
     if alert.status == "open":
         buttons.append(ButtonElement(text="Acknowledge", action_id=ACK, value=alert.id,
@@ -253,6 +256,8 @@ def _alert_buttons(alert: Alert, actions: list[Action], lookup: PlaybookLookup |
         for hours in mute_hours:
             buttons.append(ButtonElement(text=f"Mute {hours} h", action_id=f"{MUTE}_{hours}",
                                          value=f"{alert.id}|{hours}"))
+    if tickets:
+        buttons.append(ButtonElement(text="Create ticket", action_id=TICKET, value=alert.id))
     busy = {a.playbook for a in actions if is_active(a)}
     for name in alert.playbooks:
         # A name that is not kebab-case cannot be a registered playbook: no button for it.

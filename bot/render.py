@@ -42,7 +42,8 @@ def post_arguments(settings: Settings, alert: Alert, actions: list[Action] | Non
     """The keyword arguments of the ``chat.postMessage`` that posts ``alert``."""
     return {"channel": channel_for(settings, alert), **blocks.alert_message(
         alert, actions or [], lookup=lookup, oncall=settings.slack.oncall_usergroup,
-        mute=mute, mute_hours=settings.slack.mute_hours)}
+        mute=mute, mute_hours=settings.slack.mute_hours,
+        tickets=settings.tickets.jira.enabled)}
 
 
 class AlertRenderer:
@@ -72,7 +73,8 @@ class AlertRenderer:
                 alert.context[blocks.ENRICHMENT] = dict(labels)
         return blocks.alert_message(alert, actions, lookup=self.lookup,
                                     oncall=self.settings.slack.oncall_usergroup, mute=mute,
-                                    mute_hours=self.settings.slack.mute_hours)
+                                    mute_hours=self.settings.slack.mute_hours,
+                                    tickets=self.settings.tickets.jira.enabled)
 
 
 @contextmanager

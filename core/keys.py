@@ -243,6 +243,11 @@ def slack_signature(signature: str) -> str:
     return "soc:slack:sig:" + hashlib.sha256(signature.encode()).hexdigest()
 
 
+def ticket(alert_id: str) -> str:
+    """The ticket filed for an alert (``creating`` while it is being filed, then its key)."""
+    return f"soc:ticket:{alert_id}"
+
+
 def verify(alert_id: str) -> str:
     """The "was this you?" question asked about one alert."""
     return f"soc:verify:{alert_id}"

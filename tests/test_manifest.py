@@ -77,5 +77,6 @@ def test_every_button_command_and_event_has_a_listener(redis_client: object) -> 
     names = [listener.ack_function.__name__ for listener in app._listeners]
     for name in ("acknowledge", "resolve", "false_positive", "false_positive_submitted",
                  "mute", "request_playbook", "approve", "deny", "verify_yes", "verify_no",
-                 "soc", "home_opened"):
+                 "soc", "home_opened", "request_undo", "params_submitted",
+                 "preview_submitted", "create_ticket"):
         assert name in names, name

@@ -38,6 +38,7 @@ environment:
   SLACK_BOT_TOKEN       xoxb-... bot token; unset: alerts are written to the terminal
   SLACK_APP_TOKEN       xapp-... app-level token: Socket Mode (no public URL needed)
   SLACK_SIGNING_SECRET  HTTP mode: verifies that requests come from Slack
+  JIRA_API_TOKEN        Jira Cloud API token for Create ticket (tickets.jira)
   SOCBOT_AWS_EXTERNAL_ID  ExternalId for the remediation role (aws.role_name)
   SOCBOT_DOOR_SECRET    shared secret of the door webhook receiver
   FLUENTD_HOST, FLUENTD_PORT  send the audit trail to fluentd (tag socbot.audit)

@@ -52,6 +52,7 @@ from socbot.core.config.slack import (
     VerifyUser,
     WorkspaceSettings,
 )
+from socbot.core.config.tickets import JiraSettings, TicketSettings
 
 __all__ = [
     "DOOR_EXPORT_FIELDS", "Approvals", "AwsAccount", "AwsSettings", "CloudTrailCollector",
@@ -61,4 +62,5 @@ __all__ = [
     "DoorCollector", "DoorExport", "EnrichmentSettings", "EventRetention", "PlaybookSettings",
     "Rollup", "Routing", "RuleSettings", "Secrets", "Settings", "SlackSettings",
     "SpoolSettings", "VerifyUser", "WifiCollector", "WorkspaceSettings", "host_port", "load",
+    "JiraSettings", "TicketSettings",
 ]

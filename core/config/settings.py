@@ -15,6 +15,7 @@ from socbot.core.config.collectors import CollectorSettings
 from socbot.core.config.detections import DetectionSettings, RuleSettings
 from socbot.core.config.enrichment import EnrichmentSettings, EventRetention
 from socbot.core.config.slack import Approvals, SlackSettings
+from socbot.core.config.tickets import TicketSettings
 
 
 class Settings(Section):
@@ -35,6 +36,7 @@ class Settings(Section):
     approved_amis: list[str] = Field(default_factory=list)
     enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
     collectors: CollectorSettings = Field(default_factory=CollectorSettings)
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
 
     @field_validator("office_cidrs")
     @classmethod
