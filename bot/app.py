@@ -36,7 +36,7 @@ from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup, mention, utc
 from socbot.bot.escape import escape, escape_truncate
 from socbot.bot.gate import Gate
-from socbot.bot.remediation import RemediationListeners, from_home
+from socbot.bot.remediation import RemediationListeners, SessionSource, from_home
 from socbot.bot.render import AlertRenderer, mute_entity, render_lock
 from socbot.bot.rollup import RollupStore
 from socbot.bot.rollup_listeners import DIRTY, RollupListeners
@@ -64,13 +64,16 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
               *, process_before_response: bool = False,
               playbook_lookup: PlaybookLookup | None = None,
               playbook_list: Callable[[], list[Any]] | None = None,
-              verifier: Verifier | None = None, workspace: Workspace | None = None) -> App:
+              verifier: Verifier | None = None, workspace: Workspace | None = None,
+              sessions: SessionSource | None = None) -> App:
     """Create the Bolt app with its listeners.
 
     ``playbook_lookup`` finds a playbook class by name (``.approvals_required``,
     ``.description``); the default is :func:`playbooks.registry.get`. ``playbook_list`` lists
     them for ``/soc playbooks`` (default :func:`playbooks.registry.all_playbooks`).
     Every request first passes the :class:`bot.gate.Gate` (allowed workspace, first delivery).
+    ``sessions`` (a :class:`playbooks.session.SessionFactory`) lets the parameters preview show
+    a read-only dry run of the playbook; without it the preview says what will be requested.
     """
     workspace = workspace or Workspace(settings.slack.workspace, client)
     # Bolt gets a client without the token (it takes the token from ``authorize``, which
@@ -85,6 +88,7 @@ def build_app(settings: Settings, secrets: Secrets, client: WebClient, redis_cli
     listeners = Listeners(settings, client, redis_client,
                           playbook_lookup or blocks.registry_lookup,
                           playbook_list or _all_playbooks, verifier)
+    listeners.sessions = sessions
     app.action(blocks.ACK)(listeners.acknowledge)
     app.action(blocks.RESOLVE)(listeners.resolve)
     app.action(blocks.FALSE_POSITIVE)(listeners.false_positive)

@@ -145,9 +145,10 @@ def _convert(block: str, name: str, spec: Mapping[str, Any], raw: str) -> Any:
 
 
 def preview_modal(playbook: Playbook, alert: Any, params: Mapping[str, Any],
-                  origin: Mapping[str, str]) -> dict[str, Any]:
+                  origin: Mapping[str, str], dry_run: str = "") -> dict[str, Any]:
     """What will be requested, shown before the request: the playbook, its options, the
-    target, the approvals it takes, and a warning for a destructive choice."""
+    target, the approvals it takes, a warning for a destructive choice, and ``dry_run``
+    (what a read-only run found it would change; plain text, escaped here)."""
     chosen = ", ".join(f"{k}={_plain(v)}" for k, v in params.items()) or "defaults"
     needed = playbook.approvals_for(params)
     lines = [f"Request *{escape(playbook.name)}* ({escape(chosen)}) on {entity_text(alert)} "
@@ -156,6 +157,8 @@ def preview_modal(playbook: Playbook, alert: Any, params: Mapping[str, Any],
              "before that."]
     if playbook.is_destructive(params):
         lines.append(":warning: *Destructive*: this cannot be undone.")
+    if dry_run:
+        lines.append(f"*Dry run now* (read-only): {escape(truncate(dry_run, 1500))}")
     metadata = json.dumps({**origin, "params": params})
     return View(type="modal", callback_id=PREVIEW_VIEW, private_metadata=metadata,
                 title=PlainTextObject(text="Preview"),

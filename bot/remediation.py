@@ -9,7 +9,8 @@ A playbook never runs here: the approval that completes a request queues it on
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 from slack_bolt import Ack
@@ -26,12 +27,26 @@ from socbot.core.audit import audit
 from socbot.core.config import Settings
 from socbot.playbooks.base import PlaybookError
 
+if TYPE_CHECKING:
+    import boto3
+
+log = logging.getLogger(__name__)
+
 Body = dict[str, Any]
+
+
+class SessionSource(Protocol):
+    """Hands out boto3 sessions for an account and region (a SessionFactory)."""
+
+    def session(self, account_id: str, region: str) -> boto3.Session:
+        """A session acting in ``account_id`` / ``region``."""
+        ...
 
 
 class RemediationListeners:
     """Requests, undo and approvals."""
 
+    sessions: SessionSource | None = None  # for the dry run in the parameters preview
     settings: Settings
     client: WebClient
     redis: redis.Redis
@@ -84,8 +99,37 @@ class RemediationListeners:
         except params.ParamError as exc:
             ack(response_action="errors", errors={exc.block_id: str(exc)[:150]})
             return
-        ack(response_action="update", view=params.preview_modal(playbook, alert, chosen, {
-            k: str(v) for k, v in origin.items() if k != "params"}))
+        where = {k: str(v) for k, v in origin.items() if k != "params"}
+        reading = "reading the current state in AWS…" if self.sessions is not None else ""
+        ack(response_action="update",
+            view=params.preview_modal(playbook, alert, chosen, where, dry_run=reading))
+        if self.sessions is None:
+            return
+        # After the acknowledgement (Slack waits 3 s; AWS may take longer): the dry run, then
+        # the same preview with what it found.
+        found = self._dry_run(body["user"]["id"], playbook, alert, chosen)
+        view_id = str((body.get("view") or {}).get("id") or "")
+        if view_id:
+            self.client.views_update(view_id=view_id, view=params.preview_modal(
+                playbook, alert, chosen, where, dry_run=found))
+
+    def _dry_run(self, user: str, playbook: Any, alert: Alert, chosen: dict[str, Any]) -> str:
+        """What the playbook would change now (read-only AWS calls), in one line."""
+        assert self.sessions is not None
+        try:
+            runnable = playbook(chosen, self.settings)
+            target = runnable.target(alert.context)
+            result = runnable.run(self.sessions.session(target.account_id, target.region),
+                                  target, dry_run=True)
+            summary = str(result.summary).removeprefix("dry run: ")
+        except PlaybookError as exc:
+            summary = f"not available: {exc}"
+        except Exception as exc:  # AWS unreachable, no credentials...: the request may go on
+            log.warning("dry run of %s on alert %s failed: %s", playbook.name, alert.id, exc)
+            summary = f"not available ({type(exc).__name__}: {exc})"
+        audit(self.redis, who=user, what=f"dry-run:{playbook.name}", alert_id=alert.id,
+              result=summary[:500])
+        return summary
 
     def preview_submitted(self, ack: Ack, body: Body, view: dict[str, Any]) -> None:
         """The preview's "Request approval": the request, with the chosen parameters."""

@@ -128,7 +128,7 @@ class Runtime:
             self.threads.append(threading.Thread(target=escalator.run, args=(self.stop,),
                                                  name="escalate", daemon=True))
         if "slack" in self.roles and web is not None:
-            self._slack(web, verifier)
+            self._slack(web, verifier, sessions)
         return self
 
     def _sessions(self) -> SessionFactory:
@@ -153,10 +153,13 @@ class Runtime:
         self.consumers[role] = Consumer(self.client, stream, group, consumer_name(role),
                                         handler, after_batch=after_batch)
 
-    def _slack(self, web: WebClient, verifier: Verifier | None) -> None:
+    def _slack(self, web: WebClient, verifier: Verifier | None,
+               sessions: SessionFactory) -> None:
         from socbot.bot.app import build_app
 
-        app = build_app(self.settings, self.secrets, web, self.client, verifier=verifier)
+        # sessions: the parameters preview shows a read-only dry run of the playbook.
+        app = build_app(self.settings, self.secrets, web, self.client, verifier=verifier,
+                        sessions=sessions)
         if self.secrets.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -242,6 +242,8 @@ class FakeSlack:
             return {"ok": True, "user": {"id": user, "name": user.lower(), "tz": "UTC"}}
         if call.method == "views.open":
             return {"ok": True, "view": {"id": "V0001"}}
+        if call.method == "views.update":
+            return {"ok": True, "view": {"id": p.get("view_id", "")}}
         if call.method == "views.publish":
             return {"ok": True, "view": {"id": "VHOME01", "type": "home"}}
         if call.method == "users.lookupByEmail":
@@ -437,7 +439,8 @@ def view_submission_body(*, user: str, callback_id: str, values: dict[str, dict[
         "type": "view_submission", "team": {"id": "T0001", "domain": "example"},
         "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
         "api_app_id": "A0001", "token": "legacy-verification-token", "trigger_id": "1.2.4",
-        "view": {"id": "V0001", "type": "modal", "callback_id": callback_id,
+        "view": {"id": "V0001", "type": "modal", "hash": "1700000000.abcdef",
+                 "callback_id": callback_id,
                  "private_metadata": private_metadata, "state": {"values": state},
                  "team_id": "T0001", "app_id": "A0001", "bot_id": "B0001"},
     }

@@ -239,7 +239,8 @@ def default_settings(**slack: Any) -> Settings:
 @contextmanager
 def harness(slack: FakeSlack, client: redis.Redis, settings: Settings | None = None,
             transport: str = "http",
-            playbooks: tuple[str, ...] = ("revoke-world-ingress",)) -> Iterator[Harness]:
+            playbooks: tuple[str, ...] = ("revoke-world-ingress",),
+            sessions: Any = None) -> Iterator[Harness]:
     """Serve the app for the duration of a test: on a free port (``"http"``) or over a
     Socket Mode connection to the fake server (``"socket"``); ``playbooks`` are the ones the
     app knows."""
@@ -256,7 +257,7 @@ def harness(slack: FakeSlack, client: redis.Redis, settings: Settings | None = N
     for name in playbooks:
         registry.register(get(name))
     app = build_app(settings, secrets, web, client, playbook_lookup=registry.get,
-                    playbook_list=registry.all_playbooks, verifier=verifier)
+                    playbook_list=registry.all_playbooks, verifier=verifier, sessions=sessions)
     notifier = SlackNotifier(settings, web, alerts, actions, post_interval_s=0,
                              update_interval_s=0, mutes=mutes,
                              on_posted=[escalator.schedule, verifier.start])

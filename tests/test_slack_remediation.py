@@ -36,8 +36,8 @@ SETTINGS = Settings.model_validate({
 def bot(slack: FakeSlack, redis_client: redis.Redis, transport: str,
         aws: MotoServer) -> Iterator[Harness]:
     with harness(slack, redis_client, SETTINGS, transport=transport,
-                 playbooks=("revoke-world-ingress", PLAYBOOK, CONTAIN,
-                            "block-ip-nacl")) as running:
+                 playbooks=("revoke-world-ingress", PLAYBOOK, CONTAIN, "block-ip-nacl"),
+                 sessions=SessionFactory(None, None)) as running:
         yield running
 
 
@@ -189,7 +189,14 @@ def test_a_parameterised_run_is_chosen_previewed_approved_twice_and_run_on_aws(
     preview = answer["view"]
     text = preview["blocks"][0]["text"]["text"]
     assert f"Request *{CONTAIN}* (mode=terminate)" in text and "needs 2 approval(s)" in text
-    assert "Destructive" in text
+    assert "Destructive" in text and "reading the current state in AWS" in text
+    # Then the dry run's finding replaces the placeholder, read-only.
+    updated = bot.slack.wait_for("views.update")[0].params
+    assert updated["view_id"] == "V0001"
+    found = updated["view"]["blocks"][0]["text"]["text"]
+    assert f"*Dry run now* (read-only): {made['instance_id']} runs unapproved" in found
+    assert "TERMINATE it (irreversible)" in found
+    assert instance_state(ec2, made["instance_id"]) == "running"
     assert bot.actions.for_alert(alert_id) == []  # nothing requested by the preview
 
     bot.submit(RESPONDER, "playbook_preview", {}, preview["private_metadata"])
@@ -198,13 +205,16 @@ def test_a_parameterised_run_is_chosen_previewed_approved_twice_and_run_on_aws(
     approve_latest(bot, alert_id, SECOND_APPROVER)
     run_pending(bot)
 
-    state = ec2.describe_instances(InstanceIds=[made["instance_id"]])[
-        "Reservations"][0]["Instances"][0]["State"]["Name"]
-    assert state in ("shutting-down", "terminated")
+    assert instance_state(ec2, made["instance_id"]) in ("shutting-down", "terminated")
     done = bot.actions.get(request.id)
     assert done is not None and done.status == "succeeded"
     result = result_message(bot, f"{CONTAIN} (mode=terminate) succeeded")
     assert [b["action_id"] for b in buttons(result)] == []  # terminate cannot be undone
+
+
+def instance_state(ec2: Any, instance_id: str) -> str:
+    return str(ec2.describe_instances(InstanceIds=[instance_id])[
+        "Reservations"][0]["Instances"][0]["State"]["Name"])
 
 
 def approve_latest_partial(bot: Harness, alert_id: str, approver: str) -> Action:
