@@ -1,10 +1,13 @@
 """Coverage-guided fuzzing (atheris) of every parser and adapter, beyond Hypothesis's examples.
 
-The first byte of an input picks the target, the rest is its input: a CloudTrail delivery file,
-a door webhook body (per vendor), Wi-Fi scanner output (iw, nmcli, airodump-ng, Kismet), a
-syslog line, text for Slack. A target may refuse an input only with its own error type; any
-other exception, or an event that fails the checks of tests/test_properties.py, is a crash
-that atheris reports with the input that caused it.
+The first byte of an input picks the target (its value modulo 8) and a variant (the rest of
+its low seven bits divided by 8), the rest is the target's input: 0 a CloudTrail delivery file,
+1 a door webhook body (variant: detected, Kisi, Verkada, UniFi), 2 iw or nmcli output, 3 Kismet
+alerts or an airodump-ng CSV, 4 a syslog line, 5 text for Slack, 6 AWS findings (GuardDuty,
+Security Hub, ...), 7 a journal entry (journalctl -o json). With the first byte's high bit set,
+undecodable bytes of the input become lone surrogates. A target may refuse an input only
+with its own error type; any other exception, or an event that fails the checks of
+tests/test_properties.py, is a crash that atheris reports with the input that caused it.
 
 Run (new inputs go to the first folder; the seeds here are read, never written)::
 
@@ -30,6 +33,8 @@ with atheris.instrument_imports():
     from socbot.collectors.base import BadRecord, encode_event
     from socbot.collectors.cloudtrail import read_bytes
     from socbot.collectors.door.adapters import PayloadError, to_event
+    from socbot.collectors.findings import events_of
+    from socbot.collectors.journald import record_event
     from socbot.collectors.secure import ParseError, parse_line
     from socbot.collectors.wifi.parsers import (
         Sensor,
@@ -67,7 +72,7 @@ def check(event: Any) -> None:
 def one_input(data: bytes) -> None:
     if not data:
         return
-    target, rest = data[0] % 6, data[1:]
+    target, variant, rest = data[0] % 8, (data[0] & 0x7F) // 8, data[1:]
     # With the high bit set, undecodable bytes become lone surrogates (as "\\udcff").
     text = rest.decode("utf-8", "surrogateescape" if data[0] & 0x80 else "replace")
     if target == 0:
@@ -79,15 +84,15 @@ def one_input(data: bytes) -> None:
         except (ValueError, edge.EdgeError):
             return
         try:
-            check(to_event(body, VENDORS[data[0] // 6 % 4], "HQ"))
+            check(to_event(body, VENDORS[variant % 4], "HQ"))
         except PayloadError:
             pass
     elif target == 2:
-        parser = (parse_iw, parse_nmcli)[data[0] // 6 % 2]
+        parser = (parse_iw, parse_nmcli)[variant % 2]
         for item in parser(text, SENSOR, NOW):
             check(item)
     elif target == 3:
-        for item in (parse_airodump(rest, SENSOR) if data[0] // 6 % 2 else
+        for item in (parse_airodump(rest, SENSOR) if variant % 2 else
                      parse_kismet(text, SENSOR)):
             check(item)
     elif target == 4:
@@ -95,10 +100,23 @@ def one_input(data: bytes) -> None:
             check(parse_line(text, now=NOW, event_id="x"))
         except ParseError:
             pass
-    else:
-        for shown in (escape(text), escape_truncate(text, 1 + data[0] % 50)):
+    elif target == 5:
+        for shown in (escape(text), escape_truncate(text, 1 + variant * 3)):
             if "<" in shown or ">" in shown or INVISIBLE & set(shown):
                 raise AssertionError(f"unescaped text for Slack: {shown!r}")
+    else:
+        try:
+            document = edge.loads(text)
+        except (ValueError, edge.EdgeError):
+            return
+        if target == 6:
+            for item in events_of(document, "fuzz"):
+                check(item)
+        else:
+            try:
+                check(record_event(document))
+            except ParseError:
+                pass
 
 
 def main() -> None:
