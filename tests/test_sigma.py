@@ -203,7 +203,8 @@ def test_rules_list_shows_the_origin(sigma_dir: Path, redis_url: str,
     monkeypatch.setenv("REDIS_URL", redis_url)
     main(["rules", "import-sigma", str(sigma_dir / "aws_cloudtrail_disable_logging.yml")])
     capsys.readouterr()
+    store.count_staged(redis_client, "sigma.4db60cc0-36fb-42b7-9b58-a5b53019fb74")
     assert main(["rules", "list", "--imported"]) == 0
     out = capsys.readouterr().out
-    assert "sigma:4db60cc0-36fb-42b7-9b58-a5b53019fb74 (staged)" in out
+    assert "sigma:4db60cc0-36fb-42b7-9b58-a5b53019fb74 (staged, 1 signals counted)" in out
     assert "cloudtrail.trail_changed" in out and " own " in out

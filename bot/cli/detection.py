@@ -150,7 +150,10 @@ def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
 
             client = connect()
             rules.update(store.load(client))
-            origins = store.origins(client)
+            counted = store.staged_counts(client)
+            origins = {rule_id: state + (f", {counted[rule_id]} signals counted"
+                                         if state == "staged" and rule_id in counted else "")
+                       for rule_id, state in store.origins(client).items()}
         list_rules(rules, settings, args.format, sys.stdout, origins)
         return 0
     return test_rules(rules, sys.stdout)
