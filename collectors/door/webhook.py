@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import json
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -164,9 +165,12 @@ class DoorServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that resets or vanishes mid-request is routine on the Internet: one debug
-        # line, not a traceback on stderr per connection.
-        log.debug("door webhook: connection from %s ended abruptly", client_address,
-                  exc_info=True)
+        # line, not a traceback on stderr per connection. Anything else is a defect: logged.
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("door webhook: connection from %s ended abruptly", client_address,
+                      exc_info=True)
+        else:
+            log.exception("door webhook: unexpected error serving %s", client_address)
 
     def _release(self) -> None:
         with self._open_lock:
@@ -177,6 +181,8 @@ class DoorServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: DoorServer
     protocol_version = "HTTP/1.1"
+    server_version = "socbot-door"
+    sys_version = ""
     _signature = ""  # of the request being handled, once it passed the replay check
 
     def setup(self) -> None:
@@ -184,8 +190,6 @@ class _Handler(BaseHTTPRequestHandler):
         # An idle connection (no request, or a body that stops coming) holds a thread: drop it.
         # (On the socket: the handler's ``timeout`` is a class attribute shared by every one.)
         self.connection.settimeout(self.server.settings.idle_timeout_s)
-    server_version = "socbot-door"
-    sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
