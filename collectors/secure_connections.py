@@ -19,7 +19,9 @@ The other way round: when a process failed before authentication without naming 
 (``kex_exchange_identification: Connection closed by remote host``, what a port scanner
 leaves on current OpenSSH) and then writes ``Connection closed by A port P`` without
 ``[preauth]``, that close is marked a pre-auth failure (``preauth_from_process``), so the
-scanner's address is counted.
+scanner's address is counted. And a pre-auth line without a user name of a process that
+tried a user earlier (``Received disconnect ... Bye Bye [preauth]`` after ``Failed
+password``) carries ``system.auth.ssh.user_tried``: it ends a guessing session, not a scan.
 
 Example::
 
@@ -44,6 +46,10 @@ _ADDRESS_FIELDS = ("source.address", "source.ip", "source.domain", "source.port"
 # Lines after which the process has no connection left: its pid may be reused.
 _CLOSING = frozenset({"ssh_connection_closed", "ssh_connection_reset", "ssh_disconnected",
                       "ssh_logout", "ssh_timeout"})
+# Lines that show the process tried a user (even when the line keeps no user name).
+_ATTEMPTS = frozenset({"ssh_login", "ssh_invalid_user", "ssh_auth_failure", "pam_auth_failure",
+                       "pam_user_unknown", "ssh_not_allowed", "ssh_root_refused",
+                       "ssh_max_auth_attempts"})
 
 
 class Connections:
@@ -56,7 +62,8 @@ class Connections:
     def __init__(self, max_entries: int = 65536, ttl_s: float = 3600.0) -> None:
         self.max_entries = max_entries
         self.ttl_s = ttl_s
-        self._table: OrderedDict[tuple[str, int], tuple[float, dict[str, object]]] = (
+        # (host, pid) -> (last seen, address fields, whether a user was tried)
+        self._table: OrderedDict[tuple[str, int], tuple[float, dict[str, object], bool]] = (
             OrderedDict())
 
     def __len__(self) -> int:
@@ -73,32 +80,31 @@ class Connections:
         if known is not None and not 0 <= now - known[0] <= self.ttl_s:
             del self._table[key]
             known = None
+        address, tried = (known[1], known[2]) if known is not None else ({}, False)
         if "source.address" in event and AMBIGUOUS not in tags:
-            if known is not None and not known[1] and _preauth_close(event):
+            if known is not None and not address and _preauth_close(event):
                 # The process failed before authentication without naming the address
                 # ("kex_exchange_identification: Connection closed by remote host"); this is
                 # its close, so it is a pre-auth failure too.
                 event["system.auth.ssh.preauth"] = True
                 event["event.outcome"] = "failure"
-                event["tags"] = [*tags, PREAUTH_FROM_PROCESS]
-            self._remember(key, now, {k: event[k] for k in _ADDRESS_FIELDS if k in event})
-        elif "source.address" not in event:
-            if known is not None and known[1]:
-                event.update(known[1])
-                event["tags"] = [*tags, FROM_PROCESS]
-                self._remember(key, now, known[1])
-            elif known is None and event.get("system.auth.ssh.preauth") \
-                    and event.get("event.outcome") == "failure":
-                self._remember(key, now, {})  # no address yet: wait for the process's close
+                event["tags"] = tags = [*tags, PREAUTH_FROM_PROCESS]
+            address = {k: event[k] for k in _ADDRESS_FIELDS if k in event}
+        elif "source.address" not in event and address:
+            event.update(address)
+            event["tags"] = [*tags, FROM_PROCESS]
+        if tried and not event.get("user.name") and event.get("system.auth.ssh.preauth"):
+            event["system.auth.ssh.user_tried"] = True  # a brute-force session's close
+        tried = tried or bool(event.get("user.name")) or event.get("event.action") in _ATTEMPTS
         if event.get("event.action") in _CLOSING:
             self._table.pop(key, None)
+        elif address or tried or (event.get("system.auth.ssh.preauth")
+                                  and event.get("event.outcome") == "failure"):
+            self._table[key] = (now, address, tried)
+            self._table.move_to_end(key)
+            while len(self._table) > self.max_entries:
+                self._table.popitem(last=False)
         return event
-
-    def _remember(self, key: tuple[str, int], now: float, address: dict[str, object]) -> None:
-        self._table[key] = (now, address)
-        self._table.move_to_end(key)
-        while len(self._table) > self.max_entries:
-            self._table.popitem(last=False)
 
 
 def _preauth_close(event: Event) -> bool:

@@ -77,8 +77,8 @@ def test_ambiguous_line_teaches_nothing_but_gets_its_process_address() -> None:
     ambiguous = ("Failed password for invalid user a from 6.6.6.6 port 1 ssh2: b from "
                  "192.0.2.9 port 2 ssh2")
     table = Connections()
-    first = table.apply(line(ambiguous, pid=9))
-    assert "source.ip" not in first and len(table) == 0
+    first, after = run(table, line(ambiguous, pid=9), line(TOO_MANY, pid=9))
+    assert "source.ip" not in first and "source.ip" not in after
     _, second = run(table, line("Invalid user a from 192.0.2.7 port 3", pid=9),
                     line(ambiguous, pid=9))
     assert second["source.ip"] == "192.0.2.7"
@@ -128,3 +128,12 @@ def test_close_after_an_address_less_preauth_failure_is_a_preauth_failure() -> N
 def test_close_of_a_process_without_an_earlier_failure_stays_unknown() -> None:
     (closed,) = run(Connections(), line("Connection closed by 192.0.2.8 port 4444"))
     assert closed["event.outcome"] == "unknown" and "tags" not in closed
+
+
+def test_preauth_close_of_a_guessing_session_says_a_user_was_tried() -> None:
+    *_, bye = run(Connections(), line("Failed password for root from 192.0.2.9 port 1 ssh2"),
+                  line("Received disconnect from 192.0.2.9 port 1:11: Bye Bye [preauth]"))
+    assert bye["system.auth.ssh.user_tried"] is True
+    (scan,) = run(Connections(),
+                  line("Received disconnect from 192.0.2.9 port 1:11: Bye Bye [preauth]", pid=5))
+    assert "system.auth.ssh.user_tried" not in scan

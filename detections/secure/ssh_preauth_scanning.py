@@ -40,11 +40,17 @@ def _cut(n: int, action: str = "ssh_connection_closed", user: str = "") -> Event
                           for n in range(25))),
         Case("closes after a user was tried are brute force's, not this rule's", fires=False,
              events=tuple(_cut(n, user="root") for n in range(25))),
+        Case("disconnects that end guessing sessions are not scanning", fires=False,
+             events=tuple(line(n, "ssh_disconnect_received", "failure", user="", fields={
+                 "system.auth.ssh.preauth": True, "system.auth.ssh.user_tried": True})
+                 for n in range(25))),
     ),
 )
 def ssh_preauth_scanning(event: Event) -> Match | bool:
     """At least 20 connections from one address within 5 minutes that ended before
     authentication without trying a user: pre-auth disconnects, resets, timeouts, no or bad
-    identification, negotiation and protocol failures."""
+    identification, negotiation and protocol failures (a close whose process tried a user
+    earlier, ``system.auth.ssh.user_tried``, belongs to brute force)."""
     return (event.get("event.outcome") == "failure" and bool(event.get("source.ip"))
-            and bool(event.get("system.auth.ssh.preauth")) and not event.get("user.name"))
+            and bool(event.get("system.auth.ssh.preauth")) and not event.get("user.name")
+            and not event.get("system.auth.ssh.user_tried"))
