@@ -259,10 +259,10 @@ def collect_journald(client: redis.Redis, stop: threading.Event, *, name: str = 
             if not sender.put(work, counts):
                 break
     finally:
-        if process.poll() is None:
-            process.terminate()
+        if not ended and process.poll() is None:
+            process.terminate()  # stopped: journalctl would follow for ever
         try:
-            process.wait(10)
+            process.wait(10)     # at the end of its output it is exiting by itself
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

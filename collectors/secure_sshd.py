@@ -243,11 +243,9 @@ def _user_addr_reason(action: str) -> Build:
     def build(m: re.Match[str]) -> Fields:
         name = action
         reason = m["reason"]
-        if action == "ssh_disconnected":
-            if reason.startswith("Too many authentication failures"):
-                name = "ssh_disconnected"
-            elif reason.startswith("Change of username or service not allowed"):
-                name = "ssh_user_change_refused"
+        if action == "ssh_disconnected" and reason.startswith(
+                "Change of username or service not allowed"):
+            name = "ssh_user_change_refused"
         preauth = bool(m["kind"]) or reason.endswith("[preauth]")
         outcome = "failure" if preauth or action != "ssh_disconnected" else "unknown"
         fields = _fields(name, outcome, m, preauth=preauth)
