@@ -299,6 +299,7 @@ class SlackNotifier:
             return
         if delivered:
             self._sent_at[item.key] = self.clock()
+            self._since.pop(item.key, None)  # a new mark waits from now, not from before
             self._clear(keys=[DIRTY, NEWS], args=[item.key, version])
 
     def flusher(self) -> Callable[[threading.Event], None]:

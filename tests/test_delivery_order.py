@@ -155,3 +155,19 @@ def test_news_goes_before_count_updates(bench: Bench) -> None:
     bench.run(0.1)
 
     assert bench.sent() == [f"update {raised}", f"update {grows}"]
+
+
+def test_news_is_not_held_up_by_an_alert_that_grows_without_pause(bench: Bench) -> None:
+    busy = bench.signal("198.51.100.1", "critical")
+    other = bench.signal("198.51.100.2", "low")
+    bench.posted_now(busy, other)
+    for _ in range(200):  # the busy alert grows for 20 s: sent often, never overdue
+        bench.signal("198.51.100.1", "critical")
+        bench.run(0.1)
+    bench.slack.log.clear()
+    bench.signal("198.51.100.1", "critical")
+    bench.notifier.handle("x-0", {"alert_id": other, "kind": "raised"})
+
+    bench.run(0.1)
+
+    assert bench.sent()[:1] == [f"update {other}"]
