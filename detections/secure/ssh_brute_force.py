@@ -6,6 +6,7 @@ from socbot.core.events import Event
 from socbot.detections.rule import Case, Match, Threshold, rule
 from socbot.detections.secure._common import line
 
+SSHD = ("sshd", "sshd-session", "sshd-auth")
 # Lines that each stand for a refused authentication attempt (sshd, dropbear, PAM).
 FAILURES = ("ssh_login", "ssh_invalid_user", "ssh_auth_failure", "ssh_not_allowed",
             "ssh_root_refused", "pam_auth_failure")
@@ -38,9 +39,15 @@ def _failure(n: int, ip: str = "203.0.113.7", action: str = "ssh_login") -> Even
                  ("ssh_not_allowed", "ssh_root_refused", "ssh_auth_failure") * 3))[:8]),
         Case("one line repeated 8 times is eight failures", fires=True,
              events=(line(0, "ssh_login", "failure", fields={"system.auth.count": 8}),)),
-        Case("PAM's '7 more authentication failures' after one failure", fires=True,
+        Case("an FTP server's PAM failures count, '7 more' seven times", fires=True,
              events=(line(0, "ssh_login", "failure"),
-                     line(1, "pam_auth_failure", "failure", fields={"system.auth.count": 7}))),
+                     line(1, "pam_auth_failure", "failure", fields={
+                         "process.name": "vsftpd", "system.auth.count": 7}))),
+        Case("sshd's own PAM lines repeat its Failed lines and add nothing", fires=False,
+             events=(*(line(n, "ssh_login", "failure") for n in range(4)),
+                     *(line(4 + n, "pam_auth_failure", "failure", fields={
+                         "process.name": "sshd", "system.auth.pam.service": "sshd"})
+                       for n in range(4)))),
     ),
 )
 def ssh_brute_force(event: Event) -> Match | bool:
@@ -49,10 +56,14 @@ def ssh_brute_force(event: Event) -> Match | bool:
     Counts failure lines as Wazuh's rule 5712 does: an attempt on a non-existent user usually
     writes an "Invalid user" line and a "Failed password" line, and both count; so do refusals
     by AllowUsers/DenyUsers, refused root logins, sshd's PAM errors, dropbear's failures and
-    PAM failures of any service. A line that stands for N attempts (``message repeated N
-    times``, ``PAM N more authentication failures``) counts N times.
+    PAM failures of other services (sshd's pam_unix lines repeat its Failed lines and are left
+    out). A line that stands for N attempts (``message repeated N times``, an FTP server's
+    ``N more authentication failures``) counts N times.
     """
     if event.get("event.outcome") != "failure" or not event.get("source.ip"):
         return False
+    if event["event.action"] == "pam_auth_failure" and (
+            event.get("process.name") in SSHD or event.get("system.auth.pam.service") == "sshd"):
+        return False  # sshd writes a Failed line (or "message repeated") for the same attempt
     count = event.get("system.auth.count")
     return Match(weight=count) if isinstance(count, int) and count > 1 else True
