@@ -204,13 +204,14 @@ class SlackNotifier:
         """What each mark needs: its channel, whether it is posted, its severity. Storms fold
         into rollups here (an alert shown by a rollup passes its mark to the rollup)."""
         rows = self._alert_rows([k for k in marks if not is_rollup(k)], marks)
-        moved = self._fold(rows, marks)
+        moved, gained = self._fold(rows, marks)
         if moved:
             pipe = self.redis.pipeline(transaction=False)
-            for rollup_id in moved:
+            for rollup_id in gained:  # a new member is news; a member's growth is not
                 pipe.hset(NEWS, rollup_id, "members")
+            for rollup_id in moved:
                 pipe.hincrby(DIRTY, rollup_id, 1)
-            versions = pipe.execute()[1::2]
+            versions = pipe.execute()[len(gained):]
             marks.update(zip(moved, map(str, versions), strict=True))
         news_ids = set(decode_fields(self.redis.hgetall(NEWS)))
         waiting = [Waiting(key=r.id, channel=r.channel, posted=r.posted,
@@ -248,13 +249,15 @@ class SlackNotifier:
                              SEVERITIES.index(severity) if severity in SEVERITIES else 0))
         return rows
 
-    def _fold(self, rows: list[_Row], marks: Mapping[str, str]) -> list[str]:
-        """Fold storms into rollups; return the rollups that gained members or news. The
-        alerts a rollup shows (members without a message of their own) leave ``rows``."""
+    def _fold(self, rows: list[_Row], marks: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """Fold storms into rollups. Returns the rollups to mark (their members changed) and
+        those that gained members. The alerts a rollup shows (members without a message of
+        their own) leave ``rows``, their marks passed on to the rollup."""
         config = self.settings.slack.rollup
         wall = time.time()
         member_of = self.rollups.of([r.id for r in rows])
         moved: dict[str, None] = {}
+        gained: dict[str, None] = {}
         shown: set[str] = set()
         storms: dict[tuple[str, str], list[_Row]] = {}
         for row in rows:
@@ -276,12 +279,12 @@ class SlackNotifier:
                 if len(recent) < config.alerts:
                     continue  # not a storm (yet): they are posted on their own
                 rollup_id = self.rollups.start(channel, rule_id, recent, wall, rank)
-            moved[rollup_id] = None
+            moved[rollup_id] = gained[rollup_id] = None
             shown.update(ids)
         for alert_id in shown:
             self._clear(keys=[DIRTY, NEWS], args=[alert_id, marks[alert_id]])
         rows[:] = [r for r in rows if r.id not in shown]
-        return [k for k in moved if k not in marks]
+        return list(moved), list(gained)
 
     def _send(self, item: Waiting, version: str) -> None:
         try:
