@@ -208,3 +208,23 @@ def test_rules_list_shows_the_origin(sigma_dir: Path, redis_url: str,
     out = capsys.readouterr().out
     assert "sigma:4db60cc0-36fb-42b7-9b58-a5b53019fb74 (staged, 1 signals counted)" in out
     assert "cloudtrail.trail_changed" in out and " own " in out
+
+
+def test_replay_backtests_sigma_rules_on_a_recording(
+        sigma_dir: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trail = shared_data / "cloudtrail" / "stratus-red-team" / "detonation-logs" / \
+        "aws.defense-evasion.cloudtrail-stop.json"
+    assert main(["replay", "--source", "cloudtrail", str(trail), "--sigma",
+                 str(sigma_dir / "aws_cloudtrail_disable_logging.yml")]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any(o["type"] == "alert" and o["rule_id"] == "sigma.4db60cc0-36fb-42b7-9b58-"
+               "a5b53019fb74" for o in out)
+
+
+def test_replay_refuses_a_sigma_rule_it_cannot_run(
+        sigma_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("title: no id\nlogsource: {product: aws, service: cloudtrail}\n"
+                   "detection: {s: {eventName: X}, condition: s}\n")
+    assert main(["replay", "--source", "cloudtrail", str(tmp_path), "--sigma", str(bad)]) == 2
+    assert "--sigma" in capsys.readouterr().err

@@ -28,6 +28,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replay.set_defaults(handler=cmd_replay)
     replay.add_argument("--source", required=True, choices=SOURCES)
     replay.add_argument("paths", nargs="+", metavar="PATH")
+    replay.add_argument("--sigma", action="append", metavar="PATH",
+                        help="also run these Sigma rules (YAML files or folders; repeatable): "
+                             "a backtest before import-sigma and promote")
     replay.add_argument("--format", choices=("jsonl", "slack"), default="jsonl",
                         help="jsonl: signals then alerts; slack: one chat.postMessage per "
                              "alert, one per storm rollup (default %(default)s)")
@@ -69,7 +72,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
     with tempfile.TemporaryDirectory(prefix="socbot-replay-") as tmp:
         client = embedded(Path(tmp) / "redis.db")
         try:
-            engine = Engine(client, load_all(), settings=settings)
+            engine = Engine(client, {**load_all(), **_sigma_rules(args.sigma)},
+                            settings=settings)
         except ValueError as exc:
             print(f"socbot replay: {exc}", file=sys.stderr)
             discard(client)
@@ -157,6 +161,21 @@ def cmd_rules(args: argparse.Namespace, settings: Settings, secrets: Secrets) ->
         list_rules(rules, settings, args.format, sys.stdout, origins)
         return 0
     return test_rules(rules, sys.stdout)
+
+
+def _sigma_rules(paths: list[str] | None) -> dict[str, Any]:
+    """``--sigma``: Sigma rules compiled for a replay (a backtest before promoting them);
+    ValueError naming a file that cannot be used."""
+    from socbot.detections.sigma.compile import SigmaRefused, compile_rule
+
+    rules: dict[str, Any] = {}
+    for path in _sigma_files(paths or []):
+        try:
+            rule = compile_rule(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, SigmaRefused) as exc:
+            raise ValueError(f"--sigma {path}: {exc}") from None
+        rules[rule.id] = rule
+    return rules
 
 
 def _sigma_files(targets: list[str]) -> list[Path]:
