@@ -5,7 +5,8 @@ Every entry :func:`core.audit.audit` writes to the Redis stream is also sent to 
 file under the state directory (``audit-fluentd.jsonl``); the spool is re-sent, oldest first,
 before anything newer as soon as fluentd answers again: on the next entry, or from
 :meth:`FluentForwarder.run_retries` in a background thread. So fluentd receives entries in the
-order they were written.
+order they were written. While that thread runs (``socbot run`` starts it), every entry goes
+through the spool and the thread delivers it, so no caller ever waits for fluentd.
 
 An entry counts as sent only when fluentd acknowledged it (the forward protocol's ``chunk`` /
 ``ack`` option, :mod:`core.forward`); one written to a fluentd that accepts but does not read,
@@ -71,6 +72,8 @@ class FluentForwarder:
         self.last_error: Exception | None = None
         self._lock = threading.Lock()
         self._down_until = 0.0
+        self._wake = threading.Event()
+        self._loop = threading.Event()  # set while run_retries delivers in the background
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None,
@@ -87,7 +90,16 @@ class FluentForwarder:
 
     def send(self, record: Mapping[str, Any], at: float) -> bool:
         """Send one entry (after anything spooled); spool it if fluentd is unreachable.
-        Returns True if it reached fluentd now."""
+        Returns True if fluentd acknowledged it before this returned.
+
+        While :meth:`run_retries` runs (the bot's runtime starts it), the entry is only
+        appended to the spool and that thread delivers it: waiting for an acknowledgement
+        never delays the caller (a Slack listener has 3 s to answer), whatever fluentd does.
+        """
+        if self._loop.is_set():
+            self._append([(at, dict(record))])
+            self._wake.set()
+            return False
         with self._lock:
             if time.monotonic() < self._down_until or not self._flush_locked():
                 self._append([(at, dict(record))])
@@ -100,11 +112,11 @@ class FluentForwarder:
             metrics.audit_forwarded("spooled")
             return False
 
-    def flush(self) -> int:
+    def flush(self, outcome: str = "resent") -> int:
         """Re-send the spool if fluentd answers; return how many entries were re-sent."""
         with self._lock:
             before = self.spooled()
-            self._flush_locked()
+            self._flush_locked(outcome)
             return before - self.spooled()
 
     def spooled(self) -> int:
@@ -116,13 +128,26 @@ class FluentForwarder:
             return 0
 
     def run_retries(self, stop: threading.Event, interval_s: float = 10.0) -> None:
-        """Re-send the spool every ``interval_s`` until ``stop`` is set (a thread's target)."""
-        while not stop.wait(interval_s):
-            try:
-                if self.spooled():
-                    self.flush()
-            except Exception:  # keep retrying; the next round may succeed
-                log.exception("audit spool: re-send failed")
+        """Deliver in the background until ``stop`` is set (a thread's target): what
+        :meth:`send` queues, at once, and the spool every ``interval_s`` (after a failure,
+        not before ``retry_after_s`` has passed)."""
+        self._loop.set()
+        last = time.monotonic()
+        try:
+            while not stop.is_set():
+                woken = self._wake.wait(0.2)
+                now = time.monotonic()
+                if not (woken or now - last >= interval_s) or now < self._down_until:
+                    continue
+                self._wake.clear()
+                last = now
+                try:
+                    if self.spooled():
+                        self.flush("sent" if woken else "resent")
+                except Exception:  # keep retrying; the next round may succeed
+                    log.exception("audit spool: re-send failed")
+        finally:
+            self._loop.clear()
 
     def close(self) -> None:
         """Close the connection to fluentd."""
@@ -130,16 +155,24 @@ class FluentForwarder:
 
     # --- spool -------------------------------------------------------------------------------
 
-    def _flush_locked(self) -> bool:
-        """Send every spooled entry in order; keep the rest if one fails. True if empty now."""
+    def _flush_locked(self, outcome: str = "resent") -> bool:
+        """Send every spooled entry in order; keep the rest if one fails. True if empty now.
+
+        One flusher at a time (a lock file, across the processes sharing the state directory);
+        the spool itself is locked only to read it and to drop what was delivered, never while
+        waiting for fluentd, so :meth:`_append` (and the caller of :meth:`send`) never waits
+        for the network.
+        """
         try:
             if self.spool.stat().st_size == 0:
                 return True
         except FileNotFoundError:
             return True
-        with self.spool.open("r+", encoding="utf-8") as file:
-            fcntl.flock(file, fcntl.LOCK_EX)  # other processes sharing the state directory
-            lines = [line for line in file.read().splitlines() if line.strip()]
+        with self.spool.with_name(self.spool.name + ".flush").open("a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            with self.spool.open("r", encoding="utf-8") as file:
+                fcntl.flock(file, fcntl.LOCK_SH)
+                lines = [line for line in file.read().splitlines() if line.strip()]
             sent = 0
             while sent < len(lines):
                 batch: list[tuple[float, dict[str, Any]]] = []
@@ -154,17 +187,27 @@ class FluentForwarder:
                 if batch and not self._deliver(batch):
                     break
                 sent += taken
-            rest = lines[sent:]
+            left = self._drop_first(sent) if sent else len(lines)
+        if sent:
+            metrics.audit_forwarded(outcome, sent)
+            if outcome == "resent":
+                log.info("audit spool: re-sent %d entries to fluentd", sent)
+        return left == 0
+
+    def _drop_first(self, count: int) -> int:
+        """Remove the first ``count`` entries (delivered); return how many are left. Entries
+        appended meanwhile are at the end and stay. The emptied file stays: another process
+        may be waiting to append to it."""
+        with self.spool.open("r+", encoding="utf-8") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            lines = [line for line in file.read().splitlines() if line.strip()]
+            rest = lines[count:]
             file.seek(0)
             file.truncate()
             file.write("".join(line + "\n" for line in rest))
             file.flush()
             os.fsync(file.fileno())
-        if sent:
-            metrics.audit_forwarded("resent", sent)
-            log.info("audit spool: re-sent %d entries to fluentd", sent)
-        # The emptied file stays: another process may be waiting to append to it.
-        return not rest
+        return len(rest)
 
     def _append(self, items: list[tuple[float, dict[str, Any]]]) -> None:
         self.spool.parent.mkdir(parents=True, exist_ok=True)

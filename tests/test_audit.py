@@ -216,6 +216,65 @@ def test_a_fluentd_that_never_acknowledges_loses_nothing(redis_client: redis.Red
         shipper.close()
 
 
+def test_with_the_delivery_loop_a_hung_fluentd_never_holds_up_the_caller(
+        tmp_path: Path) -> None:
+    silent = SilentReceiver()
+    shipper = FluentForwarder("127.0.0.1", silent.port, spool=tmp_path / "s.jsonl",
+                              timeout_s=0.5, retry_after_s=60)
+    callers: list[str] = []
+    real = shipper.client.send
+
+    def send(tag: str, entries: Any) -> None:
+        callers.append(threading.current_thread().name)
+        real(tag, entries)
+
+    shipper.client.send = send  # type: ignore[method-assign]
+    stop = threading.Event()
+    loop = threading.Thread(target=shipper.run_retries, args=(stop, 0.05), name="audit-loop",
+                            daemon=True)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not shipper._loop.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for n in range(50):
+            assert shipper.send({"what": f"w{n}"}, at=1763892000.0 + n) is False
+        while not callers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert callers and set(callers) == {"audit-loop"}  # the network, only from the loop
+        silent.stop()
+        assert shipper.spooled() == 50
+        back = ForwardReceiver(silent.port)
+        try:
+            assert shipper.flush() == 50
+            assert [r["what"] for r in back.wait_for(50)] == [f"w{n}" for n in range(50)]
+        finally:
+            back.stop()
+    finally:
+        stop.set()
+        loop.join(5)
+        shipper.close()
+
+
+def test_the_delivery_loop_sends_new_entries_at_once(receiver: ForwardReceiver,
+                                                      tmp_path: Path) -> None:
+    shipper = FluentForwarder("127.0.0.1", receiver.port, spool=tmp_path / "s.jsonl")
+    stop = threading.Event()
+    loop = threading.Thread(target=shipper.run_retries, args=(stop, 3600.0), daemon=True)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not shipper._loop.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for n in range(3):
+            shipper.send({"what": f"w{n}"}, at=1763892000.0 + n)
+        assert [r["what"] for r in receiver.wait_for(3)] == ["w0", "w1", "w2"]
+    finally:
+        stop.set()
+        loop.join(5)
+        shipper.close()
+
+
 def test_the_retry_loop_resends_the_spool_without_new_entries(
         redis_client: redis.Redis, receiver: ForwardReceiver,
         forwarder: FluentForwarder) -> None:
