@@ -10,6 +10,7 @@ this delivery was seen before.
 
    * ``soc:slack:event:{event_id}``: an Events API delivery (either transport);
    * ``soc:slack:click:{user}:{action_id}:{action_ts}``: one click (either transport);
+   * ``soc:slack:trigger:{trigger_id}``: one slash command or modal submission (either);
    * ``soc:slack:sig:{sha256 of X-Slack-Signature}``: one signed HTTP request, for as long as
      its timestamp is accepted.
 
@@ -133,6 +134,12 @@ def delivery_keys(req: BoltRequest, body: Body) -> list[tuple[str, int]]:
         if ts:
             found.append((keys.slack_click(_user(body), str(action.get("action_id") or ""), ts),
                           CLICK_TTL_S))
+    trigger = body.get("trigger_id")
+    # A slash command or a modal submission: its trigger_id is new for every one a person
+    # makes and the same in every re-delivery of it (over Socket Mode too, with no signature).
+    if (body.get("command") or body.get("type") == "view_submission") and isinstance(
+            trigger, str) and trigger:
+        found.append((keys.slack_trigger(trigger), CLICK_TTL_S))
     signature = _header(req, "x-slack-signature")
     if signature:
         found.append((keys.slack_signature(signature), SIGNATURE_TTL_S))

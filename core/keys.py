@@ -238,6 +238,11 @@ def slack_click(user: str, action_id: str, action_ts: str) -> str:
     return f"soc:slack:click:{user[:40]}:{action_id[:100]}:{action_ts[:40]}"
 
 
+def slack_trigger(trigger_id: str) -> str:
+    """Marks a slash command or modal submission (its one-time ``trigger_id``) as handled."""
+    return f"soc:slack:trigger:{trigger_id[:100]}"
+
+
 def slack_signature(signature: str) -> str:
     """Marks a signed Slack request as handled (a replayed request is dropped)."""
     return "soc:slack:sig:" + hashlib.sha256(signature.encode()).hexdigest()

@@ -374,6 +374,14 @@ def signed_post(url: str, secret: str, body: str, *, timestamp: int | None = Non
         return Reply(exc.code, exc.read().decode(), {k.lower(): v for k, v in exc.headers.items()})
 
 
+_TRIGGERS = itertools.count(1)
+
+
+def trigger_id() -> str:
+    """A fresh ``trigger_id``, as Slack gives every interaction and slash command."""
+    return f"{int(time.time())}.{next(_TRIGGERS)}.0123456789abcdef"
+
+
 def block_action_body(*, user: str, action_id: str, value: str, channel: str = "C0ALERTS",
                       message_ts: str = "1700000000.000100", response_url: str = "",
                       action_ts: str | None = None, home: bool = False, team: str = "T0001",
@@ -391,7 +399,7 @@ def block_action_body(*, user: str, action_id: str, value: str, channel: str = "
             "type": "block_actions", "team": {"id": "T0001", "domain": "example"},
             "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
             "api_app_id": "A0001", "token": "legacy-verification-token",
-            "container": {"type": "view", "view_id": "VHOME01"}, "trigger_id": "1.2.3",
+            "container": {"type": "view", "view_id": "VHOME01"}, "trigger_id": trigger_id(),
             "view": {"id": "VHOME01", "type": "home", "blocks": []},
             "actions": [{"type": "button", "block_id": "b", "action_id": action_id,
                          "value": value, "action_ts": action_ts or f"{time.time():.6f}"}],
@@ -403,7 +411,7 @@ def block_action_body(*, user: str, action_id: str, value: str, channel: str = "
         "api_app_id": "A0001", "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
                       "is_ephemeral": False},
-        "trigger_id": "1.2.3", "channel": {"id": channel, "name": "security-alerts"},
+        "trigger_id": trigger_id(), "channel": {"id": channel, "name": "security-alerts"},
         "message": {"ts": message_ts, "text": ""}, "response_url": response_url,
         "actions": [{"type": "button", "block_id": block_id, "action_id": action_id,
                      "value": value, "action_ts": action_ts or f"{time.time():.6f}"}],
@@ -438,7 +446,7 @@ def view_submission_body(*, user: str, callback_id: str, values: dict[str, dict[
     payload = {
         "type": "view_submission", "team": {"id": "T0001", "domain": "example"},
         "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
-        "api_app_id": "A0001", "token": "legacy-verification-token", "trigger_id": "1.2.4",
+        "api_app_id": "A0001", "token": "legacy-verification-token", "trigger_id": trigger_id(),
         "view": {"id": "V0001", "type": "modal", "hash": "1700000000.abcdef",
                  "callback_id": callback_id,
                  "private_metadata": private_metadata, "state": {"values": state},
@@ -458,7 +466,7 @@ def slash_command_body(*, user: str, text: str, command: str = "/soc",
         "channel_id": channel, "channel_name": "security-alerts", "user_id": user,
         "user_name": user.lower(), "command": command, "text": text,
         "api_app_id": "A0001", "response_url": "http://127.0.0.1:9/response_url/x",
-        "trigger_id": "1.2.5"})
+        "trigger_id": trigger_id()})
 
 
 def event_body(event: dict[str, Any], *, event_id: str = "", team: str = "T0001",

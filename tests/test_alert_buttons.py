@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -70,11 +71,13 @@ def test_a_second_resolve_says_who_did_it_first(bot: Harness) -> None:
 
 def test_false_positive_opens_a_modal_and_records_the_reason(bot: Harness) -> None:
     alert_id = bot.alert()
-    bot.click(RESPONDER, "alert_false_positive", alert_id)
+    click = bot.click_body(RESPONDER, "alert_false_positive", alert_id)
+    bot.send(click)
 
     [opened] = bot.slack.wait_for("views.open")
     view = opened.params["view"]
-    assert opened.params["trigger_id"] == "1.2.3" and view["callback_id"] == "false_positive"
+    trigger = json.loads(urllib.parse.parse_qs(click)["payload"][0])["trigger_id"]
+    assert opened.params["trigger_id"] == trigger and view["callback_id"] == "false_positive"
     assert bot.alerts.get(alert_id).status == "open"  # type: ignore[union-attr]
 
     reply = bot.submit(RESPONDER, "false_positive",

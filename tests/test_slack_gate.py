@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from fake_slack import FakeSlack, button_value
+from fake_slack import FakeSlack, button_value, slash_command_body
 from slack_harness import MALLORY, RESPONDER, Harness, default_settings, eventually, harness
 
 from socbot.bot.workspace import REFUSALS
@@ -136,6 +136,15 @@ def test_a_retried_event_has_one_effect(bot: Harness) -> None:
     assert len(bot.slack.calls("views.publish")) == 1
     if bot.transport.name == "http":  # Slack is asked not to try again
         assert [r.headers.get("x-slack-no-retry") for r in retries] == ["1", "1", "1"]
+
+
+def test_a_redelivered_slash_command_has_one_effect(bot: Harness) -> None:
+    command = slash_command_body(user=RESPONDER, text="mute secure.ssh_brute_force 4h")
+    first = bot.send(command)
+    again = bot.send(command)  # the same command (its trigger_id), delivered twice
+
+    assert "Muted" in first.body and again.body == ""
+    assert len(bot.mutes.active()) == 1
 
 
 def test_a_replayed_run_click_after_a_cancel_requests_nothing(bot: Harness) -> None:
