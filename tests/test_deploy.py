@@ -79,8 +79,10 @@ def test_the_queue_accepts_messages_only_from_the_rule() -> None:
     send = next(s for s in resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]
                 ["Statement"] if s["Action"] == "sqs:SendMessage")
     assert send["Principal"] == {"Service": "events.amazonaws.com"}
-    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": {
-        "GetAtt": "ManagementEventsRule.Arn"}}}
+    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": [
+        {"GetAtt": "ManagementEventsRule.Arn"}, {"GetAtt": "FindingsRule.Arn"}]}}
+    findings = resources["FindingsRule"]["Properties"]["EventPattern"]
+    assert "GuardDuty Finding" in findings["detail-type"]
 
 
 def lint(path: Path) -> list[str]:
