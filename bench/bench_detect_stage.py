@@ -16,8 +16,10 @@ and writing ``soc:alerts``. Reported per traffic kind: lines per second (median 
 signals turned into alerts, alerts, and entries written to ``soc:alerts``.
 
 ``--baseline DIR`` measures a second source tree (a checkout of an earlier commit) in the same
-run, alternating with this one, and prints both and the ratio. Every measurement runs in its
-own process with its own embedded Redis (or ``--redis-url``, a database it may flush).
+run, alternating with this one, and prints both and the ratio; ``--after DIR`` measures another
+checkout instead of the installed tree (both pinned while the benchmark runs). Every
+measurement runs in its own process with its own embedded Redis (or ``--redis-url``, a
+database it may flush).
 
     .venv/bin/python bench/bench_detect_stage.py [--lines 100000] [--runs 3] [--baseline DIR]
 """
@@ -199,6 +201,8 @@ def main() -> int:
                         help=f"comma-separated, of {', '.join(KINDS)}")
     parser.add_argument("--baseline", default="",
                         help="a source tree (checkout of an earlier commit) to measure too")
+    parser.add_argument("--after", default="",
+                        help="measure this source tree instead of the installed one")
     parser.add_argument("--redis-url", default="",
                         help="a Redis database this benchmark may flush (default: embedded)")
     parser.add_argument("--one", default="", help=argparse.SUPPRESS)
@@ -207,9 +211,10 @@ def main() -> int:
     if args.one:
         return one(args)
     kinds = [k for k in args.kinds.split(",") if k]
-    trees = {"this tree": ""}
+    this = str(Path(args.after).resolve()) if args.after else ""
+    trees = {"this tree": this}
     if args.baseline:
-        trees = {"baseline": str(Path(args.baseline).resolve()), "this tree": ""}
+        trees = {"baseline": str(Path(args.baseline).resolve()), "this tree": this}
     rates: dict[tuple[str, str], list[float]] = {}
     print(f"{args.lines:,} lines per kind; {args.runs} runs; variants: {', '.join(trees)}")
     for run in range(args.runs):
