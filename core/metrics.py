@@ -56,6 +56,9 @@ AUDIT_FORWARDED = Counter("socbot_audit_forwarded",
                           "Audit entries for fluentd: sent, spooled (fluentd down), resent",
                           ["outcome"])
 
+LISTEN_REFUSED = Counter("socbot_listen_refused",
+                         "Connections, frames or requests the listener refused, by protocol "
+                         "and reason", ["protocol", "reason"])
 FAILED_OUTCOMES = frozenset({"failed", "failure", "error", "timeout"})
 
 
@@ -67,6 +70,11 @@ def events_in(dataset: str, count: int = 1) -> None:
 def parse_failure(source: str, reason: str = "unparsed", count: int = 1) -> None:
     """A line or record of ``source`` could not be parsed (``reason``: a short fixed word)."""
     PARSE_FAILURES.labels(source=source, reason=reason).inc(count)
+
+
+def listen_refused(protocol: str, reason: str) -> None:
+    """The listener refused a peer, frame or request (``reason``: a short fixed word)."""
+    LISTEN_REFUSED.labels(protocol=protocol, reason=reason).inc()
 
 
 def alert(severity: str, outcome: str) -> None:
