@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from own_redis import OwnRedis
 
 from socbot.collectors.pipeline import collect_secure
 from socbot.collectors.sink import Batch, EventSink
@@ -104,55 +103,6 @@ def test_a_batch_sent_twice_is_added_once(redis_client: redis.Redis) -> None:
 
 
 # --- a Redis server of our own, stopped and started mid-run ----------------------------------
-
-class OwnRedis:
-    """A redis-server on a free port, with an append-only file synced on every write."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
-             "--save", "", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        """Stop it the hard way: what was acknowledged must survive, nothing else."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH: the restart test needs a server it may stop")
-    server = OwnRedis(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
-        server.process.wait(10)
-
 
 def lines(start: int, stop: int) -> list[str]:
     return [f"Nov 23 03:12:09 h sshd[{i}]: Invalid user u{i} from 192.0.2.{i % 250} port {i}"

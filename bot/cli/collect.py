@@ -82,6 +82,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                       help="seconds between scans (default: collectors.wifi.interval_s)")
     wifi.add_argument("--once", action="store_true", help="scan once and stop")
 
+    listen = sources.add_parser(
+        "listen", help="receive events from agents: syslog (TCP, TLS, UDP), fluentd Forward, "
+                       "JSON over HTTP")
+    for name, what in (("syslog-tcp", "syslog over TCP, e.g. 0.0.0.0:601"),
+                       ("syslog-tls", "syslog over TLS, e.g. 0.0.0.0:6514"),
+                       ("syslog-udp", "syslog over UDP, e.g. 0.0.0.0:514"),
+                       ("forward", "fluentd Forward protocol, e.g. 0.0.0.0:24224"),
+                       ("http", "JSON over HTTP, e.g. 0.0.0.0:9880 (token: SOCBOT_LISTEN_TOKEN)")):
+        listen.add_argument(f"--{name}", metavar="HOST:PORT",
+                            help=f"{what} (default: collectors.listen.{name.replace('-', '_')})")
+
     parse = commands.add_parser("parse", help="print normalized events as JSON Lines (no Redis)")
     parse.set_defaults(handler=cmd_parse)
     parse.add_argument("--source", required=True, choices=SOURCES)
@@ -100,7 +111,7 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
     handlers = {"secure": _collect_secure, "journald": _collect_journald,
                 "cloudtrail": _collect_cloudtrail,
                 "findings": _collect_findings,
-                "door": _collect_door, "wifi": _collect_wifi}
+                "door": _collect_door, "wifi": _collect_wifi, "listen": _collect_listen}
     client = _client()
     # /metrics and /healthz when SOCBOT_METRICS_LISTEN is set (the container image sets it).
     listen = listen_address()
@@ -205,6 +216,42 @@ def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> 
     server.server_close()
     left = not sink.close()
     print(f"socbot collect door: {server.received} events, refused {server.refused}"
+          + ("; events left in the spool for the next start" if left else ""), file=sys.stderr)
+    return 0
+
+
+def _collect_listen(args: argparse.Namespace, settings: Settings, client: Any) -> int:
+    from socbot.collectors.listen.intake import Intake, Router
+    from socbot.collectors.listen.server import PROTOCOLS, Listener, ListenOptions
+    from socbot.collectors.sink import EventSink
+    from socbot.core.config import ConfigError
+
+    config = settings.collectors.listen
+    addresses = {name: getattr(args, name) or getattr(config, name) for name in PROTOCOLS}
+    options = ListenOptions(
+        **addresses, tls_cert=config.tls_cert, tls_key=config.tls_key,
+        tls_client_ca=config.tls_client_ca,
+        forward_shared_key=os.environ.get("SOCBOT_FORWARD_SHARED_KEY", ""),
+        http_token=os.environ.get("SOCBOT_LISTEN_TOKEN", ""),
+        max_connections=config.max_connections,
+        max_connections_per_peer=config.max_connections_per_peer,
+        max_frame_bytes=config.max_frame_bytes, idle_timeout_s=config.idle_timeout_s,
+        allowed_peers=tuple(config.allowed_peers))
+    stop = stop_on_signals()
+    sink = EventSink(client, "listen", _spool(settings, "listen"))
+    intake = Intake(Router(config.routes), peer_names=config.peer_names)
+    try:
+        listener = Listener(sink, intake, options, stop)
+        bound = listener.start()
+    except (ValueError, OSError, ConfigError) as exc:
+        print(f"socbot collect listen: {exc}", file=sys.stderr)
+        return 2
+    where = ", ".join(f"{name} on {host}:{port}" for name, (host, port) in bound.items())
+    print(f"socbot collect listen: {where}", file=sys.stderr)
+    stop.wait()
+    listener.close()
+    left = not sink.close()
+    print(f"socbot collect listen: {json.dumps(dict(listener.stats))}"
           + ("; events left in the spool for the next start" if left else ""), file=sys.stderr)
     return 0
 

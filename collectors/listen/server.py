@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import socket
@@ -105,6 +106,7 @@ class Listener:
         self._servers: list[asyncio.AbstractServer] = []
         self._transports: list[asyncio.BaseTransport] = []
         self._thread: threading.Thread | None = None
+        self._tls_context = self._tls() if options.syslog_tls else None
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -114,7 +116,6 @@ class Listener:
 
         def run() -> None:
             asyncio.set_event_loop(self._loop)
-            self._loop.set_exception_handler(self._loop_error)
             self._loop.run_until_complete(self._bind(ready))
             self._loop.run_forever()
 
@@ -153,7 +154,7 @@ class Listener:
         try:
             o = self.options
             handlers: dict[str, Callable[..., object]] = {
-                "syslog_tcp": self._syslog, "syslog_tls": self._syslog,
+                "syslog_tcp": self._syslog, "syslog_tls": self._syslog_tls,
                 "forward": self._forward, "http": self._http_connection}
             for name, address in o.addresses().items():
                 host, port = host_port(address, f"collectors.listen.{name}")
@@ -163,12 +164,9 @@ class Listener:
                     self._transports.append(transport)
                     self.bound[name] = transport.get_extra_info("sockname")[:2]
                     continue
-                handler = handlers[name]
                 server = await asyncio.start_server(
-                    lambda r, w, n=name, h=handler: self._serve(n, h, r, w),
-                    host, port, backlog=512, limit=o.max_frame_bytes + 64,
-                    ssl=self._tls() if name == "syslog_tls" else None,
-                    ssl_handshake_timeout=o.idle_timeout_s if name == "syslog_tls" else None)
+                    functools.partial(self._serve, name, handlers[name]),
+                    host, port, backlog=512, limit=o.max_frame_bytes + 64)
                 self._servers.append(server)
                 self.bound[name] = server.sockets[0].getsockname()[:2]
             ready.set_result(None)
@@ -184,14 +182,6 @@ class Listener:
             context.load_verify_locations(o.tls_client_ca)
             context.verify_mode = ssl.CERT_REQUIRED
         return context
-
-    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
-        exc = context.get("exception")
-        if isinstance(exc, ssl.SSLError | ConnectionError | OSError):
-            # A failed TLS handshake (bad or missing client certificate) ends here.
-            self._refuse("syslog_tls", "?", "tls_handshake")
-            return
-        loop.default_exception_handler(context)
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -298,6 +288,20 @@ class Listener:
             if frames:
                 await self.commit(protocol, (self.intake.from_syslog(
                     frame.decode("utf-8", "replace"), peer, where=protocol) for frame in frames))
+
+    async def _syslog_tls(self, protocol: str, peer: str, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        # The handshake runs here rather than in the server so that a refused certificate is
+        # counted and logged like every other refusal.
+        assert self._tls_context is not None
+        try:
+            await asyncio.wait_for(writer.start_tls(self._tls_context),
+                                   self.options.idle_timeout_s)
+        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            self._refuse(protocol, peer, "tls_handshake")
+            log.debug("TLS handshake with %s failed: %s", peer, exc)
+            return
+        await self._syslog(protocol, peer, reader, writer)
 
     # -- Forward -----------------------------------------------------------------------------
 

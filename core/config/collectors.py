@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, field_validator
 
 from socbot.core.config._common import Section
@@ -93,6 +95,51 @@ class WifiCollector(Section):
         return value
 
 
+class ListenCollector(Section):
+    """``socbot collect listen``: agents' syslog, Forward and HTTP intake, and its limits.
+
+    An empty address leaves that protocol off. Secrets come from the environment:
+    ``SOCBOT_FORWARD_SHARED_KEY`` (Forward handshake) and ``SOCBOT_LISTEN_TOKEN`` (HTTP).
+    """
+
+    syslog_tcp: str = ""
+    syslog_tls: str = ""
+    syslog_udp: str = ""
+    forward: str = ""
+    http: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    max_connections: int = Field(default=1000, ge=1, le=100_000)
+    max_connections_per_peer: int = Field(default=100, ge=1, le=100_000)
+    max_frame_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    idle_timeout_s: float = Field(default=60, ge=1, le=3600)
+    allowed_peers: list[str] = Field(default_factory=list)
+    peer_names: dict[str, str] = Field(default_factory=dict)
+    routes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network; write one such as "
+                                 "10.0.0.0/8 or 192.0.2.7") from None
+        return value
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, value: dict[str, str]) -> dict[str, str]:
+        known = ("secure", "cloudtrail", "door", "door:unifi", "door:verkada", "door:kisi")
+        for pattern, source in value.items():
+            if source not in known:
+                raise ValueError(f"route {pattern!r}: unknown source {source!r}; write one of "
+                                 f"{', '.join(known)}")
+        return value
+
+
 class SpoolSettings(Section):
     """The on-disk buffer a collector writes to while Redis is unreachable."""
 
@@ -106,4 +153,5 @@ class CollectorSettings(Section):
     cloudtrail: CloudTrailCollector = Field(default_factory=CloudTrailCollector)
     door: DoorCollector = Field(default_factory=DoorCollector)
     wifi: WifiCollector = Field(default_factory=WifiCollector)
+    listen: ListenCollector = Field(default_factory=ListenCollector)
     spool: SpoolSettings = Field(default_factory=SpoolSettings)
