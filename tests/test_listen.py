@@ -121,7 +121,7 @@ def test_rsyslog_forwards_over_tcp_with_octet_counting(start: Start, tmp_path: P
     try:
         for i in range(50):
             peer.log(f"<38>Dec  2 21:00:01 sshd[{i + 10}]: " + LINE.format(i=i, h=i, p=i))
-        wait_for(lambda: redis_client.xlen(EVENTS) == 50)
+        wait_for(lambda: redis_client.xlen(EVENTS) == 50, timeout=30)
     finally:
         peer.stop()
     got = events(redis_client)
@@ -157,7 +157,7 @@ def test_rsyslog_forwards_over_tls_with_the_deploy_snippet(
         for i in range(20):  # facility auth, as sshd logs
             peer.log(f"<38>Dec  2 21:00:01 sshd[{i + 10}]: " + LINE.format(i=i, h=i, p=i))
         peer.log("<14>Dec  2 21:00:01 cron[5]: not an auth message, not forwarded")
-        wait_for(lambda: redis_client.xlen(EVENTS) == 20)
+        wait_for(lambda: redis_client.xlen(EVENTS) == 20, timeout=30)
     finally:
         peer.stop()
     assert [e["user.name"] for e in events(redis_client)] == [f"u{i}" for i in range(20)]
@@ -166,11 +166,11 @@ def test_rsyslog_forwards_over_tls_with_the_deploy_snippet(
 
 def test_tls_refuses_a_client_certificate_from_another_ca(
         start: Start, pki: dict[str, Path], redis_client: redis.Redis) -> None:
-    listener = start(**tls_options(pki))
+    listener = start(**tls_options(pki), idle_timeout_s=2)
     context = ssl.create_default_context(cafile=str(pki["ca"]))
     context.load_cert_chain(str(pki["rogue-client"]), str(pki["rogue-client-key"]))
     try:
-        with socket.create_connection(listener.bound["syslog_tls"]) as raw, \
+        with socket.create_connection(listener.bound["syslog_tls"], timeout=10) as raw, \
                 context.wrap_socket(raw, server_hostname="localhost") as conn:
             conn.sendall(syslog3164(1) + b"\n")
             # TLS 1.3 reports the refused certificate on the first read, or just closes.

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 __all__ = ["ListenOptions", "Listener"]
 
 Item = Event | BadRecord | None
+# A refused TLS 1.3 client certificate can leave asyncio's handshake waiting; bound it.
+HANDSHAKE_TIMEOUT_S = 10.0
 PROTOCOLS = ("syslog_tcp", "syslog_tls", "syslog_udp", "forward", "http")
 
 
@@ -141,7 +143,8 @@ class Listener:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                await asyncio.wait(tasks, timeout=5)
 
         asyncio.run_coroutine_threadsafe(shut(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -154,7 +157,7 @@ class Listener:
         try:
             o = self.options
             handlers: dict[str, Callable[..., object]] = {
-                "syslog_tcp": self._syslog, "syslog_tls": self._syslog_tls,
+                "syslog_tcp": self._syslog,
                 "forward": self._forward, "http": self._http_connection}
             for name, address in o.addresses().items():
                 host, port = host_port(address, f"collectors.listen.{name}")
@@ -164,9 +167,13 @@ class Listener:
                     self._transports.append(transport)
                     self.bound[name] = transport.get_extra_info("sockname")[:2]
                     continue
-                server = await asyncio.start_server(
-                    functools.partial(self._serve, name, handlers[name]),
-                    host, port, backlog=512, limit=o.max_frame_bytes + 64)
+                if name == "syslog_tls":
+                    server = await self._loop.create_server(
+                        lambda: _TLSGate(self), host, port, backlog=512)
+                else:
+                    server = await asyncio.start_server(
+                        functools.partial(self._serve, name, handlers[name]),
+                        host, port, backlog=512, limit=o.max_frame_bytes + 64)
                 self._servers.append(server)
                 self.bound[name] = server.sockets[0].getsockname()[:2]
             ready.set_result(None)
@@ -234,8 +241,9 @@ class Listener:
             if not self._peers[peer]:
                 del self._peers[peer]
             writer.close()
+            # A TLS peer that never answers close_notify must not hold the task.
             with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), 2)
 
     async def _chunks(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
         while True:
@@ -289,19 +297,40 @@ class Listener:
                 await self.commit(protocol, (self.intake.from_syslog(
                     frame.decode("utf-8", "replace"), peer, where=protocol) for frame in frames))
 
-    async def _syslog_tls(self, protocol: str, peer: str, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
-        # The handshake runs here rather than in the server so that a refused certificate is
-        # counted and logged like every other refusal.
+    async def _tls_accept(self, transport: asyncio.Transport, gate: _TLSGate) -> None:
+        # The handshake runs here, not in the server, so that a refused certificate is counted
+        # and logged like every other refusal.
+        peer = _peer(transport.get_extra_info("peername"))
+        if not self._allowed(peer):
+            self._refuse("syslog_tls", peer, "peer_not_allowed")
+            transport.close()
+            return
         assert self._tls_context is not None
         try:
-            await asyncio.wait_for(writer.start_tls(self._tls_context),
-                                   self.options.idle_timeout_s)
-        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
-            self._refuse(protocol, peer, "tls_handshake")
+            tls = await asyncio.wait_for(
+                self._loop.start_tls(transport, gate, self._tls_context, server_side=True),
+                min(self.options.idle_timeout_s, HANDSHAKE_TIMEOUT_S))
+        except (ssl.SSLError, TimeoutError) as exc:
+            self._refuse("syslog_tls", peer, "tls_handshake")
             log.debug("TLS handshake with %s failed: %s", peer, exc)
+            transport.close()
             return
-        await self._syslog(protocol, peer, reader, writer)
+        except (ConnectionError, OSError):
+            transport.close()  # the peer went away before the handshake: nothing refused
+            return
+        if tls is None:
+            transport.close()
+            return
+        reader = asyncio.StreamReader(limit=self.options.max_frame_bytes + 64, loop=self._loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=self._loop)
+        tls.set_protocol(protocol)
+        protocol.connection_made(tls)
+        for data in gate.early:  # application data that came with the handshake's end
+            reader.feed_data(data)
+        if gate.eof:
+            reader.feed_eof()
+        writer = asyncio.StreamWriter(tls, protocol, reader, self._loop)
+        await self._serve("syslog_tls", self._syslog, reader, writer)
 
     # -- Forward -----------------------------------------------------------------------------
 
@@ -346,6 +375,28 @@ class Listener:
         from socbot.collectors.listen.http import serve_http
 
         await serve_http(self, peer, reader, writer)
+
+
+class _TLSGate(asyncio.Protocol):
+    """A new TLS connection before its handshake: reading is paused at once so that no byte
+    of the client's hello reaches anything but the TLS layer, then the handshake runs."""
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.early: list[bytes] = []
+        self.eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        self.task = asyncio.ensure_future(self.listener._tls_accept(transport, self))
+
+    def data_received(self, data: bytes) -> None:
+        self.early.append(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        return False
 
 
 class _Datagrams(asyncio.DatagramProtocol):
