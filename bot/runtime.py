@@ -93,6 +93,14 @@ class Runtime:
             # A batch at a time: its signals are folded per alert before they are written.
             self.consumers["detect"].batch_handler = worker.handle_batch
             self.consumers["detect"].batch = DETECT_BATCH
+            feeds = self.settings.detection.intel_feeds
+            if feeds:  # known-bad addresses refreshed on a schedule for the detect workers
+                from socbot.enrichment import intel
+
+                self.threads.append(threading.Thread(
+                    target=intel.run, name="intel", daemon=True,
+                    args=(self.client, feeds, self.settings.detection.intel_refresh_s,
+                          self.stop)))
         if "notify" in self.roles:
             if web is not None:
                 from socbot.bot.notifier import SlackNotifier

@@ -24,7 +24,9 @@ import csv
 import io
 import ipaddress
 import json
+import logging
 import re
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +39,7 @@ import redis
 from socbot.core import keys
 from socbot.core.config import DetectionIntelFeed
 
+log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 64 << 20
 _STIX_ANY = re.compile(r"'([0-9A-Fa-f:.]+(?:/\d{1,3})?)'")
 MISP_TYPES = ("ip-src", "ip-dst", "ip-src|port", "ip-dst|port")
@@ -157,6 +160,21 @@ def refresh(client: redis.Redis, feeds: Iterable[DetectionIntelFeed],
     pipe.incr(keys.INTEL_VERSION)
     pipe.execute()
     return report
+
+
+def run(client: redis.Redis, feeds: list[DetectionIntelFeed], every_s: float,
+        stop: threading.Event) -> None:
+    """Refresh every ``every_s`` seconds until ``stop`` is set (``socbot run``'s intel thread):
+    a refresh that fails (Redis away) is logged and tried again at the next turn."""
+    while not stop.is_set():
+        try:
+            report = refresh(client, feeds)
+            log.info("threat intelligence refreshed: %s", report)
+            for name, error in report.failed.items():
+                log.warning("threat-intelligence feed %s not refreshed: %s", name, error)
+        except redis.RedisError as exc:
+            log.warning("threat intelligence not refreshed (Redis): %s", exc)
+        stop.wait(every_s)
 
 
 def _text(value: Any) -> str:

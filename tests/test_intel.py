@@ -104,3 +104,27 @@ def test_intel_refresh_command(tmp_path: Path, redis_url: str,
     assert main(["--config", str(config), "intel", "refresh"]) == 0
     assert '"scanners": 3' in capsys.readouterr().err
     assert redis_client.hget(keys.INTEL_ADDRESSES, "203.0.113.66") == b"scanners"
+
+
+def test_the_bot_refreshes_the_feeds_on_its_schedule(tmp_path: Path,
+                                                     redis_client: redis.Redis) -> None:
+    import io
+    import time
+
+    from socbot.bot.runtime import Runtime
+    from socbot.core.config import Secrets
+
+    (tmp_path / "plain.txt").write_text(PLAIN)
+    settings = Settings.model_validate({"detection": {"intel_feeds": [
+        {"name": "scanners", "path": str(tmp_path / "plain.txt")}]}})
+    runtime = Runtime(redis_client, settings, Secrets(), roles=("detect",),
+                      out=io.StringIO()).build()
+    assert "intel" in [thread.name for thread in runtime.threads]
+    runtime.start(health=False)
+    try:
+        deadline = time.monotonic() + 10
+        while not redis_client.hexists(keys.INTEL_ADDRESSES, "203.0.113.66"):
+            assert time.monotonic() < deadline, "the intel thread did not refresh"
+            time.sleep(0.05)
+    finally:
+        runtime.close()
