@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -119,3 +120,23 @@ def test_connections_over_the_cap_are_refused_and_the_cap_frees_up(start: Start)
 def test_listen_backlog_is_the_configured_one(start: Start) -> None:
     assert start().request_queue_size == DoorCollector().backlog >= 128
     assert start(backlog=512).request_queue_size == 512
+
+
+def test_a_request_dribbled_byte_by_byte_is_cut_at_the_request_timeout(start: Start) -> None:
+    server = start(idle_timeout_s=1, request_timeout_s=2)
+    sock = socket.create_connection(address(server), timeout=10)
+    sock.sendall(b"POST /door/kisi HTTP/1.1\r\nX-Slow: ")
+    closed = False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # a byte every 0.3 s: never idle for 1 s
+        ready, _, _ = select.select([sock], [], [], 0.3)
+        if ready:
+            closed = sock.recv(100) == b""
+            break
+        try:
+            sock.sendall(b"x")
+        except OSError:
+            closed = True
+            break
+    sock.close()
+    assert closed

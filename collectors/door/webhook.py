@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
+import socket
 import sys
 import threading
 import time
@@ -178,6 +180,25 @@ class DoorServer(ThreadingHTTPServer):
         self._slots.release()
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A connection's bytes; each read waits at most the idle timeout, and never past the
+    current request's deadline (then TimeoutError, which drops the connection)."""
+
+    def __init__(self, sock: socket.socket, idle_s: float) -> None:
+        super().__init__()
+        self.sock, self.idle_s, self.deadline = sock, idle_s, float("inf")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request not complete within request_timeout_s")
+        self.sock.settimeout(min(self.idle_s, left))
+        return self.sock.recv_into(buffer)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: DoorServer
     protocol_version = "HTTP/1.1"
@@ -187,9 +208,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # An idle connection (no request, or a body that stops coming) holds a thread: drop it.
+        # An idle connection (no request, or a body that stops coming) holds a thread: drop it,
+        # and so a request dribbled a byte at a time (slowloris), past request_timeout_s.
         # (On the socket: the handler's ``timeout`` is a class attribute shared by every one.)
-        self.connection.settimeout(self.server.settings.idle_timeout_s)
+        settings = self.server.settings
+        self._reader = _DeadlineReader(self.connection, settings.idle_timeout_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = time.monotonic() + self.server.settings.request_timeout_s
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)

@@ -64,6 +64,7 @@ class DoorCollector(Section):
     max_body_bytes: int = Field(default=65536, ge=1024, le=16 << 20)
     signature_tolerance_s: int = Field(default=300, ge=10, le=3600)
     idle_timeout_s: float = Field(default=10, ge=1, le=300)
+    request_timeout_s: float = Field(default=30, ge=1, le=600)
     max_connections: int = Field(default=64, ge=1, le=4096)
     backlog: int = Field(default=128, ge=16, le=4096)
     export: DoorExport = Field(default_factory=DoorExport)
