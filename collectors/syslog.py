@@ -111,9 +111,10 @@ def _iso_moment(date: str, time: str, frac: str | None, zone: str | None) -> dat
         text += zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError as exc:
+        # In UTC here: 9999-12-31T23:59:59-05:00 is past the largest datetime in UTC.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
         raise HeaderError(f"bad timestamp: {exc}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _split_tag(host: str, moment: datetime, rest: str) -> Header:

@@ -398,3 +398,14 @@ def test_a_syslog_procid_of_superscript_digits_is_no_pid_not_a_crash() -> None:
     event = parse_line(line, event_id="x")  # "²³".isdigit() is True; int() refused it
     assert event is not None and "process.pid" not in event
     assert event["source.ip"] == "10.0.0.1"
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:30:00+01:00"])
+def test_a_syslog_time_utc_cannot_hold_is_a_parse_error_not_a_crash(stamp: str) -> None:
+    from socbot.collectors.secure import ParseError, parse_line
+
+    for line in (f"<34>1 {stamp} host sshd 1 - - Failed password for root from 10.0.0.1 port "
+                 "22 ssh2", f"{stamp} host sshd[1]: Failed password for root from 10.0.0.1 "
+                 "port 22 ssh2"):
+        with pytest.raises(ParseError):
+            parse_line(line, event_id="x")
