@@ -429,6 +429,7 @@ def test_hostile_strings_never_render_as_mentions_or_links(bot: Bot) -> None:
     bot.click(BOB, "alert_ack", alert_id)
     bot.slack.wait_for("chat.update")
     bot.request(alert_id)
+    bot.slack.settle()  # the thread line and the re-render may follow the request's return
 
     sent = [c for c in bot.slack.log if c.method.startswith("chat.")]
     assert len(sent) >= 4

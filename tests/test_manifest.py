@@ -15,13 +15,13 @@ MANIFEST = ROOT / "slack-app-manifest.yml"
 
 
 # The bot scope each Web API method socbot calls needs (Slack's method reference); methods that
-# need none (auth.test, views.open, views.publish) are listed with an empty set.
+# need none (auth.test, views.open, views.update, views.publish) are listed with an empty set.
 METHOD_SCOPES = {
     "chat_postMessage": {"chat:write"}, "chat_update": {"chat:write"},
     "chat_postEphemeral": {"chat:write"}, "usergroups_users_list": {"usergroups:read"},
     "users_lookupByEmail": {"users:read", "users:read.email"},
     "conversations_history": {"channels:history", "groups:history"},
-    "auth_test": set(), "views_open": set(), "views_publish": set(),
+    "auth_test": set(), "views_open": set(), "views_update": set(), "views_publish": set(),
 }
 CALL = re.compile(r"\.((?:chat|views|users|usergroups|conversations|reactions|files|team|"
                   r"apps|auth|im|mpim|pins|bookmarks)_[A-Za-z_]+)\(")

@@ -84,15 +84,23 @@ def _entries(bot: Harness, stream: str, reader: str) -> list[tuple[str, dict[str
     return entries
 
 
-def approve_latest(bot: Harness, alert_id: str, approver: str = APPROVER) -> Action:
-    """Wait for the newest request's approval message and approve it."""
+def approve_latest(bot: Harness, alert_id: str, approver: str = APPROVER, *,
+                   approvals: int = 0) -> Action:
+    """Wait for the newest request's approval message and approve it; wait until it is
+    approved, or until it has ``approvals`` approvals when given."""
     eventually(lambda: bot.actions.for_alert(alert_id)
                and bot.actions.for_alert(alert_id)[-1].slack_ts)
     request = bot.actions.for_alert(alert_id)[-1]
     message = bot.slack.messages[(request.slack_channel, request.slack_ts)]
     bot.click(approver, "approval_approve", button_value(message, "approval_approve"))
-    eventually(lambda: bot.actions.get(request.id).status == "approved")  # type: ignore[union-attr]
-    return request
+
+    def done() -> bool:
+        now = bot.actions.get(request.id)
+        assert now is not None
+        return len(now.approvals) == approvals if approvals else now.status == "approved"
+
+    eventually(done)
+    return bot.actions.get(request.id)  # type: ignore[return-value]
 
 
 def result_message(bot: Harness, prefix: str) -> dict[str, Any]:
@@ -200,7 +208,7 @@ def test_a_parameterised_run_is_chosen_previewed_approved_twice_and_run_on_aws(
     assert bot.actions.for_alert(alert_id) == []  # nothing requested by the preview
 
     bot.submit(RESPONDER, "playbook_preview", {}, preview["private_metadata"])
-    request = approve_latest_partial(bot, alert_id, APPROVER)
+    request = approve_latest(bot, alert_id, APPROVER, approvals=1)
     assert request.params == {"mode": "terminate"} and request.approvals_required == 2
     approve_latest(bot, alert_id, SECOND_APPROVER)
     run_pending(bot)
@@ -215,17 +223,6 @@ def test_a_parameterised_run_is_chosen_previewed_approved_twice_and_run_on_aws(
 def instance_state(ec2: Any, instance_id: str) -> str:
     return str(ec2.describe_instances(InstanceIds=[instance_id])[
         "Reservations"][0]["Instances"][0]["State"]["Name"])
-
-
-def approve_latest_partial(bot: Harness, alert_id: str, approver: str) -> Action:
-    """Approve the newest request once, where it needs more than one approval."""
-    eventually(lambda: bot.actions.for_alert(alert_id)
-               and bot.actions.for_alert(alert_id)[-1].slack_ts)
-    request = bot.actions.for_alert(alert_id)[-1]
-    message = bot.slack.messages[(request.slack_channel, request.slack_ts)]
-    bot.click(approver, "approval_approve", button_value(message, "approval_approve"))
-    eventually(lambda: len(bot.actions.get(request.id).approvals) == 1)  # type: ignore[union-attr]
-    return bot.actions.get(request.id)  # type: ignore[return-value]
 
 
 def test_a_wrong_parameter_is_shown_under_its_field_and_requests_nothing(
