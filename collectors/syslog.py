@@ -26,6 +26,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from socbot.core import edge
 from socbot.core.events import format_timestamp
 
 __all__ = ["Header", "HeaderError", "parse_header"]
@@ -117,8 +118,20 @@ def _iso_moment(date: str, time: str, frac: str | None, zone: str | None) -> dat
         raise HeaderError(f"bad timestamp: {exc}") from None
 
 
-def _split_tag(host: str, moment: datetime, rest: str) -> Header:
+def _in_range(moment: datetime) -> str:
+    """The ``@timestamp`` of a header time that carries its year (ISO 8601, RFC 5424, epoch):
+    HeaderError for one before 1970 or more than a day ahead (:func:`core.edge.check_time`),
+    which would sit at the head of every detection window."""
     stamp = format_timestamp(moment)
+    try:
+        edge.check_time(stamp)
+    except edge.EdgeError as exc:
+        raise HeaderError(str(exc)) from None
+    return stamp
+
+
+def _split_tag(host: str, moment: datetime, rest: str) -> Header:
+    stamp = _in_range(moment)
     tag = _TAG.fullmatch(rest)
     if not tag:
         return Header(stamp, host, None, None, rest)  # "-- MARK --" and the like
@@ -206,4 +219,4 @@ def _rfc5424(m: re.Match[str]) -> Header:
     # isascii: "²³".isdigit() is True, and int() refuses it.
     pid = int(procid) if procid.isascii() and procid.isdigit() and len(procid) < 10 else None
     host = "" if m["host"] == "-" else m["host"]
-    return Header(format_timestamp(moment), host, app, pid, m["msg"] or "")
+    return Header(_in_range(moment), host, app, pid, m["msg"] or "")

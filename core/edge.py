@@ -42,8 +42,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_FUTURE_S", "MAX_RECORD_CHARS", "EdgeError", "admit", "ip_text",
-           "loads", "moment"]
+__all__ = ["MAX_DEPTH", "MAX_FUTURE_S", "MAX_RECORD_CHARS", "EdgeError", "admit", "check_time",
+           "ip_text", "loads", "moment"]
 
 MAX_DEPTH = 32                 # CloudTrail's deepest requestParameters are about 12 levels
 MAX_RECORD_CHARS = 1 << 20     # CloudTrail caps an event at 256 KB; 1 Mi characters is generous
@@ -126,17 +126,21 @@ def _latest(now: float | None) -> str:
     return _latest_at(int(time.time() if now is None else now))
 
 
-def admit(event: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
-    """``event`` if it may enter (repaired and tagged if its text needed it); raise
-    :class:`EdgeError` naming the bound it breaks otherwise."""
-    stamp = event.get("@timestamp")
+def check_time(stamp: Any, *, now: float | None = None) -> None:
+    """Raise :class:`EdgeError` unless ``stamp`` is an ``@timestamp`` (UTC ISO 8601, ``Z``)
+    from 1970 to :data:`MAX_FUTURE_S` ahead of this clock. Cheap: compares text."""
     if not isinstance(stamp, str) or not _ISO_LIKE.fullmatch(stamp):
         raise EdgeError(f"@timestamp {stamp!r} is not a UTC ISO 8601 time")
     if stamp < EARLIEST:
         raise EdgeError(f"time {stamp} is before 1970")
-    latest = _latest(now)
-    if stamp > latest:
+    if stamp > _latest(now):
         raise EdgeError(f"time {stamp} is more than {MAX_FUTURE_S} s ahead of this clock")
+
+
+def admit(event: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """``event`` if it may enter (repaired and tagged if its text needed it); raise
+    :class:`EdgeError` naming the bound it breaks otherwise."""
+    check_time(event.get("@timestamp"), now=now)
     ident = event.get("event.id")
     if isinstance(ident, str) and _BAD_TEXT.search(ident):
         # Repaired ids could collide ("\x00" and "\ud800" both become U+FFFD) and the later

@@ -409,3 +409,13 @@ def test_a_syslog_time_utc_cannot_hold_is_a_parse_error_not_a_crash(stamp: str) 
                  "port 22 ssh2"):
         with pytest.raises(ParseError):
             parse_line(line, event_id="x")
+
+
+def test_a_syslog_header_time_far_ahead_is_refused_not_stored() -> None:
+    from socbot.collectors.secure import ParseError, parse_line
+
+    for line in ("<34>1 2999-01-01T00:00:00Z host sshd 1 - - Failed password for root from "
+                 "10.0.0.1 port 22 ssh2", "2999-01-01T00:00:00Z host sshd[1]: Failed password "
+                 "for root from 10.0.0.1 port 22 ssh2"):
+        with pytest.raises(ParseError, match="ahead"):
+            parse_line(line, event_id="x")

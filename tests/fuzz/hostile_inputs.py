@@ -4,10 +4,11 @@ Each hostile value (lone surrogates, control and invisible characters, Slack tok
 UTC cannot hold, 1e20, nesting 5,000 deep, 100,000 characters, wrong types, IPv4-mapped
 addresses, injected "from" clauses) is put in turn into each field of a valid record, next to
 good records, and sent through the real entry point: CloudTrail files into Redis, EventBridge
-bodies through moto's SQS, door payloads over HTTP to the webhook, door and Wi-Fi files, and
-Slack messages. An outcome is *handled* when no exception escaped, the good records beside it
-were delivered, and the hostile record was either stored as a valid event (UTF-8 JSON on one
-line, one address form) or dead-lettered with a reason; anything else is *wrong*.
+bodies through moto's SQS, door payloads over HTTP to the webhook, door, Wi-Fi and syslog
+files, and Slack messages. An outcome is *handled* when no exception escaped, the good
+records beside it were delivered, and the hostile record was either stored as a valid event
+(UTF-8 JSON on one line, one address form, no address but the daemon's) or dead-lettered with
+a reason; anything else is *wrong*.
 
 Run (FLUSHES the Redis database it is given)::
 
@@ -305,6 +306,60 @@ def wifi_files(results: Counter[str], wrong: list[str]) -> None:
                 results["wifi-files"] += 1
 
 
+SECURE_TEMPLATES = [
+    "Nov 23 03:12:09 {v} sshd[2737]: Failed password for root from 203.0.113.9 port 22 ssh2",
+    "Nov 23 03:12:09 bastion {v}[2737]: Failed password for root from 203.0.113.9 port 22 ssh2",
+    "Nov 23 03:12:09 bastion sshd[{v}]: Failed password for root from 203.0.113.9 port 22 ssh2",
+    "Nov 23 03:12:09 bastion sshd[2737]: Failed password for {v} from 203.0.113.9 port 22 ssh2",
+    "Nov 23 03:12:09 bastion sshd[2737]: Invalid user {v} from 203.0.113.9 port 22",
+    "Nov 23 03:12:09 bastion sshd[2737]: Failed password for root from {v} port 22 ssh2",
+    "Nov 23 03:12:09 bastion sshd[2737]: Failed password for root from 203.0.113.9 port {v} ssh2",
+    "<34>1 {v} bastion sshd 2737 - - Failed password for root from 203.0.113.9 port 22 ssh2",
+    "{v} bastion sshd[2737]: Failed password for root from 203.0.113.9 port 22 ssh2",
+    "<34>1 2026-11-23T03:12:09Z bastion sshd {v} - - Accepted password for root from "
+    "203.0.113.9 port 22 ssh2",
+]
+GOOD_LINE = ("Nov 23 03:12:10 bastion sshd[2738]: Failed password for alice from 198.51.100.4 "
+             "port 22 ssh2")
+
+
+def secure_files(results: Counter[str], wrong: list[str]) -> None:
+    """Syslog lines with the value in each daemon- or attacker-written position: the good
+    lines around it are read, and no address but the daemon's is ever blamed."""
+    from datetime import UTC, datetime
+
+    from socbot.collectors.files import read_secure
+
+    texts = [v for v in HOSTILE if isinstance(v, str) and v != DEEP] + [
+        "10.0.0.1 from 10.9.9.9 port 1 ssh2", "\u00b2\u00b3", "99999999999999999999"]
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as folder:
+        for n, (template, value) in enumerate((t, v) for t in SECURE_TEMPLATES for v in texts):
+            path = Path(folder) / f"{n}.log"
+            line = template.replace("{v}", value)
+            path.write_bytes("\n".join([GOOD_LINE, line, GOOD_LINE, ""]).encode(
+                "utf-8", "surrogatepass"))
+            try:
+                items = list(read_secure(path, now))
+            except Exception as exc:
+                wrong.append(f"secure {template[:30]}.. {value!r:.30}: {exc!r}")
+                continue
+            events = [i for i in items if isinstance(i, dict)]
+            why = next((w for e in events if (w := sound(e))), None)
+            goods = [e for e in events if e.get("user.name") == "alice"]
+            # The value itself may be the address only where sshd writes one.
+            blamed = {e.get("source.ip") for e in events} - {"203.0.113.9", "198.51.100.4",
+                                                             None}
+            if "from {v}" in template or "port {v}" in template:
+                # sshd writes these slots itself (an attacker never does): the line's last
+                # address is then the daemon's, whatever the value held.
+                blamed -= {edge.ip_text(token) for token in value.split(" ")}
+            if why or len(goods) != 2 or blamed:
+                wrong.append(f"secure {template[:40]}.. {value!r:.30}: {why or blamed or items}")
+            else:
+                results["secure-files"] += 1
+
+
 def slack(results: Counter[str], wrong: list[str]) -> None:
     texts = [v for v in HOSTILE if isinstance(v, str) and v != DEEP]
     for value in texts:
@@ -356,6 +411,7 @@ def main() -> int:
         ("door-webhook", lambda: door_webhook(client, results, wrong)),
         ("door-files", lambda: door_files(results, wrong)),
         ("wifi-files", lambda: wifi_files(results, wrong)),
+        ("secure-files", lambda: secure_files(results, wrong)),
         ("slack", lambda: slack(results, wrong)),
     ]
     print(f"{'entry point':<16} {'tried':>6} {'handled':>8} {'wrong':>6}")
