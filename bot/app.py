@@ -432,5 +432,6 @@ class Listeners(RemediationListeners):
         alerts = self.alerts.open_alerts(limit=200)
         view = views.home_view(alerts, self.renderer.extras, lookup=self.lookup,
                                mute_hours=self.settings.slack.mute_hours, notice=notice,
-                               playbooks=[playbook_line(p) for p in self.playbook_list()])
+                               playbooks=[playbook_line(p) for p in self.playbook_list()],
+                               tickets=self.settings.tickets.jira.enabled)
         self.client.views_publish(user_id=user, view=view)

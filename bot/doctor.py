@@ -128,8 +128,11 @@ def check_slack(secrets: Secrets) -> Finding:
         return Finding("slack", FAIL, f"auth.test: {type(exc).__name__}: {exc}",
                        "check outbound HTTPS to slack.com (proxy, firewall) or SLACK_API_URL")
     mode = "Socket Mode" if secrets.slack_app_token else "HTTP mode"
+    # The team (and enterprise) ids are what slack.workspace pins; show them to copy.
+    where = f"team {answer.get('team_id')}" + (
+        f", enterprise {answer['enterprise_id']}" if answer.get("enterprise_id") else "")
     return Finding("slack", OK, f"bot {answer.get('user')} ({answer.get('user_id')}) in "
-                   f"{answer.get('team')}; {mode}")
+                   f"{answer.get('team')} ({where}); {mode}")
 
 
 def check_aws(settings: Settings, env: Mapping[str, str]) -> list[Finding]:

@@ -60,7 +60,8 @@ AlertExtras = Callable[[Alert], tuple[list[Action], Mute | None]]
 
 def home_view(alerts: Sequence[Alert], extras: AlertExtras, *,
               lookup: PlaybookLookup | None = None, mute_hours: Sequence[int] = (1, 24),
-              notice: str = "", playbooks: Sequence[str] = ()) -> dict[str, Any]:
+              notice: str = "", playbooks: Sequence[str] = (),
+              tickets: bool = False) -> dict[str, Any]:
     """The Home tab: open and acknowledged alerts by severity (worst first), with the same
     buttons as in the channel. ``extras`` gives an alert's requests and mute; ``notice`` is a
     line (mrkdwn, already escaped) shown on top, e.g. why a click was refused; ``playbooks``
@@ -88,7 +89,7 @@ def home_view(alerts: Sequence[Alert], extras: AlertExtras, *,
             f"*{escape(alert.title)}*\n{entity_text(alert)} · {alert.count} event(s) · "
             f"last seen {utc(alert.last_seen)} · `{escape(alert.id)}`\n{state}")))
         buttons = _alert_buttons(alert, actions, lookup, muted=mute is not None,
-                                 mute_hours=mute_hours)
+                                 mute_hours=mute_hours, tickets=tickets)
         if buttons:
             blocks.append(ActionsBlock(block_id=f"alert:{alert.id}", elements=buttons))
     hidden = len(ranked) - len(shown)

@@ -46,6 +46,7 @@ def test_slack_auth_test_against_the_web_api(slack: FakeSlack) -> None:
     found = doctor.check_slack(secrets)
     assert found.status == doctor.OK
     assert "UBOT0001" in found.detail and "Socket Mode" in found.detail
+    assert "(team T0001)" in found.detail  # what slack.workspace.team_ids takes
     assert len(slack.calls("auth.test")) == 1
 
 

@@ -90,6 +90,20 @@ def test_a_jira_refusal_is_explained_and_a_later_click_can_file(
     eventually(lambda: len(jira.issues) == 1)
 
 
+def test_the_home_tab_offers_create_ticket_and_a_click_there_files_it(
+        bot: Harness, jira: FakeJira) -> None:
+    alert_id = bot.alert()
+    bot.event({"type": "app_home_opened", "user": RESPONDER, "channel": "D0HOME",
+               "tab": "home", "event_ts": "1.2"})
+    home = bot.slack.wait_for("views.publish")[0].params["view"]
+    assert "alert_ticket" in [b["action_id"] for b in buttons(home)]
+
+    bot.click(RESPONDER, "alert_ticket", alert_id, home=True)
+
+    eventually(lambda: bot.thread(alert_id))
+    assert len(jira.issues) == 1
+
+
 def test_only_responders_file_tickets(bot: Harness, jira: FakeJira) -> None:
     alert_id = bot.alert()
     bot.click(MALLORY, "alert_ticket", alert_id)
