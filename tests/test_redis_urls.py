@@ -1,0 +1,104 @@
+"""REDIS_URL forms: one server, TLS options, Sentinel (real sentinels), Cluster; the errors."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from own_sentinel import OwnSentinels
+
+from socbot.bot import doctor
+from socbot.core import redisconn
+from socbot.core.redisurl import RedisUrlError, parse
+
+
+def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database() -> None:
+    target = parse("redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2/socbot/3"
+                   "?sentinel_password=spw", {})
+    assert (target.mode, target.service, target.db) == ("sentinel", "socbot", 3)
+    assert target.hosts == (("10.0.0.1", 26379), ("10.0.0.2", 26379))
+    assert target.password == "pw" and target.options["sentinel_password"] == "spw"
+
+
+def test_tls_certificates_come_from_the_url_or_the_environment() -> None:
+    env = {"REDIS_TLS_CA_CERTS": "/env/ca.pem", "REDIS_TLS_CERTFILE": "/env/client.pem"}
+    target = parse("rediss://cache:6380/0?ssl_ca_certs=/url/ca.pem", env)
+    assert target.tls
+    assert target.options["ssl_ca_certs"] == "/url/ca.pem"  # the URL wins
+    assert target.options["ssl_certfile"] == "/env/client.pem"
+    assert "ssl_certfile" not in parse("redis://cache:6379/0", env).options  # not on plain
+
+
+def test_cluster_mode_by_url_or_by_variable() -> None:
+    assert parse("redis+cluster://a:7000,b:7001", {}).mode == "cluster"
+    assert parse("redis://a:7000", {"REDIS_CLUSTER": "1"}).mode == "cluster"
+    assert parse("redis://a:7000", {}).mode == "single"
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("localhost:6379", "has no scheme"),
+    ("http://localhost:6379", "scheme http:// is not one socbot knows"),
+    ("redis+sentinel://s1:26379", "names no service"),
+    ("redis://h:6379/zero", "is not a database number"),
+    ("redis://h:6379/0?sockettimeout=1", "unknown option 'sockettimeout'"),
+    ("redis://h:6379/0?socket_timeout=soon", "is not a float"),
+    ("redis://a:6379,b:6379/0", "lists several hosts"),
+    ("redis+cluster://a:7000/2", "Redis Cluster has only database 0"),
+    ("redis://h:6379/0?ssl_ca_certs=/ca.pem", "use rediss://"),
+    ("redis://h:70000/0", "is not a number from 1 to 65535"),
+])
+def test_a_bad_url_is_refused_saying_what_to_fix(url: str, says: str) -> None:
+    with pytest.raises(RedisUrlError, match=says):
+        parse(url, {})
+
+
+def test_a_bad_url_fails_connect_and_doctor_without_showing_the_password() -> None:
+    url = "redis+sentinel://:hunter2@s1:26379"
+    with pytest.raises(ConnectionError, match="names no service") as caught:
+        redisconn.connect(url)
+    assert "hunter2" not in str(caught.value)
+    found = doctor.check_redis({"REDIS_URL": url})
+    assert found.status == doctor.FAIL and "hunter2" not in found.detail
+
+
+def test_connect_through_sentinels_reaches_the_master(own_sentinels: OwnSentinels) -> None:
+    client = redisconn.connect(own_sentinels.url(db=2), env={})
+    client.set("k", "v")
+    direct = redis.Redis(port=own_sentinels.master.port, db=2)
+    assert direct.get("k") == b"v"
+
+
+def test_the_sentinel_client_follows_a_failover(own_sentinels: OwnSentinels) -> None:
+    client = redisconn.connect(own_sentinels.url(), env={})
+    client.set("before", "1")
+    client.wait(1, 5000)  # the replica has it before the master dies
+    own_sentinels.master.kill()
+    own_sentinels.wait_for_failover()
+    client.set("after", "2")
+    promoted = redis.Redis(port=own_sentinels.replica.port)
+    assert promoted.mget("before", "after") == [b"1", b"2"]
+
+
+def test_an_unknown_service_says_so(own_sentinels: OwnSentinels) -> None:
+    url = own_sentinels.url().replace("/socbot/", "/other/")
+    with pytest.raises(ConnectionError, match="the master 'other' of the sentinels"):
+        redisconn.connect(url, env={})
+    found = doctor.check_redis({"REDIS_URL": url})
+    assert found.status == doctor.FAIL and "no master named 'other'" in found.detail
+
+
+def test_doctor_reports_the_sentinel_topology_roles_and_persistence(
+        own_sentinels: OwnSentinels) -> None:
+    found = doctor.check_redis({"REDIS_URL": own_sentinels.url()})
+    assert found.status == doctor.OK, found
+    assert "Sentinel service 'socbot' (3 of 3 sentinels answered), 1 replica(s)" in found.detail
+    assert f"master 127.0.0.1:{own_sentinels.master.port}: Redis " in found.detail
+    assert f"replica 127.0.0.1:{own_sentinels.replica.port}: Redis " in found.detail
+    assert found.detail.count("AOF on") == 2
+
+
+def test_doctor_names_a_replica_without_persistence(own_sentinels: OwnSentinels) -> None:
+    redis.Redis(port=own_sentinels.replica.port).config_set("appendonly", "no")
+    found = doctor.check_redis({"REDIS_URL": own_sentinels.url()})
+    assert found.status == doctor.WARN
+    assert f"127.0.0.1:{own_sentinels.replica.port}" in found.fix
+    assert f"127.0.0.1:{own_sentinels.master.port}" not in found.fix
