@@ -1,8 +1,9 @@
 """``socbot doctor``: check what socbot depends on and say what to fix.
 
 Checks the configuration, Redis (reachable; one server, Sentinel or Cluster; each node's
-role and persistence: ``bot/doctor_redis.py``), Slack (``auth.test`` with the bot token), AWS (credentials, and AssumeRole into each configured account with its ExternalId),
-fluentd and the enrichment databases. Something not configured is reported as such, not as a
+role and persistence: ``bot/doctor_redis.py``), Slack (``auth.test`` with the bot token), AWS
+(credentials, and AssumeRole into each configured account with its ExternalId), fluentd and
+the enrichment databases. Something not configured is reported as such, not as a
 failure: a bot without Slack writes alerts to the terminal, one without AWS credentials
 enriches and remediates nothing. The exit status is 1 when any check failed.
 
