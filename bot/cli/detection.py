@@ -205,7 +205,8 @@ def _sigma_command(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(f"socbot rules promote: {exc}", file=sys.stderr)
                 return 1
-            print(f"promoted {rule_id}: its signals raise alerts from the next detect start")
+            print(f"promoted {rule_id}: its signals raise alerts now (detect workers load a "
+                  "newly imported rule when they start)")
         return 0
     imported = refused = 0
     for path in _sigma_files(args.targets):
