@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
@@ -21,10 +24,12 @@ from socbot.bot.approvers import Approvers
 from socbot.bot.blocks import PlaybookLookup
 from socbot.bot.decisions import explain
 from socbot.bot.escape import escape
+from socbot.core import keys
 from socbot.core.actions import Action, ActionStore
 from socbot.core.alerts import Alert, AlertStore
 from socbot.core.audit import audit
 from socbot.core.config import Settings
+from socbot.core.streams import decode
 from socbot.playbooks.base import PlaybookError
 
 if TYPE_CHECKING:
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+
+LOCK_S = 30  # a request lock outlives any click's work, and a crashed one
 
 
 class SessionSource(Protocol):
@@ -168,11 +175,21 @@ class RemediationListeners:
     def _open_request(self, body: Body, alert: Alert, name: str,
                       chosen: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        playbook = self.lookup(name)
-        action_record = self.actions.create(
-            alert.id, name, user, params=chosen,
-            approvals_required=int(playbook.approvals_for(chosen)),
-            expiry_s=self.settings.approvals.expire_minutes * 60)
+        with self._exclusive(keys.request_lock(alert.id, name)) as mine:
+            # Checked again under the lock: two clicks at once must not both pass.
+            refusal = "" if not mine else self._request_refusal(self.alerts.get(alert.id),
+                                                                name)
+            if not mine or refusal:
+                audit(self.redis, who=user, what="request", alert_id=alert.id,
+                      result=f"refused:{name[:80]}")
+                self._tell(body, refusal or f"{escape(name)} is being requested on this alert "
+                                            "right now; see the alert's thread.")
+                return
+            playbook = self.lookup(name)
+            action_record = self.actions.create(
+                alert.id, name, user, params=chosen,
+                approvals_required=int(playbook.approvals_for(chosen)),
+                expiry_s=self.settings.approvals.expire_minutes * 60)
         channel, ts = self._where(alert, body)
         posted = self.client.chat_postMessage(channel=channel, thread_ts=ts,
                                               **blocks.approval_message(action_record, alert))
@@ -181,6 +198,17 @@ class RemediationListeners:
               action_id=action_record.id, result="requested")
         # Re-render the alert: the Run button goes away while the request is pending.
         self._update_alert(alert, channel, ts)
+
+    @contextmanager
+    def _exclusive(self, key: str) -> Iterator[bool]:
+        """Hold ``key`` (True) unless another click holds it (False); expires by itself."""
+        token = secrets.token_hex(8)
+        mine = bool(self.redis.set(key, token, nx=True, ex=LOCK_S))
+        try:
+            yield mine
+        finally:
+            if mine and decode(self.redis.get(key) or b"") == token:
+                self.redis.delete(key)
 
     def request_undo(self, ack: Ack, body: Body, action: dict[str, Any]) -> None:
         """Undo button on a finished run: a request to reverse it, approved like the run."""
@@ -196,11 +224,19 @@ class RemediationListeners:
             self._tell(body, refusal or "This run no longer exists; nothing was requested.")
             return
         playbook = self.lookup(run.playbook)
-        undo = self.actions.create(
-            alert.id, run.playbook, user, params=run.params, undo_of=run.id,
-            approvals_required=max(run.approvals_required,
-                                   int(playbook.approvals_for(run.params))),
-            expiry_s=self.settings.approvals.expire_minutes * 60)
+        with self._exclusive(keys.request_lock(alert.id, f"undo:{run.id}")) as mine:
+            refusal = self._undo_refusal(run, alert) if mine else (
+                f"Undo of {escape(run.id)} is being requested right now; see the thread.")
+            if refusal:
+                audit(self.redis, who=user, what="request_undo", action_id=run_id,
+                      result="refused")
+                self._tell(body, refusal)
+                return
+            undo = self.actions.create(
+                alert.id, run.playbook, user, params=run.params, undo_of=run.id,
+                approvals_required=max(run.approvals_required,
+                                       int(playbook.approvals_for(run.params))),
+                expiry_s=self.settings.approvals.expire_minutes * 60)
         channel, ts = self._where(alert, body)
         posted = self.client.chat_postMessage(channel=channel, thread_ts=ts,
                                               **blocks.approval_message(undo, alert))

@@ -248,6 +248,12 @@ def slack_signature(signature: str) -> str:
     return "soc:slack:sig:" + hashlib.sha256(signature.encode()).hexdigest()
 
 
+def request_lock(alert_id: str, what: str) -> str:
+    """Held while one person's Run (or Undo) click opens a request, so two clicks at once
+    cannot both pass the "already requested?" check."""
+    return f"soc:reqlock:{alert_id}:{what[:120]}"
+
+
 def ticket(alert_id: str) -> str:
     """The ticket filed for an alert (``creating`` while it is being filed, then its key)."""
     return f"soc:ticket:{alert_id}"

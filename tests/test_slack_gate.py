@@ -197,6 +197,20 @@ def test_a_double_delivered_click_never_tells_the_clicker_someone_else_did_it(
     assert bot.thread(alert_id) == [f"Acknowledged by <@{RESPONDER}>"]
 
 
+def test_simultaneous_run_clicks_open_one_request(bot: Harness) -> None:
+    alert_id = alert_with_playbook(bot)
+    clicks = [threading.Thread(target=bot.click, args=(user, "playbook_request",
+                                                       f"{alert_id}|{PLAYBOOK}"))
+              for user in (RESPONDER, MALLORY, "U0THIRD", "U0FOURTH")]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+
+    eventually(lambda: len(bot.slack.calls("chat.postEphemeral")) == 3)
+    assert len(bot.actions.for_alert(alert_id)) == 1
+
+
 def test_auth_test_is_called_once_for_simultaneous_first_clicks(bot: Harness) -> None:
     alert_ids = [bot.alert() for _ in range(10)]
     clicks = [threading.Thread(target=bot.click, args=(RESPONDER, "alert_ack", alert_id))

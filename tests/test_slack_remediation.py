@@ -5,6 +5,7 @@ Undo button makes a new request, approved like the run, that reverses it on AWS.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -152,6 +153,22 @@ def test_an_undo_is_approved_like_the_run_never_by_its_requester(
 
     assert bot.wait_ephemeral(APPROVER).startswith("You requested this")
     assert bot.redis.xlen(ACTIONS) == 1 and key_status(iam, key) == "Inactive"
+
+
+def test_simultaneous_undo_clicks_open_one_undo_request(bot: Harness, iam: Any) -> None:
+    alert_id, _key = key_alert(bot, iam)
+    bot.click(RESPONDER, "playbook_request", f"{alert_id}|{PLAYBOOK}")
+    run = approve_latest(bot, alert_id)
+    run_pending(bot)
+    clicks = [threading.Thread(target=bot.click, args=(user, "playbook_undo", run.id))
+              for user in (RESPONDER, MALLORY, "U0THIRD")]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+
+    eventually(lambda: len(bot.slack.calls("chat.postEphemeral")) == 2)
+    assert len([a for a in bot.actions.for_alert(alert_id) if a.undo_of == run.id]) == 1
 
 
 def test_a_second_undo_request_of_the_same_run_is_refused(bot: Harness, iam: Any) -> None:
