@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings
 
 # Fixtures shared by many modules: a fake Slack Web API (``slack``) and moto's server
 # (``moto_server``, ``aws``), a redis-server a test may kill (``own_redis``) and a master,
@@ -24,6 +25,12 @@ from own_sentinel import own_sentinels_fixture  # noqa: F401
 
 # ``transport``: run a Slack test over HTTP and over Socket Mode (see slack_harness).
 from slack_harness import transport  # noqa: F401
+
+# Property tests explore new examples on every local run; in CI (CI=true) they are derandomized,
+# so a submission's result does not depend on the examples drawn that day.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT.parent / "shared" / "data"
