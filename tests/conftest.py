@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from hypothesis import settings
 
 # Fixtures shared by many modules: a fake Slack Web API (``slack``) and moto's server
 # (``moto_server``, ``aws``), a redis-server a test may kill (``own_redis``) and a master,
 # replica and three sentinels (``own_sentinels``). Their modules
 # explain them.
 from fake_slack import slack_fixture  # noqa: F401
+from hypothesis import settings
 from moto_server import aws_fixture, moto_server_fixture  # noqa: F401
 from own_redis import own_redis_fixture  # noqa: F401
 from own_sentinel import own_sentinels_fixture  # noqa: F401
