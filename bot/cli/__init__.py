@@ -45,7 +45,7 @@ environment:
   SOCBOT_METRICS_LISTEN HOST:PORT for /metrics and /healthz (off: none)
   SOCBOT_STATE_DIR      local state (embedded Redis, spools); default ~/.local/state/socbot
 
-first run:  socbot run --demo
+first run:  socbot run --demo   (or socbot console: the same in a local Slack-like page)
 """
 
 
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with every area's subcommands."""
     from socbot.bot.cli.audit import register as audit
     from socbot.bot.cli.collect import register as collectors
+    from socbot.bot.cli.console import add_options as console_options
+    from socbot.bot.cli.console import register as console
     from socbot.bot.cli.detection import register as detections
     from socbot.bot.cli.intel import register as intel
     from socbot.bot.cli.playbooks import register as playbooks
@@ -80,11 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true",
                      help="feed the bundled sample log and CloudTrail file through a fresh "
                           "embedded Redis, print the alerts, and exit")
+    run.add_argument("--console", action="store_true",
+                     help="with --demo: show the alerts in a local page that plays Slack "
+                          "(buttons, approvals, playbooks on moto) instead; see socbot console")
+    console_options(run)
     collectors(commands)
     detections(commands)
     intel(commands)
     playbooks(commands)
     audit(commands)
+    console(commands)
     doctor(commands)
     config = commands.add_parser("config", help="validate the configuration file")
     config.set_defaults(handler=cmd_config)
@@ -135,6 +142,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     from socbot.core.redisconn import connect, release
 
     roles = tuple(args.role) if args.role else ROLES
+    if args.console and not args.demo:
+        print("socbot: --console goes with --demo (or run `socbot console`)", file=sys.stderr)
+        return 2
+    if args.demo and args.console:
+        from socbot.bot.cli.console import cmd_console
+
+        return cmd_console(args, settings, secrets)
     if args.demo:
         return _demo(settings)
     listen = host_port(args.listen, "--listen")
