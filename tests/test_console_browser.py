@@ -18,6 +18,7 @@ import pytest
 import redis
 from console_browser import browser  # noqa: F401
 from moto_server import REGION, MotoServer
+from playbook_env import interface_groups
 
 from socbot.bot.console import demo
 
@@ -53,6 +54,13 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"))
 
 
+def press(page: Any, button: Any) -> None:
+    """Click ``button`` and accept its confirm dialog when it has one (drawn on the click)."""
+    button.click()
+    if page.locator("[data-confirm=yes]").count():
+        page.locator("[data-confirm=yes]").click()
+
+
 def alert_message(page: Any, text: str) -> Any:
     """The alert whose header holds ``text`` (a correlated alert may quote it in its body)."""
     message = page.locator("#messages > article.msg").filter(
@@ -81,18 +89,14 @@ def test_alert_to_approved_playbook_and_the_rule_is_gone(page: Any,
     approve.wait_for()
 
     # The requester cannot approve their own request; nothing runs.
-    approve.click()
-    if page.locator("[data-confirm=yes]").count():
-        page.locator("[data-confirm=yes]").click()
+    press(page, approve)
     page.locator("article.ephemeral", has_text="another approver").wait_for()
     assert _world_open(group)
 
     # A second person approves; the thread reports the revocation; moto agrees.
     page.select_option("#who", "approver")
     page.locator("article.ephemeral").first.wait_for(state="detached")  # only Olive saw it
-    approve.click()
-    if page.locator("[data-confirm=yes]").count():
-        page.locator("[data-confirm=yes]").click()
+    press(page, approve)
     alert.locator(".thread", has_text=re.compile("revoked", re.I)).wait_for(timeout=30_000)
     assert not _world_open(group)
     assert "10.42.0.0/16" in _ranges(group)  # only the world-open range went
@@ -179,3 +183,43 @@ def test_block_kit_rendering_follows_slack(page: Any, console: demo.Console) -> 
     message.locator("[data-overflow=console_probe]").click()
     message.locator("[data-option=probe]").click()
     page.locator("#notifications li", has_text="answered 404").wait_for()
+
+
+def test_parameters_modal_then_outsiders_refused_and_second_approver_runs(
+        page: Any, console: demo.Console) -> None:
+    """quarantine-instance asks for parameters (a modal, then the dry run's preview in its
+    place); someone outside the approvers and a shared channel's member from another
+    organisation are refused; the second approver's approval runs it on moto."""
+    assert console.aws is not None
+    instance = console.aws.instance
+    alert = alert_message(page, f"Instance {instance} launched from unapproved AMI")
+    press(page, alert.locator("[data-action-id=playbook_request]", has_text="quarantine-instance"))
+    modal = page.locator(".dialog.modal")
+    modal.locator("select").first.wait_for()
+    shot(page, "parameters")
+    modal.locator("[data-modal=submit]").click()
+    # The preview replaces the modal, then the dry run's findings replace "reading…".
+    modal.filter(has_text="reading the current state").wait_for()
+    modal.filter(has_text="reading the current state").wait_for(state="detached")
+    shot(page, "preview")
+    modal.locator("[data-modal=submit]").click()
+    modal.wait_for(state="detached")
+    approve = alert.locator(".thread [data-action-id=approval_approve]")
+    approve.wait_for()
+
+    for who, refusal in (("outsider", "not an approver"), ("external", "outside this workspace")):
+        page.select_option("#who", who)
+        press(page, approve)
+        page.locator("article.ephemeral", has_text=refusal).wait_for()
+        assert _groups(instance) == [console.aws.group], f"{who} changed the instance"
+
+    page.select_option("#who", "approver2")
+    press(page, approve)
+    alert.locator(".thread", has_text="Succeeded").wait_for(timeout=30_000)
+    assert console.aws.group not in _groups(instance)
+
+
+def _groups(instance: str) -> list[str]:
+    """The groups of the instance's network interfaces (what isolation replaces)."""
+    found = interface_groups(boto3.client("ec2", region_name=REGION), instance)
+    return sorted({group for groups in found.values() for group in groups})

@@ -157,6 +157,11 @@ function inputElement(block, item, errors) {
     control = item.multiline ? el("textarea", { rows: 3 }) : el("input", { type: "text" });
     control.value = item.initial_value || "";
     if (item.placeholder) control.placeholder = item.placeholder.text || "";
+  } else if (item.type === "number_input") {
+    control = el("input", { type: "number", step: item.is_decimal_allowed ? "any" : "1" });
+    if (item.min_value !== undefined) control.min = item.min_value;
+    if (item.max_value !== undefined) control.max = item.max_value;
+    control.value = item.initial_value || "";
   } else if (item.type === "static_select") {
     control = el("select", {}, el("option", { value: "" }, "choose"));
     for (const option of item.options || []) {
@@ -252,7 +257,7 @@ function modalValues() {
       block[control.dataset.actionId] = { type: "static_select", selected_option: control.value ?
         { text: { type: "plain_text", text: option.textContent }, value: control.value } : null };
     } else {
-      block[control.dataset.actionId] = { type: "plain_text_input", value: control.value || null };
+      block[control.dataset.actionId] = { type: control.dataset.kind, value: control.value || null };
     }
   }
   return values;
