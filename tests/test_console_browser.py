@@ -199,8 +199,7 @@ def test_parameters_modal_then_outsiders_refused_and_second_approver_runs(
     shot(page, "parameters")
     modal.locator("[data-modal=submit]").click()
     # The preview replaces the modal, then the dry run's findings replace "reading…".
-    modal.filter(has_text="reading the current state").wait_for()
-    modal.filter(has_text="reading the current state").wait_for(state="detached")
+    modal.filter(has_text="Dry run now").wait_for()
     shot(page, "preview")
     modal.locator("[data-modal=submit]").click()
     modal.wait_for(state="detached")

@@ -111,6 +111,7 @@ class Bot:
                    "trigger_id": self.workspace.trigger(who.user_id),
                    "view": {**view, "state": {"values": values}, "team_id": TEAM,
                             "app_id": "A0CONSOLE", "bot_id": "B0001"}}
+        updates = self.workspace.modal_updates(who.user_id)
         answer = self._interactive(payload)
         if answer.status != 200:
             return answer
@@ -119,7 +120,7 @@ class Bot:
         if action == "errors":
             self.workspace.modal_errors(who.user_id, dict(reply.get("errors") or {}))
         elif action in ("update", "push") and isinstance(reply.get("view"), dict):
-            self.workspace.replace_modal(who.user_id, reply["view"])
+            self.workspace.replace_modal(who.user_id, reply["view"], updates)
         else:  # an empty answer, or "clear": Slack closes the modal
             self.workspace.close_modal(who.user_id)
         return answer

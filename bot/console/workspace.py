@@ -80,6 +80,7 @@ class Workspace:
         self.modals: dict[str, dict[str, Any]] = {}  # user -> view (with "id")
         self.homes: dict[str, dict[str, Any]] = {}
         self._trigger_users: dict[str, str] = {}  # trigger_id -> the person who acted
+        self._modal_updates: dict[str, int] = {}  # user -> views.update calls on their modal
         self.version = 0  # grows with every change the page should redraw for
 
     # --- for the page ---------------------------------------------------------------------
@@ -111,9 +112,18 @@ class Workspace:
             if self.modals.pop(user, None) is not None:
                 self._changed()
 
-    def replace_modal(self, user: str, view: dict[str, Any]) -> None:
-        """A ``response_action: update`` or ``push`` answer to a submission."""
+    def modal_updates(self, user: str) -> int:
+        """How many ``views.update`` calls changed ``user``'s modal so far."""
         with self._lock:
+            return self._modal_updates.get(user, 0)
+
+    def replace_modal(self, user: str, view: dict[str, Any], updates_seen: int = -1) -> None:
+        """A ``response_action: update`` or ``push`` answer to a submission. Slack applies it
+        before any ``views.update`` the bot sends after answering: one that already arrived
+        (more updates than ``updates_seen`` when the submission was sent) is not overwritten."""
+        with self._lock:
+            if 0 <= updates_seen < self._modal_updates.get(user, 0):
+                return
             old = self.modals.get(user) or {}
             self.modals[user] = {**view, "id": old.get("id") or self._view_id()}
             self._changed()
@@ -216,6 +226,7 @@ class Workspace:
             for user, view in self.modals.items():
                 if view.get("id") == p.get("view_id"):
                     self.modals[user] = {**_as_dict(p.get("view")), "id": view["id"]}
+                    self._modal_updates[user] = self._modal_updates.get(user, 0) + 1
                     return {"ok": True, "view": self.modals[user]}
             return {"ok": False, "error": "not_found"}
         if method == "views.publish":
