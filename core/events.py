@@ -26,6 +26,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 Event = dict[str, Any]
 
 DATASETS = ("cloudtrail", "secure", "door", "wifi", "finding")
@@ -106,8 +108,13 @@ def dumps(event: Event) -> str:
 
 
 def loads(text: str | bytes) -> Event:
-    """Inverse of :func:`dumps`."""
-    loaded = json.loads(text)
+    """Inverse of :func:`dumps`. orjson reads it (several times faster, and the detect stage
+    reads every event); what orjson refuses but :mod:`json` reads (NaN, numbers beyond 64
+    bits, lone surrogates) is read by :mod:`json`, so the result never depends on the parser."""
+    try:
+        loaded = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        loaded = json.loads(text)
     if not isinstance(loaded, dict):
         raise EventError("a serialized event must be a JSON object")
     return loaded

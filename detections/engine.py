@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
+import msgpack
 import redis
 
 from socbot.core.alerts import SEVERITIES, Signal
@@ -197,10 +197,10 @@ class Engine:
                 pending.append(_Pending(index, rule, kind, event, match, key, planned))
 
     def _finish(self, pending: list[_Pending], out: list[list[Signal]]) -> None:
-        payload = orjson.dumps([item.planned.op for item in pending])
+        payload = msgpack.packb([item.planned.op for item in pending])
         if self._state is None:
             self._state = self.client.register_script(kinds.script())
-        results = orjson.loads(self._state(args=[payload]))
+        results = msgpack.unpackb(self._state(args=[payload]), raw=False)
         for item, result in zip(pending, results, strict=True):
             try:
                 state = item.kind.decode(result, item.planned)

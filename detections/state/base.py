@@ -145,7 +145,7 @@ def as_list(value: object) -> Sequence[object]:
     """A list of a script reply; TypeError when the reply has another shape."""
     if isinstance(value, list | tuple):
         return value
-    if value == {}:  # the script's JSON encoder writes an empty Lua table as {}
+    if value == {}:  # an empty Lua table may come back as a map
         return []
     raise TypeError(f"expected a list in the state reply, got {value!r:.80}")
 

@@ -1,7 +1,9 @@
 -- Every stateful operation of one batch of events, run in order in one call (one round trip,
--- one command to encode and one reply to parse, however many rules matched). ARGV[1] is a JSON
--- list of operations, each {code, key, ...}; the reply is a JSON list with one entry per
--- operation, the answer of the step registered for its code (ops.<code>, one per state kind).
+-- one command to encode and one reply to parse, however many rules matched). ARGV[1] is a
+-- MessagePack list of operations, each {code, key, ...}; the reply is a MessagePack list with
+-- one entry per operation, the answer of the step registered for its code (ops.<code>, one per
+-- state kind). MessagePack rather than JSON: it is built into Redis's Lua as well (cmsgpack)
+-- and a storm's batch decodes several times faster.
 -- Records are "<event id>\x1f<json context>" members scored by event time.
 local ops = {}
 -- Upkeep (dropping members older than the newest time seen minus a span, keeping the newest
@@ -23,7 +25,7 @@ local function trim(key, t, within, keep)
 end
 -- (the steps of every kind go here)
 local out = {}
-for i, op in ipairs(cjson.decode(ARGV[1])) do
+for i, op in ipairs(cmsgpack.unpack(ARGV[1])) do
   local step = ops[op[1]]
   if step == nil then
     return redis.error_reply('unknown state operation ' .. tostring(op[1]))
@@ -36,4 +38,4 @@ for key, u in pairs(upkeep) do
   redis.call('EXPIRE', key, u[3])
 end
 for _, step in ipairs(finish) do step() end
-return cjson.encode(out)
+return cmsgpack.pack(out)
