@@ -186,15 +186,21 @@ def start(host: str = "127.0.0.1", port: int = 0, *, aws: bool = True,
     from socbot.core.config import Secrets, Settings
     from socbot.core.redisconn import embedded
 
+    workspace = Workspace()
+    server = ConsoleServer(host, port, workspace)  # a wrong address fails before anything runs
     tmp = tempfile.TemporaryDirectory(prefix="socbot-console-")
     made = None
-    if aws:
-        if not os.environ.get("AWS_ENDPOINT_URL"):
-            start_moto()
-        made = seed_aws()
+    try:
+        if aws:
+            if not os.environ.get("AWS_ENDPOINT_URL"):
+                start_moto()
+            made = seed_aws()
+    except Exception:
+        server.server_close()
+        tmp.cleanup()
+        raise
     client = redis_client if redis_client is not None else embedded(Path(tmp.name) / "redis.db")
-    workspace = Workspace()
-    server = ConsoleServer(host, port, workspace).start()
+    server.start()
     secret = tokens.token_hex(16)
     secrets = Secrets(slack_bot_token="xoxb-console", slack_signing_secret=secret,
                       slack_api_url=server.api_url)
