@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import msgpack
 import redis
@@ -44,11 +44,10 @@ _SCALARS = (str, int, float)
 _NO_MATCH = Match()
 
 
-@dataclass
-class _Pending:
+class _Pending(NamedTuple):
     """One stateful match waiting for its pipeline results."""
 
-    index: int
+    position: int  # of its event in the batch
     rule: Rule
     kind: StateKind
     event: Event
@@ -225,7 +224,7 @@ class Engine:
                 match = confirmed
             signal = self._signal(item.rule, item.event, match, state, item.key)
             if signal is not None:
-                out[item.index].append(signal)
+                out[item.position].append(signal)
 
     def stateful_signal(self, rule: Rule, event: Event, match: Match) -> list[Signal]:
         """One stateful match evaluated on its own (one round trip): the naive path."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
 import orjson
 
@@ -61,9 +61,9 @@ class State:
     adds: int = 1
 
 
-@dataclass(frozen=True)
-class Planned:
-    """The operation planned for one match, and what the kind needs to read its reply."""
+class Planned(NamedTuple):
+    """The operation planned for one match, and what the kind needs to read its reply (a named
+    tuple: a storm plans several per line, and a tuple is the cheapest immutable record)."""
 
     op: Op
     step: str = ""  # which step of the kind (Sequence: "first" or "then")
