@@ -11,6 +11,8 @@ nothing: no loss, no duplicate.
 While Redis is unreachable, batches go to the :class:`~collectors.spool.Spool` in order; while
 the spool holds anything, new batches go behind them, so order is kept. Each send first tries
 to drain the spool. :meth:`EventSink.close` (on SIGTERM) makes a last attempt to drain.
+With ``SOCBOT_REDIS_WAIT_REPLICAS`` set (:mod:`core.replication`), a batch leaves the spool
+only once that many replicas confirm it, so a failover cannot lose it.
 
 Example::
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 import redis
 
 from socbot.collectors.spool import Spool, Spooled
-from socbot.core import keys, metrics
+from socbot.core import keys, metrics, replication
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ class EventSink:
         self.spooled = 0
         self._script = client.register_script(_COMMIT)
         self._lock = threading.Lock()
+        self.replicas, self.wait_ms = replication.wanted()
 
     def send(self, batch: Batch) -> SendResult:
         """Commit ``batch`` to Redis, or spool it; raise SpoolFull (or the Redis error, with no
@@ -131,8 +134,13 @@ class EventSink:
                 self._drain()
             if self.spool is None or not self.spool:
                 try:
-                    self._commit(self.epoch, self.seq, batch)
-                    return SendResult(sent=True, spooled=False)
+                    if self._commit(self.epoch, self.seq, batch) or self.spool is None:
+                        return SendResult(sent=True, spooled=False)
+                    # In the master but not yet on a replica: kept in the spool until one
+                    # confirms it (the re-send adds nothing if the master keeps it).
+                    log.warning("batch %s/%d not confirmed by %d replica(s) in %d ms; "
+                                "kept in the spool", self.epoch, self.seq, self.replicas,
+                                self.wait_ms)
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
                     if self.spool is None:
                         raise
@@ -173,7 +181,8 @@ class EventSink:
         done: Spooled | None = None
         try:
             for item in self.spool:
-                self._commit(item.epoch, item.seq, Batch.from_json(item.batch))
+                if not self._commit(item.epoch, item.seq, Batch.from_json(item.batch)):
+                    return False  # not on the replicas yet: try again later
                 done = item
         except (redis.ConnectionError, redis.TimeoutError):
             return False
@@ -184,7 +193,9 @@ class EventSink:
             log.info("spool %s drained", self.spool.directory)
         return True
 
-    def _commit(self, epoch: str, seq: int, batch: Batch) -> None:
+    def _commit(self, epoch: str, seq: int, batch: Batch) -> bool:
+        """Commit ``batch``; True once it is in Redis (and on the replicas
+        ``SOCBOT_REDIS_WAIT_REPLICAS`` asks for)."""
         args: list[str | int] = [self.maxlen, DEAD_MAXLEN, seq, DONE_TTL_S,
                                  "\n".join(batch.events), len(batch.dead)]
         for fields in batch.dead:
@@ -199,10 +210,14 @@ class EventSink:
             args += [batch.position[0], batch.position[1]]
         else:
             args += ["", ""]
+        pipe = self.client.pipeline(transaction=False)
         self._script(keys=[keys.spool_done(self.name, epoch), EVENTS, DEAD_LETTERS,
                            self.stats_key,
                            batch.position_key or keys.spool_done(self.name, "nopos")],
-                     args=args)
+                     args=args, client=pipe)
+        added, confirmed = replication.confirm(pipe, self.replicas, self.wait_ms)
+        if added != 1:  # done already: a re-send after a lost reply or an unconfirmed commit
+            return confirmed
         # Counted once Redis holds the batch, so a spooled batch counts when it drains.
         if batch.events:
             metrics.events_in(self.name, len(batch.events))
@@ -210,4 +225,4 @@ class EventSink:
             source, _, kind = name.partition(".")
             if kind == "failed":
                 metrics.parse_failure(source, count=value)
-
+        return confirmed

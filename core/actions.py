@@ -18,6 +18,7 @@ Whether a user may approve at all (the approver group) is the caller's check: it
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,8 +26,10 @@ from typing import Any
 
 import redis
 
-from socbot.core import keys
+from socbot.core import keys, replication
 from socbot.core.streams import decode, decode_fields, texts
+
+log = logging.getLogger(__name__)
 
 ACTION_STATUSES = ("requested", "approved", "denied", "expired", "running", "succeeded", "failed")
 DEFAULT_EXPIRY_S = 30 * 60
@@ -126,6 +129,7 @@ class ActionStore:
         self.client = client
         self._decide = client.register_script(_DECIDE)
         self._move = client.register_script(_MOVE)
+        self.replicas, self.wait_ms = replication.wanted()
 
     key = staticmethod(keys.action)
 
@@ -192,11 +196,17 @@ class ActionStore:
         if verdict not in ("approve", "deny"):
             raise ValueError("verdict must be 'approve' or 'deny'")
         now = time.time() if now is None else now
-        outcome = decode(self._decide(
-            keys=[self.key(action_id), keys.action_approvers(action_id), keys.ACTIONS,
-                  keys.action_log(action_id)],
-            args=[user, token, now, secrets.token_urlsafe(16), verdict],
-        ))
+        pipe = self.client.pipeline(transaction=False)
+        self._decide(keys=[self.key(action_id), keys.action_approvers(action_id), keys.ACTIONS,
+                           keys.action_log(action_id)],
+                     args=[user, token, now, secrets.token_urlsafe(16), verdict], client=pipe)
+        # With SOCBOT_REDIS_WAIT_REPLICAS the click is on the replicas before it is answered,
+        # so a failover cannot hand the spent token back (core/replication.py).
+        result, confirmed = replication.confirm(pipe, self.replicas, self.wait_ms)
+        if not confirmed:
+            log.warning("the %s of %s by %s is not confirmed by %d replica(s) in %d ms",
+                        verdict, action_id, user, self.replicas, self.wait_ms)
+        outcome = decode(result)  # type: ignore[arg-type]
         return Decision(outcome, self.get(action_id))
 
     def move(self, action_id: str, from_status: str, to_status: str) -> bool:

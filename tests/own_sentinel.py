@@ -65,6 +65,9 @@ class OwnSentinels:
             time.sleep(0.1)
 
     def _ready(self) -> bool:
+        replication = redis.Redis(port=self.master.port).info("replication")
+        if replication.get("slave0", {}).get("state") != "online":
+            return False
         for port in self.ports:
             try:
                 sentinel = redis.Redis(port=port, socket_connect_timeout=0.5)

@@ -1,0 +1,53 @@
+"""Writes confirmed on replicas before socbot acts on them (``SOCBOT_REDIS_WAIT_REPLICAS``).
+
+Redis replicates asynchronously: a write the master acknowledged can be lost when the master
+dies before a replica has it and Sentinel promotes that replica. For most of socbot's state
+that costs a repeat (a worker redelivery, a Slack post of that second). Two writes must not
+be lost: a collector's batch (its file position has moved on, so nothing would re-read the
+lines) and an approval (the click was answered, its one-shot token spent). With
+``SOCBOT_REDIS_WAIT_REPLICAS=N`` those writes are followed by ``WAIT N timeout`` on the same
+connection; a collector keeps a batch in its spool until ``N`` replicas hold it (re-sending
+is idempotent), and an approval the replicas did not confirm is logged. ``0`` (the default):
+no WAIT, for a single Redis.
+
+Example::
+
+    pipe = client.pipeline(transaction=False)
+    script(keys=[...], args=[...], client=pipe)
+    result, confirmed = confirm(pipe)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import redis
+
+WAIT_REPLICAS_ENV = "SOCBOT_REDIS_WAIT_REPLICAS"
+WAIT_MS_ENV = "SOCBOT_REDIS_WAIT_MS"
+
+
+def wanted(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """``(replicas, timeout_ms)`` from the environment; ``(0, 0)`` means do not wait."""
+    env = os.environ if env is None else env
+    try:
+        replicas = int(env.get(WAIT_REPLICAS_ENV, "0") or 0)
+        timeout_ms = int(env.get(WAIT_MS_ENV, "1000") or 1000)
+    except ValueError:
+        raise ValueError(f"{WAIT_REPLICAS_ENV} and {WAIT_MS_ENV} must be whole numbers "
+                         "(replicas, milliseconds)") from None
+    if replicas < 0 or timeout_ms < 1:
+        raise ValueError(f"{WAIT_REPLICAS_ENV} must be 0 or more and {WAIT_MS_ENV} 1 or more")
+    return replicas, timeout_ms
+
+
+def confirm(pipe: redis.client.Pipeline, replicas: int, timeout_ms: int) -> tuple[object, bool]:
+    """Run ``pipe`` (its last command is the write to confirm) with a WAIT after it, on one
+    connection; return the write's result and whether ``replicas`` replicas hold it."""
+    if replicas:
+        pipe.wait(replicas, timeout_ms)
+    results = pipe.execute()
+    if not replicas:
+        return results[-1], True
+    return results[-2], int(results[-1]) >= replicas
