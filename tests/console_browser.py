@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("SOCBOT_CHROMIUM", "/usr/bin/chromium")
+# SOCBOT_CHROMIUM names another build; unset, Debian's path, then chromium on PATH.
+CHROMIUM = os.environ.get("SOCBOT_CHROMIUM", "")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync"]
 
@@ -24,9 +25,19 @@ def missing() -> str:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "Playwright for Python is not installed (pip install -e '.[dev]')"
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    if not chromium_path():
+        return (f"no Chromium at {CHROMIUM or '/usr/bin/chromium'} "
+                "(apt-get install -y chromium)")
     return ""
+
+
+def chromium_path() -> str:
+    """The browser to launch ("" when there is none)."""
+    if CHROMIUM:
+        return CHROMIUM if os.path.exists(CHROMIUM) else ""
+    if os.path.exists("/usr/bin/chromium"):
+        return "/usr/bin/chromium"
+    return shutil.which("chromium") or ""
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +48,9 @@ def browser() -> Iterator[Any]:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    path = CHROMIUM if os.path.exists(CHROMIUM) else str(shutil.which("chromium"))
     with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=path, headless=True, args=FLAGS)
+        chromium = driver.chromium.launch(executable_path=chromium_path(), headless=True,
+                                          args=FLAGS)
         try:
             yield chromium
         finally:

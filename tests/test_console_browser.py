@@ -138,7 +138,12 @@ def test_app_home_and_the_command_box(page: Any, console: demo.Console) -> None:
     page.locator(".home .block").first.wait_for()
     assert "Playbooks" in page.locator(".home").inner_text()
     shot(page, "home")
+    # A button on App Home is a click in a view (no channel, no message) and works too.
+    item = page.locator(".home .block.actions").filter(
+        has=page.locator("[data-action-id=alert_ack]")).first
+    item.locator("[data-action-id=alert_ack]").click()
     page.locator("#channels a").first.click()
+    page.locator("#messages > article.msg", has_text="Acknowledged by @Olive").first.wait_for()
     page.locator("#command").fill("/soc help")
     page.locator("#command").press("Enter")
     page.locator("article.ephemeral").first.wait_for()
@@ -159,9 +164,11 @@ def test_block_kit_rendering_follows_slack(page: Any, console: demo.Console) -> 
     """A message with what the bot does not send today: real mentions and links are drawn,
     snake_case stays plain, an unsupported block is shown as such, an overflow choice reaches
     the bot signed (no listener there: Bolt answers 404, not 401)."""
+    assert console.aws is not None
+    alert_message(page, console.aws.group)  # the page has drawn: what follows is news
     channel = console.server.workspace.channel_id(demo.CHANNEL)
     console.server.workspace.call("chat.postMessage", {
-        "channel": channel, "text": "rendering check",
+        "channel": channel, "text": "rendering check &lt;!channel&gt; for <@U0APPR>",
         "blocks": [
             {"type": "section", "block_id": "r1", "text": {
                 "type": "mrkdwn",
@@ -183,6 +190,10 @@ def test_block_kit_rendering_follows_slack(page: Any, console: demo.Console) -> 
     message.locator("[data-overflow=console_probe]").click()
     message.locator("[data-option=probe]").click()
     page.locator("#notifications li", has_text="answered 404").wait_for()
+    # The fallback text is the notification: plain text, the escaped ping stays text.
+    notice = page.locator("#notifications li", has_text="rendering check")
+    assert notice.inner_text() == "rendering check <!channel> for @Abel (approver)"
+    assert page.locator("#notifications a, #notifications .mention").count() == 0
 
 
 def test_parameters_modal_then_outsiders_refused_and_second_approver_runs(

@@ -118,12 +118,12 @@ function element(item, ctx) {
     wrap.append(toggle);
     toggle.addEventListener("click", () => {
       const open = wrap.querySelector(".overflow-menu");
-      if (open) { open.remove(); return; }
+      if (open) { open.remove(); draw(); return; }
       const menu = el("div", { class: "overflow-menu" });
       for (const option of item.options || []) {
         const choice = el("button", { type: "button", "data-option": option.value || "" },
           String((option.text || {}).text || ""));
-        choice.addEventListener("click", () => { menu.remove(); confirmThen(item.confirm, () =>
+        choice.addEventListener("click", () => { menu.remove(); draw(); confirmThen(item.confirm, () =>
           act(ctx, { type: "overflow", action_id: item.action_id, block_id: ctx.block_id,
                      selected_option: option })); });
         menu.append(choice);
@@ -264,9 +264,10 @@ function modalValues() {
 }
 
 function notify(text, formatted) {
-  // A notification shows the fallback text as Slack does: entities decoded, still only text.
+  // A notification shows the fallback text as Slack does: plain text, entities decoded,
+  // mentions and links by their names.
   const list = document.getElementById("notifications");
-  list.prepend(el("li", {}, formatted ? mrkdwn(text) : String(text)));
+  list.prepend(el("li", {}, formatted ? mrkdwn(text).textContent : String(text)));
 }
 
 // --- drawing ------------------------------------------------------------------------------
@@ -342,7 +343,10 @@ function draw() {
   document.getElementById("home-link").className = state.view === "home" ? "active" : "";
   document.getElementById("title").textContent = state.view === "home" ? "socbot · Home" :
     (data.channels[state.view] || "no channel yet: waiting for the first alert");
-  if (state.view === "home") drawHome(data); else drawChannel(data);
+  // An open overflow menu would vanish under a redraw: the messages wait until it closes.
+  if (!document.querySelector("#messages .overflow-menu")) {
+    if (state.view === "home") drawHome(data); else drawChannel(data);
+  }
   drawModal(data);
   for (const m of data.messages) {  // where Slack would notify: the fallback text of new posts
     if (state.seen.has(m.ts)) continue;
