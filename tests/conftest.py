@@ -14,12 +14,13 @@ import pytest
 import redis
 
 # Fixtures shared by many modules: a fake Slack Web API (``slack``) and moto's server
-# (``moto_server``, ``aws``), a redis-server a test may kill (``own_redis``) and a master,
-# replica and three sentinels (``own_sentinels``). Their modules
-# explain them.
+# (``moto_server``, ``aws``), a redis-server a test may kill (``own_redis``), a master, a
+# replica and three sentinels (``own_sentinels``) and a 3-master cluster (``own_cluster``).
+# Their modules explain them.
 from fake_slack import slack_fixture  # noqa: F401
 from hypothesis import settings
 from moto_server import aws_fixture, moto_server_fixture  # noqa: F401
+from own_cluster import own_cluster_fixture  # noqa: F401
 from own_redis import own_redis_fixture  # noqa: F401
 from own_sentinel import own_sentinels_fixture  # noqa: F401
 

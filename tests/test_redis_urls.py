@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from own_cluster import OwnCluster
 from own_sentinel import OwnSentinels
 
 from socbot.bot import doctor
@@ -102,3 +103,22 @@ def test_doctor_names_a_replica_without_persistence(own_sentinels: OwnSentinels)
     assert found.status == doctor.WARN
     assert f"127.0.0.1:{own_sentinels.replica.port}" in found.fix
     assert f"127.0.0.1:{own_sentinels.master.port}" not in found.fix
+
+
+def test_doctor_reports_a_cluster_and_that_the_pipeline_refuses_it(
+        own_cluster: OwnCluster) -> None:
+    found = doctor.check_redis({"REDIS_URL": own_cluster.url()})
+    assert found.status == doctor.FAIL
+    assert "cluster of 3 masters, 0 replicas" in found.detail
+    for port in own_cluster.ports:
+        assert f"master 127.0.0.1:{port}: Redis " in found.detail
+    assert found.detail.count("AOF on") == 3
+    assert "does not run on Redis Cluster" in found.fix
+    with pytest.raises(ConnectionError, match="does not run on Redis Cluster"):
+        redisconn.connect(own_cluster.url(), env={})
+
+
+def test_redis_cluster_variable_reads_a_node_url_as_a_cluster(own_cluster: OwnCluster) -> None:
+    url = f"redis://127.0.0.1:{own_cluster.ports[0]}/0"
+    found = doctor.check_redis({"REDIS_URL": url, "REDIS_CLUSTER": "1"})
+    assert "cluster of 3 masters" in found.detail
