@@ -113,6 +113,7 @@ def test_modal_shows_the_bots_validation_error_then_closes(page: Any,
     modal.locator("textarea").fill("x")
     modal.locator("[data-modal=submit]").click()
     modal.locator(".error", has_text="at least 3 characters").wait_for()
+    assert modal.locator("textarea").input_value() == "x"  # what was typed stays
     shot(page, "modal")
     modal.locator("textarea").fill("a test instance of the platform team")
     modal.locator("[data-modal=submit]").click()

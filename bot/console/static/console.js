@@ -315,11 +315,14 @@ function drawModal(data) {
   state.modalKey = key;
   if (!data.modal) { overlay.hidden = true; overlay.replaceChildren(); return; }
   const view = data.modal;
+  // The same modal drawn again (field errors): what the person typed stays, as in Slack.
+  const typed = overlay.querySelector(`.modal[data-view-id="${CSS.escape(view.id || "")}"]`) ? modalValues() : {};
   const submit = view.submit ? el("button", { class: "btn primary", type: "button", "data-modal": "submit" },
     String(view.submit.text || "Submit")) : null;
   const close = el("button", { class: "btn", type: "button", "data-modal": "close" },
     String((view.close || {}).text || "Cancel"));
-  const dialog = el("div", { class: "dialog modal", role: "dialog", "data-callback-id": view.callback_id || "" },
+  const dialog = el("div", { class: "dialog modal", role: "dialog", "data-callback-id": view.callback_id || "",
+    "data-view-id": view.id || "" },
     el("h3", {}, String((view.title || {}).text || "")),
     renderBlocks(view.blocks, { modal: true, input: true }, view.errors || {}),
     el("div", { class: "buttons" }, close, submit));
@@ -327,6 +330,12 @@ function drawModal(data) {
   if (submit) submit.addEventListener("click", () => call("submit", { values: modalValues() }));
   overlay.replaceChildren(dialog);
   overlay.hidden = false;
+  for (const control of overlay.querySelectorAll("[data-kind]")) {
+    const kept = (typed[control.dataset.block] || {})[control.dataset.actionId];
+    if (!kept) continue;
+    if (kept.selected_option !== undefined) control.value = kept.selected_option ? kept.selected_option.value : "";
+    else control.value = kept.value || "";
+  }
 }
 
 function draw() {
