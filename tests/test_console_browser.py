@@ -234,3 +234,20 @@ def _groups(instance: str) -> list[str]:
     """The groups of the instance's network interfaces (what isolation replaces)."""
     found = interface_groups(boto3.client("ec2", region_name=REGION), instance)
     return sorted({group for groups in found.values() for group in groups})
+
+
+def test_disable_access_key_from_the_page(page: Any, console: demo.Console) -> None:
+    """The third resource of the demo: the key made for another user is disabled in moto."""
+    assert console.aws is not None
+    alert = alert_message(page, f"Access key created for {console.aws.user}")
+    press(page, alert.locator("[data-action-id=playbook_request]", has_text="disable-access-key"))
+    # No parameters: the confirmed click asks for approval in the thread at once.
+    approve = alert.locator(".thread [data-action-id=approval_approve]")
+    approve.wait_for()
+    page.select_option("#who", "approver")
+    press(page, approve)
+    alert.locator(".thread", has_text="Succeeded").wait_for(timeout=30_000)
+    keys = boto3.client("iam", region_name=REGION).list_access_keys(
+        UserName=console.aws.user)["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [
+        (console.aws.access_key, "Inactive")]
