@@ -213,7 +213,20 @@ class ActionStore:
         """Change status only if it is ``from_status`` now (compare-and-set)."""
         if to_status not in ACTION_STATUSES:
             raise ValueError(f"unknown action status {to_status!r}")
-        return bool(self._move(keys=[self.key(action_id)], args=[from_status, to_status]))
+        if to_status != "running" or not self.replicas:
+            return bool(self._move(keys=[self.key(action_id)], args=[from_status, to_status]))
+        # Starting a run: with SOCBOT_REDIS_WAIT_REPLICAS, only once the replicas hold the
+        # start, so a failover cannot hand the run to a second runner. Unconfirmed, the start is
+        # taken back and the runner's stage tries the entry again later.
+        pipe = self.client.pipeline(transaction=False)
+        self._move(keys=[self.key(action_id)], args=[from_status, to_status], client=pipe)
+        moved, confirmed = replication.confirm(pipe, self.replicas, self.wait_ms)
+        if moved and not confirmed:
+            self._move(keys=[self.key(action_id)], args=[to_status, from_status])
+            raise replication.Unconfirmed(
+                f"the start of {action_id} is not on {self.replicas} replica(s) after "
+                f"{self.wait_ms} ms; not run now (check the replicas: socbot doctor)")
+        return bool(moved)
 
     def finish(self, action_id: str, status: str, result: dict[str, Any], error: str = "",
                now: float | None = None) -> None:

@@ -4,17 +4,18 @@ Redis replicates asynchronously: a write the master acknowledged can be lost whe
 dies before a replica has it and Sentinel promotes that replica. For most of socbot's state
 that costs a repeat (a worker redelivery, a Slack post of that second). Two writes must not
 be lost: a collector's batch (its file position has moved on, so nothing would re-read the
-lines) and an approval (the click was answered, its one-shot token spent). With
-``SOCBOT_REDIS_WAIT_REPLICAS=N`` those writes are followed by ``WAIT N timeout`` on the same
-connection; a collector keeps a batch in its spool until ``N`` replicas hold it (re-sending
-is idempotent), and an approval the replicas did not confirm is logged. ``0`` (the default):
+lines) and an approval (the click was answered, its one-shot token spent), with the start
+of its run. With ``SOCBOT_REDIS_WAIT_REPLICAS=N`` those writes are followed by ``WAIT N
+timeout`` on the same connection; a collector keeps a batch in its spool until ``N`` replicas
+hold it (re-sending is idempotent), an approval the replicas did not confirm is logged, and a
+run whose start they did not confirm is not run now (its entry is tried again). ``0`` (the default):
 no WAIT, for a single Redis.
 
 Example::
 
     pipe = client.pipeline(transaction=False)
     script(keys=[...], args=[...], client=pipe)
-    result, confirmed = confirm(pipe)
+    result, confirmed = confirm(pipe, *wanted())
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ import redis
 
 WAIT_REPLICAS_ENV = "SOCBOT_REDIS_WAIT_REPLICAS"
 WAIT_MS_ENV = "SOCBOT_REDIS_WAIT_MS"
+
+
+class Unconfirmed(redis.RedisError):
+    """A write the replicas did not confirm in time; the caller takes it back or retries."""
 
 
 def wanted(env: Mapping[str, str] | None = None) -> tuple[int, int]:
