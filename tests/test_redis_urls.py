@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import redis
 from own_cluster import OwnCluster
@@ -10,6 +16,7 @@ from own_sentinel import OwnSentinels
 from socbot.bot import doctor
 from socbot.core import redisconn
 from socbot.core.redisurl import RedisUrlError, parse
+from socbot.core.streams import EVENTS
 
 
 def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database() -> None:
@@ -122,3 +129,24 @@ def test_redis_cluster_variable_reads_a_node_url_as_a_cluster(own_cluster: OwnCl
     url = f"redis://127.0.0.1:{own_cluster.ports[0]}/0"
     found = doctor.check_redis({"REDIS_URL": url, "REDIS_CLUSTER": "1"})
     assert "cluster of 3 masters" in found.detail
+
+
+def run_cli(*argv: str, url: str, state: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SOCBOT_"))}
+    env.update({"REDIS_URL": url, "SOCBOT_STATE_DIR": str(state)})
+    return subprocess.run([sys.executable, "-m", "socbot.bot.cli", *argv], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_commands_take_a_sentinel_url(tmp_path: Path, own_sentinels: OwnSentinels) -> None:
+    log = tmp_path / "secure"
+    log.write_text("".join(f"Nov 23 03:12:09 h sshd[{i}]: Invalid user u{i} from 192.0.2.{i} "
+                           f"port {i}\n" for i in range(1, 51)))
+    url = own_sentinels.url()
+    collected = run_cli("collect", "secure", "--path", str(log), "--from-start", "--once",
+                        url=url, state=tmp_path / "state")
+    assert collected.returncode == 0, collected.stderr
+    assert redis.Redis(port=own_sentinels.master.port).xlen(EVENTS) == 50
+    checked = run_cli("doctor", "--json", url=url, state=tmp_path / "state")
+    found = next(f for f in json.loads(checked.stdout) if f["check"] == "redis")
+    assert found["status"] == doctor.OK and "Sentinel service 'socbot'" in found["detail"]
