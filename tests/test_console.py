@@ -126,3 +126,15 @@ def _eventually(condition: Any, timeout: float = 5.0) -> Any:
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
     return value
+
+
+def test_thread_replies_reach_the_terminal_as_plain_safe_text() -> None:
+    from socbot.bot.cli.console import terminal_text
+
+    workspace = Workspace()
+    top = workspace.call("chat.postMessage", {"channel": "#a", "text": "alert"}, "xoxb-1")
+    workspace.call("chat.postMessage", {"channel": top["channel"], "thread_ts": top["ts"],
+                                        "text": "Succeeded: &lt;!channel&gt; \x1b[2Jcleared"},
+                   "xoxb-1")
+    [text] = workspace.thread_texts().values()
+    assert terminal_text(text) == "Succeeded: <!channel>  [2Jcleared"

@@ -55,8 +55,20 @@ def cmd_console(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
                if console.aws else "no AWS (--no-aws)")
         print(f"socbot console: open {console.url}/ in a browser ({sent} events fed; {aws}). "
               "Ctrl-C stops.", file=sys.stderr, flush=True)
+        shown: dict[str, str] = {}
         while not stop.wait(0.5):
-            pass
+            for ts, text in sorted(console.server.workspace.thread_texts().items()):
+                if shown.get(ts) != text:
+                    shown[ts] = text
+                    print(f"socbot console: thread: {terminal_text(text)}", file=sys.stderr,
+                          flush=True)
     finally:
         console.close()
     return 0
+
+
+def terminal_text(text: str) -> str:
+    """A Slack fallback text for a terminal: entities decoded, one line, and no control
+    character (an escape sequence in an event must not drive the terminal)."""
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return "".join(c if c.isprintable() else " " for c in text)[:500]

@@ -95,6 +95,12 @@ class Workspace:
                     "ephemerals": list(self.ephemerals.get(user, [])),
                     "modal": self.modals.get(user), "home": self.homes.get(user)}
 
+    def thread_texts(self) -> dict[str, str]:
+        """The fallback text of every reply in a thread, by ts (for the terminal's log)."""
+        with self._lock:
+            return {ts: str(m.params.get("text", "")) for (_c, ts), m in self.messages.items()
+                    if m.params.get("thread_ts")}
+
     def wait_change(self, version: int, timeout: float) -> int:
         """Block until the state changed past ``version`` (or ``timeout``); the new version."""
         deadline = time.monotonic() + timeout
