@@ -90,6 +90,16 @@ def test_page_calls_must_be_json_from_a_loopback_host(console: demo.Console) -> 
     assert status == 403
     status, answer = request(url, body, {"Content-Type": "application/json"})
     assert status == 200 and answer["status"] == 200
+    # Nor can a form write into the channel through the Web API or a response_url.
+    channel = console.server.workspace.channel_id("#security-alerts")
+    status, answer = request(f"{console.url}/api/chat.postMessage",
+                             f"token=xoxb-1&channel={channel}&text=forged".encode(),
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer == {"ok": False, "error": "not_authed"}
+    status, _ = request(f"{console.url}/response_url/U0ONCALL/{channel}",
+                        b'{"response_type": "in_channel", "text": "forged"}',
+                        {"Content-Type": "text/plain"})
+    assert status == 415
     ephemerals = console.server.workspace.snapshot("U0ONCALL")["ephemerals"]
     assert ephemerals and not console.server.workspace.snapshot("U0APPR")["ephemerals"]
 

@@ -9,9 +9,10 @@ Routes:
   change past version ``N``.
 * ``POST /console/{click,submit,close,command,home}``: what the person did, as JSON.
 
-The page's own calls must be JSON (a cross-site form cannot send that without the browser
-asking first, and nothing here answers such a request) and name a loopback host, so another
-web site open in the same browser cannot click through the console.
+The page's own calls and ``response_url`` posts must be JSON, and Web API calls carry their
+token in the ``Authorization`` header (a cross-site form can send neither without the browser
+asking first, and nothing here answers such a request); the page's calls must also name a
+loopback host. So another web site open in the same browser cannot act through the console.
 """
 
 from __future__ import annotations
@@ -132,8 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, body: bytes, query: str) -> None:
         params = _params(body, self.headers.get("Content-Type", ""), query)
+        # The token only from the header, as slack_sdk sends it: a form another web site makes
+        # a browser post cannot set one, so it cannot write into the channel.
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        token = token or str(params.pop("token", ""))
+        params.pop("token", None)
         self._json(200, self.server.workspace.call(method, params, token))
 
     def _response_url(self, path: str, body: bytes) -> None:
@@ -142,6 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not found"})
             return
         _, _, user, channel = parts
+        if "json" not in self.headers.get("Content-Type", ""):
+            self._json(415, {"error": "a response_url takes JSON"})
+            return
         try:
             reply = json.loads(body or b"{}")
         except ValueError:
