@@ -210,12 +210,11 @@ class EventSink:
             args += [batch.position[0], batch.position[1]]
         else:
             args += ["", ""]
-        pipe = self.client.pipeline(transaction=False)
-        self._script(keys=[keys.spool_done(self.name, epoch), EVENTS, DEAD_LETTERS,
-                           self.stats_key,
-                           batch.position_key or keys.spool_done(self.name, "nopos")],
-                     args=args, client=pipe)
-        added, confirmed = replication.confirm(pipe, self.replicas, self.wait_ms)
+        added, confirmed = replication.write(
+            self._script, self.client,
+            [keys.spool_done(self.name, epoch), EVENTS, DEAD_LETTERS, self.stats_key,
+             batch.position_key or keys.spool_done(self.name, "nopos")],
+            args, self.replicas, self.wait_ms)
         if added != 1:  # done already: a re-send after a lost reply or an unconfirmed commit
             return confirmed
         # Counted once Redis holds the batch, so a spooled batch counts when it drains.

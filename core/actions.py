@@ -196,13 +196,13 @@ class ActionStore:
         if verdict not in ("approve", "deny"):
             raise ValueError("verdict must be 'approve' or 'deny'")
         now = time.time() if now is None else now
-        pipe = self.client.pipeline(transaction=False)
-        self._decide(keys=[self.key(action_id), keys.action_approvers(action_id), keys.ACTIONS,
-                           keys.action_log(action_id)],
-                     args=[user, token, now, secrets.token_urlsafe(16), verdict], client=pipe)
         # With SOCBOT_REDIS_WAIT_REPLICAS the click is on the replicas before it is answered,
         # so a failover cannot hand the spent token back (core/replication.py).
-        result, confirmed = replication.confirm(pipe, self.replicas, self.wait_ms)
+        result, confirmed = replication.write(
+            self._decide, self.client,
+            [self.key(action_id), keys.action_approvers(action_id), keys.ACTIONS,
+             keys.action_log(action_id)],
+            [user, token, now, secrets.token_urlsafe(16), verdict], self.replicas, self.wait_ms)
         if not confirmed:
             log.warning("the %s of %s by %s is not confirmed by %d replica(s) in %d ms",
                         verdict, action_id, user, self.replicas, self.wait_ms)
@@ -218,9 +218,9 @@ class ActionStore:
         # Starting a run: with SOCBOT_REDIS_WAIT_REPLICAS, only once the replicas hold the
         # start, so a failover cannot hand the run to a second runner. Unconfirmed, the start is
         # taken back and the runner's stage tries the entry again later.
-        pipe = self.client.pipeline(transaction=False)
-        self._move(keys=[self.key(action_id)], args=[from_status, to_status], client=pipe)
-        moved, confirmed = replication.confirm(pipe, self.replicas, self.wait_ms)
+        moved, confirmed = replication.write(self._move, self.client, [self.key(action_id)],
+                                             [from_status, to_status], self.replicas,
+                                             self.wait_ms)
         if moved and not confirmed:
             self._move(keys=[self.key(action_id)], args=[to_status, from_status])
             raise replication.Unconfirmed(

@@ -13,17 +13,16 @@ no WAIT, for a single Redis.
 
 Example::
 
-    pipe = client.pipeline(transaction=False)
-    script(keys=[...], args=[...], client=pipe)
-    result, confirmed = confirm(pipe, *wanted())
+    result, confirmed = write(script, client, keys, args, *wanted())
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import redis
+from redis.commands.core import Script
 
 WAIT_REPLICAS_ENV = "SOCBOT_REDIS_WAIT_REPLICAS"
 WAIT_MS_ENV = "SOCBOT_REDIS_WAIT_MS"
@@ -47,12 +46,15 @@ def wanted(env: Mapping[str, str] | None = None) -> tuple[int, int]:
     return replicas, timeout_ms
 
 
-def confirm(pipe: redis.client.Pipeline, replicas: int, timeout_ms: int) -> tuple[object, bool]:
-    """Run ``pipe`` (its last command is the write to confirm) with a WAIT after it, on one
-    connection; return the write's result and whether ``replicas`` replicas hold it."""
-    if replicas:
-        pipe.wait(replicas, timeout_ms)
-    results = pipe.execute()
+def write(script: Script, client: redis.Redis, keys: list[str],
+          args: Sequence[str | int | float],
+          replicas: int, timeout_ms: int) -> tuple[object, bool]:
+    """Run ``script``; with ``replicas``, follow it with WAIT on the same connection (one
+    round trip more). Return its result and whether ``replicas`` replicas hold the write."""
     if not replicas:
-        return results[-1], True
-    return results[-2], int(results[-1]) >= replicas
+        return script(keys=keys, args=args), True
+    pipe = client.pipeline(transaction=False)
+    script(keys=keys, args=args, client=pipe)
+    pipe.wait(replicas, timeout_ms)
+    result, acknowledged = pipe.execute()
+    return result, int(acknowledged) >= replicas
