@@ -27,12 +27,10 @@ The declaration is checked at registration: a bad one fails at import, not durin
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
-import threading
 from typing import TypeVar
 
+from socbot.core.modules import PackageModules
 from socbot.playbooks.base import Playbook
 
 P = TypeVar("P", bound=type[Playbook])
@@ -96,9 +94,7 @@ class PlaybookRegistry:
 
     def __init__(self, package: str | None = None) -> None:
         self._playbooks: dict[str, type[Playbook]] = {}
-        self._package = package
-        self._loaded = package is None
-        self._lock = threading.RLock()
+        self._modules = PackageModules(package, _NOT_PLAYBOOKS)
 
     def register(self, cls: P) -> P:
         """Class decorator: check ``cls``'s declaration and add it under ``cls.name``."""
@@ -129,18 +125,7 @@ class PlaybookRegistry:
         return [self._playbooks[name] for name in sorted(self._playbooks)]
 
     def _load(self) -> None:
-        # Import every playbook module of the package once, so adding a playbook never
-        # needs an edit elsewhere (an import list would be one more place to forget).
-        if self._loaded:
-            return
-        with self._lock:
-            if self._loaded or self._package is None:
-                return
-            package = importlib.import_module(self._package)
-            for module in pkgutil.iter_modules(package.__path__):
-                if module.name not in _NOT_PLAYBOOKS and not module.name.startswith("_"):
-                    importlib.import_module(f"{self._package}.{module.name}")
-            self._loaded = True
+        self._modules.load()
 
 
 registry = PlaybookRegistry("socbot.playbooks")

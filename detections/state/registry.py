@@ -9,13 +9,11 @@ script the engine runs per batch (:func:`script`).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 import re
-import threading
 from importlib import resources
 from typing import TypeVar
 
+from socbot.core.modules import PackageModules
 from socbot.detections.state.base import StateKind
 
 K = TypeVar("K", bound=type[StateKind])
@@ -64,9 +62,7 @@ class StateRegistry:
 
     def __init__(self, package: str | None = None) -> None:
         self._kinds: dict[str, type[StateKind]] = {}
-        self._package = package
-        self._loaded = package is None
-        self._lock = threading.RLock()
+        self._modules = PackageModules(package, _NOT_KINDS)
         self._script: str | None = None
 
     def register(self, cls: K) -> K:
@@ -99,18 +95,7 @@ class StateRegistry:
         return self._script
 
     def _load(self) -> None:
-        # Import every kind module of the package once, so adding a kind never needs an edit
-        # elsewhere.
-        if self._loaded:
-            return
-        with self._lock:
-            if self._loaded or self._package is None:
-                return
-            package = importlib.import_module(self._package)
-            for module in pkgutil.iter_modules(package.__path__):
-                if module.name not in _NOT_KINDS and not module.name.startswith("_"):
-                    importlib.import_module(f"{self._package}.{module.name}")
-            self._loaded = True
+        self._modules.load()
 
 
 registry = StateRegistry(PACKAGE)
