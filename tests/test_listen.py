@@ -8,7 +8,6 @@ import json
 import socket
 import ssl
 import struct
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,8 +22,9 @@ from listen_peers import ForwardClient, Rsyslog, make_pki, need_rsyslog
 from own_redis import OwnRedis
 
 from socbot.collectors.listen.intake import Intake, Router
-from socbot.collectors.listen.server import Listener, ListenOptions
+from socbot.collectors.listen.server import Listener
 from socbot.collectors.sink import EventSink
+from socbot.core.config import ListenCollector
 from socbot.core.events import loads
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
@@ -54,9 +54,10 @@ def start(redis_client: redis.Redis) -> Iterator[Start]:
     made: list[Listener] = []
 
     def start(client: redis.Redis | None = None, intake: Intake | None = None,
-              **options: object) -> Listener:
+              shared_key: str = "", http_token: str = "", **options: object) -> Listener:
         listener = Listener(EventSink(client or redis_client, "listen-test"),
-                            intake or Intake(), ListenOptions(**options))  # type: ignore[arg-type]
+                            intake or Intake(), ListenCollector.model_validate(options),
+                            shared_key=shared_key, http_token=http_token)
         listener.start()
         made.append(listener)
         return listener
@@ -260,7 +261,7 @@ def test_forward_routes_cloudtrail_and_door_tags_to_their_parsers(
 
 
 def test_forward_shared_key_handshake(start: Start, redis_client: redis.Redis) -> None:
-    listener = start(forward="127.0.0.1:0", forward_shared_key="s3cret")
+    listener = start(forward="127.0.0.1:0", shared_key="s3cret")
     good = ForwardClient(listener.bound["forward"], shared_key="s3cret")
     assert good.pong is not None and good.pong[1] is True
     good.send(["h.secure", 1764709200, secure_record(1), {"chunk": "x"}])
@@ -374,7 +375,6 @@ def test_hostile_peers_are_refused_without_affecting_other_senders(
 def test_listener_needs_an_address_and_an_http_token() -> None:
     client = redis.Redis()
     with pytest.raises(ValueError, match="nothing to listen on"):
-        Listener(EventSink(client, "x"), Intake(), ListenOptions())
+        Listener(EventSink(client, "x"), Intake(), ListenCollector())
     with pytest.raises(ValueError, match="SOCBOT_LISTEN_TOKEN"):
-        Listener(EventSink(client, "x"), Intake(), ListenOptions(http="127.0.0.1:0"))
-    assert threading.active_count() >= 1
+        Listener(EventSink(client, "x"), Intake(), ListenCollector(http="127.0.0.1:0"))

@@ -222,26 +222,19 @@ def _collect_door(args: argparse.Namespace, settings: Settings, client: Any) -> 
 
 def _collect_listen(args: argparse.Namespace, settings: Settings, client: Any) -> int:
     from socbot.collectors.listen.intake import Intake, Router
-    from socbot.collectors.listen.server import PROTOCOLS, Listener, ListenOptions
+    from socbot.collectors.listen.server import PROTOCOLS, Listener
     from socbot.collectors.sink import EventSink
     from socbot.core.config import ConfigError
 
-    config = settings.collectors.listen
-    addresses = {name: getattr(args, name) or getattr(config, name) for name in PROTOCOLS}
-    options = ListenOptions(
-        **addresses, tls_cert=config.tls_cert, tls_key=config.tls_key,
-        tls_client_ca=config.tls_client_ca,
-        forward_shared_key=os.environ.get("SOCBOT_FORWARD_SHARED_KEY", ""),
-        http_token=os.environ.get("SOCBOT_LISTEN_TOKEN", ""),
-        max_connections=config.max_connections,
-        max_connections_per_peer=config.max_connections_per_peer,
-        max_frame_bytes=config.max_frame_bytes, idle_timeout_s=config.idle_timeout_s,
-        allowed_peers=tuple(config.allowed_peers))
+    given = {name: getattr(args, name) for name in PROTOCOLS if getattr(args, name)}
+    config = settings.collectors.listen.model_copy(update=given)
     stop = stop_on_signals()
     sink = EventSink(client, "listen", _spool(settings, "listen"))
     intake = Intake(Router(config.routes), peer_names=config.peer_names)
     try:
-        listener = Listener(sink, intake, options, stop)
+        listener = Listener(sink, intake, config, stop=stop,
+                            shared_key=os.environ.get("SOCBOT_FORWARD_SHARED_KEY", ""),
+                            http_token=os.environ.get("SOCBOT_LISTEN_TOKEN", ""))
         bound = listener.start()
     except (ValueError, OSError, ConfigError) as exc:
         print(f"socbot collect listen: {exc}", file=sys.stderr)

@@ -78,7 +78,7 @@ async def serve_http(listener: Listener, peer: str, reader: asyncio.StreamReader
                      writer: asyncio.StreamWriter) -> None:
     """Serve requests on one connection until it closes, idles or errs."""
     o = listener.options
-    token = f"Bearer {o.http_token}".encode()
+    token = f"Bearer {listener.http_token}".encode()
     while True:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), o.idle_timeout_s)

@@ -13,7 +13,7 @@ and the ``socbot_listen_refused`` metric) and said once per peer and reason in t
 
 Example::
 
-    listener = Listener(sink, Intake(), ListenOptions(syslog_tcp="127.0.0.1:6514"))
+    listener = Listener(sink, Intake(), ListenCollector(syslog_tcp="127.0.0.1:6514"))
     addresses = listener.start()      # {"syslog_tcp": ("127.0.0.1", 6514)}
     ...
     listener.close()
@@ -32,7 +32,6 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import msgpack
 import redis
@@ -44,12 +43,12 @@ from socbot.collectors.listen.intake import Intake
 from socbot.collectors.sink import Batch, EventSink
 from socbot.collectors.spool import SpoolFull
 from socbot.core import metrics
-from socbot.core.config import host_port
+from socbot.core.config import ListenCollector, host_port
 from socbot.core.events import Event
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ListenOptions", "Listener"]
+__all__ = ["PROTOCOLS", "Listener", "addresses"]
 
 Item = Event | BadRecord | None
 # A refused TLS 1.3 client certificate can leave asyncio's handshake waiting; bound it.
@@ -57,46 +56,31 @@ HANDSHAKE_TIMEOUT_S = 10.0
 PROTOCOLS = ("syslog_tcp", "syslog_tls", "syslog_udp", "forward", "http")
 
 
-@dataclass
-class ListenOptions:
-    """Where to listen and the limits; an empty address leaves that protocol off."""
+BATCH = 500  # UDP datagrams stored per commit at most
 
-    syslog_tcp: str = ""
-    syslog_tls: str = ""
-    syslog_udp: str = ""
-    forward: str = ""
-    http: str = ""
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_client_ca: str = ""  # when set, syslog over TLS requires a client certificate it signed
-    forward_shared_key: str = ""
-    http_token: str = ""
-    max_connections: int = 1000
-    max_connections_per_peer: int = 100
-    max_frame_bytes: int = 1 << 20
-    idle_timeout_s: float = 60.0
-    allowed_peers: tuple[str, ...] = ()  # networks; empty allows any address
-    batch: int = 500
-    server_name: str = field(default_factory=socket.gethostname)
 
-    def addresses(self) -> dict[str, str]:
-        """The protocols switched on, with their ``HOST:PORT``."""
-        return {name: getattr(self, name) for name in PROTOCOLS if getattr(self, name)}
+def addresses(config: ListenCollector) -> dict[str, str]:
+    """The protocols ``config`` switches on, with their ``HOST:PORT``."""
+    return {name: getattr(config, name) for name in PROTOCOLS if getattr(config, name)}
 
 
 class Listener:
-    """Serves the protocols of ``options`` until :meth:`close`."""
+    """Serves the protocols of ``options`` (the ``collectors.listen`` section) until
+    :meth:`close`; the Forward shared key and the HTTP token come from the environment."""
 
-    def __init__(self, sink: EventSink, intake: Intake, options: ListenOptions,
+    def __init__(self, sink: EventSink, intake: Intake, options: ListenCollector, *,
+                 shared_key: str = "", http_token: str = "",
                  stop: threading.Event | None = None) -> None:
-        if not options.addresses():
+        if not addresses(options):
             raise ValueError("nothing to listen on: give at least one address "
                              "(collectors.listen.syslog_tcp, forward, http, ...)")
         if options.syslog_tls and not (options.tls_cert and options.tls_key):
             raise ValueError("syslog over TLS needs collectors.listen.tls_cert and tls_key")
-        if options.http and not options.http_token:
+        if options.http and not http_token:
             raise ValueError("the HTTP intake needs a bearer token: set SOCBOT_LISTEN_TOKEN")
         self.sink, self.intake, self.options = sink, intake, options
+        self.shared_key, self.http_token = shared_key, http_token
+        self.server_name = socket.gethostname()
         self.stop = stop or threading.Event()
         self.networks = [ipaddress.ip_network(n, strict=False) for n in options.allowed_peers]
         self.stats: Counter[str] = Counter()
@@ -159,7 +143,7 @@ class Listener:
             handlers: dict[str, Callable[..., object]] = {
                 "syslog_tcp": self._syslog,
                 "forward": self._forward, "http": self._http_connection}
-            for name, address in o.addresses().items():
+            for name, address in addresses(o).items():
                 host, port = host_port(address, f"collectors.listen.{name}")
                 if name == "syslog_udp":
                     transport, _ = await self._loop.create_datagram_endpoint(
@@ -339,8 +323,8 @@ class Listener:
         o = self.options
         stream = forward.unpacker(o.max_frame_bytes)
         chunks = self._chunks(reader)
-        if o.forward_shared_key:
-            handshake = forward.Handshake(o.forward_shared_key, o.server_name)
+        if self.shared_key:
+            handshake = forward.Handshake(self.shared_key, self.server_name)
             writer.write(handshake.helo())
             ping = None
             async for data in chunks:
@@ -425,8 +409,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         stored = 0
         await asyncio.sleep(0.02)  # let a burst gather into one batch
         while self.pending:
-            items, self.pending = self.pending[:self.listener.options.batch], \
-                self.pending[self.listener.options.batch:]
+            items, self.pending = self.pending[:BATCH], self.pending[BATCH:]
             stored += await self.listener.commit("syslog_udp", items)
         return stored
 

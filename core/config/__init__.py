@@ -28,6 +28,7 @@ from socbot.core.config.collectors import (
     CollectorSettings,
     DoorCollector,
     DoorExport,
+    ListenCollector,
     SpoolSettings,
     WifiCollector,
 )
@@ -59,7 +60,8 @@ __all__ = [
     "CollectorSettings", "ConfigError", "DetectionAccessPoint", "DetectionDoor",
     "DetectionIntelFeed", "DetectionIpLocation", "DetectionPerson", "DetectionSettings",
     "DetectionSite",
-    "DoorCollector", "DoorExport", "EnrichmentSettings", "EventRetention", "PlaybookSettings",
+    "DoorCollector", "DoorExport", "EnrichmentSettings", "EventRetention", "ListenCollector",
+    "PlaybookSettings",
     "Rollup", "Routing", "RuleSettings", "Secrets", "Settings", "SlackSettings",
     "SpoolSettings", "VerifyUser", "WifiCollector", "WorkspaceSettings", "host_port", "load",
     "JiraSettings", "TicketSettings",
