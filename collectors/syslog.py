@@ -219,4 +219,5 @@ def _rfc5424(m: re.Match[str]) -> Header:
     # isascii: "²³".isdigit() is True, and int() refuses it.
     pid = int(procid) if procid.isascii() and procid.isdigit() and len(procid) < 10 else None
     host = "" if m["host"] == "-" else m["host"]
-    return Header(_in_range(moment), host, app, pid, m["msg"] or "")
+    # rsyslog's RFC 5424 templates put the 3164 MSG, space first, after the SP that ends SD.
+    return Header(_in_range(moment), host, app, pid, (m["msg"] or "").lstrip(" "))

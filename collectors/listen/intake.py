@@ -110,12 +110,6 @@ class Intake:
             source = self.router.source(header.program)
             if source == "secure":
                 line = raw[pri.end():] if pri else raw
-                if line.startswith("1 "):
-                    # RFC 5424 (rsyslog puts a space before MSG, too): the same line in the
-                    # RFC 3339 form the secure parser reads.
-                    tag = f"{header.program}[{header.pid}]" if header.pid else header.program
-                    line = (f"{header.timestamp} {header.host or '-'} "
-                            f"{tag + ': ' if tag else ''}{header.msg.strip()}")
                 event = parse_line(line, now=now, event_id=self._event_id(line))
             else:
                 event = self._json_event(source, header.msg)
