@@ -102,16 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``socbot`` console script."""
     args = build_parser().parse_args(argv)
-    from socbot.core.config import ConfigError, Secrets, load
+    from socbot.core.errors import ConfigError
 
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load(args.config)
-        secrets = Secrets.from_env()
-        if args.command != "doctor":  # doctor reports incomplete credentials itself
-            secrets.check_slack()
-        code = int(args.handler(args, settings, secrets) or 0)
+        if getattr(args, "needs_config", True):
+            from socbot.core.config import Secrets, load
+
+            settings = load(args.config)
+            secrets = Secrets.from_env()
+            if args.command != "doctor":  # doctor reports incomplete credentials itself
+                secrets.check_slack()
+            code = int(args.handler(args, settings, secrets) or 0)
+        else:
+            # A command that loads the configuration only if it needs it (parse of a log).
+            code = int(args.handler(args, None, None) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return code
     except BrokenPipeError:

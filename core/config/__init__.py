@@ -20,7 +20,7 @@ One module per reader of a section, so a new section goes beside the code that r
 - ``environment``: :class:`Secrets`, from the environment only
 """
 
-from socbot.core.config._common import ConfigError, host_port
+from socbot.core.config._common import host_port
 from socbot.core.config.aws import AwsAccount, AwsSettings, PlaybookSettings
 from socbot.core.config.collectors import (
     DOOR_EXPORT_FIELDS,
@@ -54,6 +54,7 @@ from socbot.core.config.slack import (
     WorkspaceSettings,
 )
 from socbot.core.config.tickets import JiraSettings, TicketSettings
+from socbot.core.errors import ConfigError
 
 __all__ = [
     "DOOR_EXPORT_FIELDS", "Approvals", "AwsAccount", "AwsSettings", "CloudTrailCollector",

@@ -7,9 +7,7 @@ import zoneinfo
 
 from pydantic import BaseModel, ConfigDict
 
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where and how to fix it."""
+from socbot.core.errors import ConfigError
 
 
 class Section(BaseModel):

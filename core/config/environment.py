@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from socbot.core.config._common import ConfigError
+from socbot.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

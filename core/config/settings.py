@@ -9,13 +9,14 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from socbot.core.config._common import ConfigError, Section, network
+from socbot.core.config._common import Section, network
 from socbot.core.config.aws import AwsSettings, PlaybookSettings
 from socbot.core.config.collectors import CollectorSettings
 from socbot.core.config.detections import DetectionSettings, RuleSettings
 from socbot.core.config.enrichment import EnrichmentSettings, EventRetention
 from socbot.core.config.slack import Approvals, SlackSettings
 from socbot.core.config.tickets import TicketSettings
+from socbot.core.errors import ConfigError
 
 
 class Settings(Section):
