@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from socbot.core import edge
@@ -143,3 +144,11 @@ def admitted_items(items: Iterator[Event | BadRecord | None], path: str
             return
         yield admitted(partial(_same, item), path, index, item) if isinstance(item, dict) else item
         index += 1
+
+
+def files_under(path: Path, keep: Callable[[Path], bool] | None = None) -> list[Path]:
+    """``path`` itself when it is not a directory; else the files below it (recursive,
+    sorted by path) that ``keep`` accepts (all of them without ``keep``)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and (keep is None or keep(p)))

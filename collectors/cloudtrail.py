@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from socbot.collectors.base import BadRecord, admitted, capped
+from socbot.collectors.base import BadRecord, admitted, capped, files_under
 from socbot.core import edge
 from socbot.core.events import Event, format_timestamp, parse_timestamp
 
@@ -243,10 +243,5 @@ def read_bytes(data: bytes, name: str) -> Iterator[Event | BadRecord]:
 
 def read_path(path: str | Path) -> Iterator[Event | BadRecord]:
     """Like :func:`read_file`, for a file or a directory (recursive, sorted by path)."""
-    path = Path(path)
-    if not path.is_dir():
-        yield from read_file(path)
-        return
-    for file in sorted(p for p in path.rglob("*") if p.is_file()
-                       and (p.name.endswith(".json") or p.name.endswith(".json.gz"))):
+    for file in files_under(Path(path), lambda p: p.name.endswith((".json", ".json.gz"))):
         yield from read_file(file)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from socbot.collectors.base import BadRecord, file_key, line_id
+from socbot.collectors.base import BadRecord, file_key, files_under, line_id
 from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.core.events import Event
 
@@ -51,10 +51,6 @@ def reader(source: str) -> ReadPath:
     return function
 
 
-def _files(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-
-
 def read_secure(path: Path, now: datetime | None = None) -> Iterator[Event | BadRecord | None]:
     """Events of syslog files (read in large chunks; ids from the file and byte offset)."""
     from socbot.collectors.secure import ParseError, parse_line
@@ -62,7 +58,7 @@ def read_secure(path: Path, now: datetime | None = None) -> Iterator[Event | Bad
 
     now = now or datetime.now(UTC)
     connections = Connections()
-    for file in _files(path):
+    for file in files_under(path):
         key = file_key(str(file.resolve()))
         offset = 0
         index = 0
@@ -113,7 +109,7 @@ class EventReader:
         for path in self.paths:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such file or directory")
-            files += _files(path)
+            files += files_under(path)
         return files
 
     def __iter__(self) -> Iterator[Event]:
@@ -132,7 +128,7 @@ class EventReader:
                     self.parsed += 1
                     self.ambiguous += AMBIGUOUS in item.get("tags", ())
                     yield item
-            self.bytes_read += sum(p.stat().st_size for p in _files(path))
+            self.bytes_read += sum(p.stat().st_size for p in files_under(path))
 
     def report(self) -> str:
         """One line for stderr: what was read and what was not."""
@@ -248,7 +244,7 @@ def parse_secure_in_parallel(paths: list[Path], jobs: int, *, summary: bool
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or directory")
-        for file in _files(path):
+        for file in files_under(path):
             key = file_key(str(file.resolve()))
             work += [(str(file), start, end, key, now, summary)
                      for start, end in _boundaries(file, jobs * 4)]

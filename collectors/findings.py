@@ -38,7 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from socbot.collectors.base import BadRecord, admitted, capped
+from socbot.collectors.base import BadRecord, admitted, capped, files_under
 from socbot.core import edge
 from socbot.core.events import Event, format_timestamp
 
@@ -313,10 +313,5 @@ def read_file(path: Path) -> Iterator[Event | BadRecord]:
 
 def read_path(path: str | Path) -> Iterator[Event | BadRecord]:
     """Like :func:`read_file`, for a file or a directory (``.json``/``.jsonl``, sorted)."""
-    path = Path(path)
-    if not path.is_dir():
-        yield from read_file(path)
-        return
-    for file in sorted(p for p in path.rglob("*") if p.is_file()
-                       and p.suffix in (".json", ".jsonl")):
+    for file in files_under(Path(path), lambda p: p.suffix in (".json", ".jsonl")):
         yield from read_file(file)

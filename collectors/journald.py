@@ -46,7 +46,7 @@ from typing import Any
 
 import redis
 
-from socbot.collectors.base import BadRecord, capped, encode_event
+from socbot.collectors.base import BadRecord, capped, encode_event, files_under
 from socbot.collectors.pipeline import CollectStats, Sender, keep_event
 from socbot.collectors.secure import ParseError, parse_message
 from socbot.collectors.secure_connections import Connections
@@ -131,8 +131,7 @@ def read_path(path: Path) -> Iterator[Event | BadRecord | None]:
     """Events of exported journal files (``journalctl -o json > FILE``) or a directory of
     them, with the per-process correlation of :class:`Connections`."""
     connections = Connections()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
+    for file in files_under(path):
         for index, record in _entries(file):
             try:
                 if isinstance(record, ParseError):

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from socbot.collectors.base import BadRecord, admitted, capped
+from socbot.collectors.base import BadRecord, admitted, capped, files_under
 from socbot.collectors.door.adapters import detect, to_event
 from socbot.collectors.door.export import read_export
 from socbot.core import edge
@@ -70,6 +70,5 @@ def read_file(path: Path, export: DoorExport | None = None) -> Iterator[Event | 
 def read_path(path: Path, settings: Settings | None = None) -> Iterator[Event | BadRecord]:
     """Like :func:`read_file` for a file or a directory (recursive, sorted)."""
     export = (settings or Settings()).collectors.door.export
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
+    for file in files_under(path):
         yield from read_file(file, export)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from socbot.collectors.base import BadRecord, admitted_items
+from socbot.collectors.base import BadRecord, admitted_items, files_under
 from socbot.collectors.wifi.parsers import (
     Sensor,
     parse_airodump,
@@ -83,7 +83,5 @@ def read_path(path: Path, settings: Settings | None = None, fmt: str = "auto"
               ) -> Iterator[Event | BadRecord | None]:
     """Like :func:`read_file` for a file or a directory (recursive, sorted)."""
     sensor = sensor_of(settings)
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                   ) if path.is_dir() else [path]
-    for file in files:
+    for file in files_under(path, lambda p: p.suffix.lower() in SUFFIXES):
         yield from read_file(file, sensor, fmt)
