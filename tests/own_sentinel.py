@@ -79,17 +79,26 @@ class OwnSentinels:
                 return False
         return True
 
-    def master_port(self) -> int:
-        """The master's port as the sentinels name it now."""
-        found = redis.Redis(port=self.ports[0]).sentinel_get_master_addr_by_name(SERVICE)
-        return int(found[1])
-
     def wait_for_failover(self, timeout: float = 30) -> None:
-        """Return once the sentinels name the replica as master."""
+        """Return once every sentinel names the replica as a master in good standing.
+
+        A client asks the sentinels in turn and takes the first that names a master that is
+        not flagged down; right after the switch some sentinels still flag the new master
+        (or name the old one), so waiting for one sentinel alone leaves a window where a
+        client finds no master.
+        """
         deadline = time.monotonic() + timeout
-        while self.master_port() != self.replica.port:
+        while not all(self._names_replica_as_master(port) for port in self.ports):
             assert time.monotonic() < deadline, f"no failover within {timeout} s"
             time.sleep(0.1)
+
+    def _names_replica_as_master(self, port: int) -> bool:
+        try:
+            state = redis.Redis(port=port, socket_connect_timeout=0.5).sentinel_master(SERVICE)
+        except redis.RedisError:
+            return False
+        return (int(state["port"]) == self.replica.port and not state["is_sdown"]
+                and not state["is_odown"] and not state["is_disconnected"])
 
     def stop(self) -> None:
         for process in [*self.sentinels, self.master.process, self.replica.process]:
