@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from socbot.core import keys
+
 PROJECT = Path(__file__).resolve().parents[1]
 GENERATOR = PROJECT.parent / "shared" / "tools" / "gen_secure_log.py"
 SOCBOT = [sys.executable, "-m", "socbot.bot.cli"]
@@ -139,7 +141,7 @@ def bench_collect(path: Path, lines: int, runs: int, url: str | None, tmp: Path)
             client.flushdb()
             wall, cpu = timed([*SOCBOT, "collect", "secure", "--path", str(path), "--from-start",
                                "--once"], env)
-            events = client.xlen("soc:events")
+            events = client.xlen(keys.EVENTS)
             walls.append(wall)
             cpus.append(cpu)
         client.flushdb()

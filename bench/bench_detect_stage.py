@@ -154,8 +154,11 @@ def measure(kind: str, lines: int, redis_url: str, scratch: Path) -> dict[str, A
             break  # nothing left to read: a failed entry would show in the stats
         handled += done
     elapsed = time.perf_counter() - started
-    alert_keys = [k for k in client.scan_iter("soc:alert:*", count=10_000)
-                  if k.count(b":") == 2]
+    from socbot.core import keys  # the measured tree's key names
+
+    prefix = keys.ALERT_PREFIX.encode()
+    alert_keys = [k for k in client.scan_iter(keys.ALERT_PREFIX + "*", count=10_000)
+                  if b":" not in k[len(prefix):]]
     counts = sum(int(client.hget(k, "count") or 0) for k in alert_keys)
     result = {"kind": kind, "lines": total, "handled": handled, "seconds": elapsed,
               "rate": handled / elapsed, "alerts": len(alert_keys), "alert_count_sum": counts,

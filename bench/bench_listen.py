@@ -31,6 +31,8 @@ from pathlib import Path
 import msgpack
 import redis
 
+from socbot.core import keys
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_collectors import GENERATOR, SOCBOT, OwnRedis, load, timed  # noqa: E402
 
@@ -91,8 +93,8 @@ def run_listen(protocol: str, lines: list[bytes], senders: int, client: redis.Re
             thread.join()
         wanted = len(lines)
         while True:  # every line is an event, an ignored line or a dead letter
-            done = (client.xlen("soc:events") + client.xlen("soc:dead")
-                    + int(client.hget("soc:stats:parse", "secure.ignored") or 0))
+            done = (client.xlen(keys.EVENTS) + client.xlen(keys.DEAD_LETTERS)
+                    + int(client.hget(keys.PARSE_STATS, "secure.ignored") or 0))
             if done >= wanted:
                 return time.perf_counter() - started
             if time.perf_counter() - started > 600:

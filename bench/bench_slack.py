@@ -112,11 +112,13 @@ def shown_at(slack: Any) -> float:
 
 def detected(client: Any) -> bool:
     """True when the detect stage has read and acknowledged every event written so far."""
+    from socbot.core.keys import EVENTS  # the measured tree's key names
+
     try:
-        last = client.xinfo_stream("soc:events")["last-generated-id"]
+        last = client.xinfo_stream(EVENTS)["last-generated-id"]
     except Exception:  # the stream does not exist yet
         return False
-    for group in client.xinfo_groups("soc:events"):
+    for group in client.xinfo_groups(EVENTS):
         if group["name"] in (b"detect", "detect"):
             return bool(group["last-delivered-id"] == last and not group["pending"])
     return False
@@ -124,6 +126,8 @@ def detected(client: Any) -> bool:
 
 def storm(tmp: Path, count: int) -> dict[str, Any]:
     from fake_slack import FakeSlack
+
+    from socbot.core import keys  # the measured tree's key names
 
     with FakeSlack() as slack:
         log = tmp / "storm.log"
@@ -147,8 +151,9 @@ def storm(tmp: Path, count: int) -> dict[str, Any]:
         rollups = [p for p in top if str(((p.get("metadata") or {}).get("event_payload") or {})
                                          .get("alert_id", "")).startswith("R")]
         calls = Counter(c.method for c in slack.log)
-        alerts = len([k for k in pipeline.client.scan_iter("soc:alert:A*")
-                      if k.count(b":") == 2])
+        prefix = keys.ALERT_PREFIX.encode()
+        alerts = len([k for k in pipeline.client.scan_iter(keys.ALERT_PREFIX + "A*")
+                      if b":" not in k[len(prefix):]])
         pipeline.client.shutdown()
     return {"written_s": last_line - started, "detected_s": detected_s,
             "shown_s": max(shown_at(slack) - last_line, 0.0),
@@ -212,10 +217,12 @@ def latency(tmp: Path, probes: int, rate: int) -> dict[str, Any]:
 
 def created_at(client: Any, ip: str) -> float:
     """When the probe's alert was created (0 if the tree does not say)."""
-    alert_id = client.get(f"soc:dedup:secure.ssh_brute_force:{ip}")
+    from socbot.core import keys  # the measured tree's key names
+
+    alert_id = client.get(keys.dedup("secure.ssh_brute_force", ip))
     if not alert_id:
         return 0.0
-    return float(client.hget(b"soc:alert:" + alert_id, "created_at") or 0)
+    return float(client.hget(keys.ALERT_PREFIX.encode() + alert_id, "created_at") or 0)
 
 
 def with_missing(result: dict[str, Any]) -> list[float]:

@@ -3,7 +3,7 @@
 
 Built by :func:`build_app` so tests (and Socket Mode or HTTP mode) can hand it a ``WebClient``
 pointed anywhere. Every listener calls ``ack()`` first and then does a few Redis and Web API
-calls; a playbook never runs here: an approved request is queued on ``soc:actions`` for the
+calls; a playbook never runs here: an approved request is queued on ``{soc}:actions`` for the
 playbook runner.
 
 Clicks can be replayed (Slack's signature has no nonce) or double-clicked, so every listener is

@@ -88,19 +88,21 @@ def check_redis(env: Mapping[str, str]) -> Finding:
     except redis.RedisError as exc:
         return Finding("redis", FAIL, f"{shown}: {exc}",
                        "start Redis there or fix REDIS_URL (redis://HOST:PORT/DB, rediss:// "
-                       "for TLS, unix:///path/redis.sock, redis+sentinel://HOST:PORT/SERVICE)")
+                       "for TLS, unix:///path/redis.sock, redis+sentinel://HOST:PORT/SERVICE, "
+                       "redis+cluster://HOST:PORT,...)")
     detail = f"{shown}: {topology}; " + "; ".join(n.describe() for n in nodes)
     if target.mode == "single" and not nodes[0].error:
         # the short form for the common case: "Redis 7.2.4, appendonly yes"
         detail = f"{shown}: Redis {nodes[0].version}, appendonly " + \
             ("yes" if nodes[0].aof else "no" + (" (snapshots only)" if nodes[0].rdb else ""))
-    if target.mode == "cluster":
-        return Finding("redis", FAIL, detail, "socbot's pipeline does not run on Redis Cluster "
-                       "yet: use one server or Sentinel (README: operations)")
     down = [n.address for n in nodes if n.error]
     if down:
         return Finding("redis", WARN, detail, f"bring back {', '.join(down)}: the next "
                        "failover has fewer copies to promote")
+    if target.mode == "cluster" and not any(n.role == "replica" for n in nodes):
+        return Finding("redis", WARN, detail, "give each master a replica (redis-cli --cluster "
+                       "add-node --cluster-slave, or the managed service's replica count): "
+                       "without one, a master that fails takes its slots' data with it")
     bare = [n.address for n in nodes if not n.aof]
     if bare:
         return Finding("redis", WARN, detail, f"turn on the append-only file on {', '.join(bare)}"

@@ -1,7 +1,7 @@
 """Escalation: page the on-call group in the thread of an alert nobody acknowledged.
 
 When an alert is first posted, :meth:`Escalator.schedule` puts it in the sorted set
-``soc:escalate:due`` at ``now + slack.escalate_after_minutes[severity]`` (severities not listed
+``{soc}:escalate:due`` at ``now + slack.escalate_after_minutes[severity]`` (severities not listed
 never escalate). :meth:`Escalator.tick` (every few seconds, in the ``escalate`` role) takes each
 due alert (ZREM decides which process owns it), and if it is still open replies in its thread
 with a mention of the on-call group, then schedules the next reminder, up to

@@ -8,10 +8,10 @@ this delivery was seen before.
    ``event_id``, header ``X-Slack-Retry-Num``); Slack's signature has no nonce, so a captured
    request can be replayed for five minutes. Kept in Redis, each with an expiry:
 
-   * ``soc:slack:event:{event_id}``: an Events API delivery (either transport);
-   * ``soc:slack:click:{user}:{action_id}:{action_ts}``: one click (either transport);
-   * ``soc:slack:trigger:{trigger_id}``: one slash command or modal submission (either);
-   * ``soc:slack:sig:{sha256 of X-Slack-Signature}``: one signed HTTP request, for as long as
+   * ``{soc}:slack:event:{event_id}``: an Events API delivery (either transport);
+   * ``{soc}:slack:click:{user}:{action_id}:{action_ts}``: one click (either transport);
+   * ``{soc}:slack:trigger:{trigger_id}``: one slash command or modal submission (either);
+   * ``{soc}:slack:sig:{sha256 of X-Slack-Signature}``: one signed HTTP request, for as long as
      its timestamp is accepted.
 
    A second delivery is answered 200 with ``X-Slack-No-Retry: 1`` and does nothing; a repeated

@@ -1,13 +1,13 @@
-"""Deliver alerts from ``soc:alerts`` (group ``notify``) to Slack, or to a terminal.
+"""Deliver alerts from ``{soc}:alerts`` (group ``notify``) to Slack, or to a terminal.
 
 Entries are ``{"alert_id", "kind", "action_id"?}``: ``kind`` is ``new`` or another piece of
 news about the alert (``severity``, ``state``, ...), ``updated`` for a count that grew, or
 ``action_result`` (a playbook finished: its result goes to the alert's thread at once).
 The detection stage writes ``new`` and ``severity`` only; for a count that grew it bumps the
-alert's mark in ``soc:notify:dirty`` itself (:mod:`socbot.core.grouping`), without an entry.
+alert's mark in ``{soc}:notify:dirty`` itself (:mod:`socbot.core.grouping`), without an entry.
 
 **Marks, then passes.** :meth:`SlackNotifier.handle` only *marks* the alert as owed to Slack (a
-counter in the Redis hash ``soc:notify:dirty``; ``soc:notify:news`` says the mark is news) and
+counter in the Redis hash ``{soc}:notify:dirty``; ``{soc}:notify:news`` says the mark is news) and
 :meth:`SlackNotifier.flush`, run after every consumer batch and by :meth:`run_flusher` every
 0.1 s, sends what the pacing allows now in the order :mod:`socbot.bot.delivery` gives: new
 alerts first (most severe first), then updates. A pass never sleeps. Any number of marks for
@@ -18,7 +18,7 @@ alert while it was being sent (compare the counter), so news that arrives mid-se
 
 **Exactly one message per alert, across crashes.** An alert is posted once: a short Redis lock
 keeps two processes from posting it at the same time, and before ``chat.postMessage`` the
-notifier writes a *post intent* (``soc:notify:intent:{id}``: the channel and the time) and
+notifier writes a *post intent* (``{soc}:notify:intent:{id}``: the channel and the time) and
 sends the alert id in the message's metadata. The returned ``ts`` is stored with the alert
 and the intent deleted. A notifier killed while Slack was posting leaves the intent: the next
 attempt reads the channel's history since the intent and, if the message is there, keeps its
@@ -97,14 +97,14 @@ class AlertLabels(Protocol):
 class Notifier(Protocol):
     """What the ``notify`` stage drives: :class:`SlackNotifier` or :class:`TerminalNotifier`.
 
-    ``handle`` takes each ``soc:alerts`` entry; ``flush`` runs after every batch of entries
+    ``handle`` takes each ``{soc}:alerts`` entry; ``flush`` runs after every batch of entries
     (a notifier may coalesce updates until then); ``flusher`` is a loop to run in its own
     thread until the stop event is set, for a notifier whose updates can wait for their turn
     after the batch that asked for them (None: nothing to run).
     """
 
     def handle(self, entry_id: str, fields: Fields) -> None:
-        """Deliver or remember one ``soc:alerts`` entry."""
+        """Deliver or remember one ``{soc}:alerts`` entry."""
         ...
 
     def flush(self) -> None:

@@ -3,7 +3,7 @@ Approve / Deny buttons of an approval request. Mixed into :class:`bot.app.Listen
 provides the stores and the ``_tell`` / ``_where`` / ``_update_alert`` helpers.
 
 A playbook never runs here: the approval that completes a request queues it on
-``soc:actions`` (atomically, in :meth:`core.actions.ActionStore.decide`) for the runner.
+``{soc}:actions`` (atomically, in :meth:`core.actions.ActionStore.decide`) for the runner.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ A member is still an alert like any other (``/soc alert ID``, the Home tab); one
 message of its own gets one in the rollup's thread when someone picks it in the rollup
 (:mod:`socbot.bot.rollup_listeners`), with the usual buttons.
 
-Redis: ``soc:rollup:{id}`` (hash: rule, channel, message), ``soc:rollup:{id}:members`` (sorted
-set by join time), ``soc:rollup:member:{alert_id}`` (the alert's rollup),
-``soc:rollup:active:{channel}:{rule}`` (the rollup taking members) and
-``soc:rollup:recent:{channel}:{rule}`` (alerts opened there lately, to count a storm).
+Redis: ``{soc}:rollup:{id}`` (hash: rule, channel, message), ``{soc}:rollup:{id}:members`` (sorted
+set by join time), ``{soc}:rollup:member:{alert_id}`` (the alert's rollup),
+``{soc}:rollup:active:{channel}:{rule}`` (the rollup taking members) and
+``{soc}:rollup:recent:{channel}:{rule}`` (alerts opened there lately, to count a storm).
 """
 
 from __future__ import annotations

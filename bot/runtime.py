@@ -2,10 +2,10 @@
 
 Roles (each a consumer group, so each can also run as its own process, many times over):
 
-* ``detect``  - ``soc:events`` -> rules -> alerts -> ``soc:alerts``
-* ``notify``  - ``soc:alerts`` -> Slack (or the terminal without Slack credentials)
-* ``respond`` - ``soc:actions`` -> playbooks -> AWS
-* ``index``   - ``soc:events`` -> recent-event store with indexes (``/soc recent``, ``search``)
+* ``detect``  - ``{soc}:events`` -> rules -> alerts -> ``{soc}:alerts``
+* ``notify``  - ``{soc}:alerts`` -> Slack (or the terminal without Slack credentials)
+* ``respond`` - ``{soc}:actions`` -> playbooks -> AWS
+* ``index``   - ``{soc}:events`` -> recent-event store with indexes (``/soc recent``, ``search``)
 * ``escalate``- pages the on-call group on unacknowledged alerts; times out "was this you?"
 * ``slack``   - the Bolt app: Socket Mode with ``SLACK_APP_TOKEN``, else HTTP on ``--listen``
 """
@@ -27,7 +27,15 @@ from socbot.core.actions import ActionStore
 from socbot.core.alerts import AlertStore
 from socbot.core.config import Secrets, Settings
 from socbot.core.mutes import MuteStore
-from socbot.core.streams import ACTIONS, ALERTS, EVENTS, Consumer, consumer_name, decode
+from socbot.core.streams import (
+    ACTIONS,
+    ALERTS,
+    EVENTS,
+    BatchHandler,
+    Consumer,
+    consumer_name,
+    decode,
+)
 from socbot.detections.engine import Engine
 from socbot.detections.rule import load_all
 from socbot.detections.worker import BATCH as DETECT_BATCH
@@ -131,7 +139,7 @@ class Runtime:
             store = EventStore(self.client,
                                retention_s=self.settings.events.retention_hours * 3600,
                                max_events=self.settings.events.max_events)
-            self._consumer("index", store.handle)
+            self._consumer("index", store.handle, batch_handler=store.handle_batch)
         if "escalate" in self.roles and escalator is not None:
             self.threads.append(threading.Thread(target=escalator.run, args=(self.stop,),
                                                  name="escalate", daemon=True))
@@ -156,10 +164,12 @@ class Runtime:
                         session_factory=sessions if self.aws_enrichment else None)
 
     def _consumer(self, role: str, handler: Callable[[str, dict[str, str]], None],
-                  after_batch: Callable[[], None] | None = None) -> None:
+                  after_batch: Callable[[], None] | None = None,
+                  batch_handler: BatchHandler | None = None) -> None:
         stream, group = GROUPS[role]
         self.consumers[role] = Consumer(self.client, stream, group, consumer_name(role),
-                                        handler, after_batch=after_batch)
+                                        handler, after_batch=after_batch,
+                                        batch_handler=batch_handler)
 
     def _slack(self, web: WebClient, verifier: Verifier | None,
                sessions: SessionFactory) -> None:

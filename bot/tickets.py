@@ -1,7 +1,7 @@
 """Create ticket: file an alert in Jira Cloud (REST v3), once per alert, and link the issue
 in the alert's thread.
 
-One ticket per alert, however often the button is clicked: ``soc:ticket:{alert}`` is set to
+One ticket per alert, however often the button is clicked: ``{soc}:ticket:{alert}`` is set to
 ``creating`` (SET NX) before the call and to the issue key after it; a click meanwhile is told
 which ticket exists or that one is being filed. The issue carries the labels ``socbot`` and
 ``socbot-{alert id}``, so it can be found from the alert in Jira as well.

@@ -11,9 +11,9 @@ names the person), the bot DMs that person when the alert is first posted, with 
 * **No**, or no answer within ``timeout_minutes``, pages the on-call group in the alert's
   thread.
 
-State is the hash ``soc:verify:{alert_id}``; the answer is a compare-and-set, so a double click
+State is the hash ``{soc}:verify:{alert_id}``; the answer is a compare-and-set, so a double click
 or a replayed request after the first answer changes nothing. Pending questions wait in the
-sorted set ``soc:verify:due`` for :meth:`Verifier.expire_due` (run by the escalation loop).
+sorted set ``{soc}:verify:due`` for :meth:`Verifier.expire_due` (run by the escalation loop).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ alone and SQS offers it again after its visibility timeout (and, with a redrive 
 it to the queue's own dead-letter queue after ``maxReceiveCount`` tries). SQS delivers at
 least once and CloudTrail may deliver a file twice: events are deduplicated by ``eventID``
 over ``dedup_ttl`` seconds. A body that is none of the above can never succeed: it is put on
-``soc:dead`` and deleted. Digest files (``CloudTrail-Digest/``) hold no events and are skipped.
+``{soc}:dead`` and deleted. Digest files (``CloudTrail-Digest/``) hold no events and are skipped.
 
 Organization trails (``AWSLogs/o-xxxx/<account>/CloudTrail/<region>/...``) need nothing
 special: each record carries its own account and region.
@@ -58,6 +58,7 @@ from socbot.collectors.pipeline import (
 )
 from socbot.core import edge
 from socbot.core.events import Event
+from socbot.core.redisconn import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def collect_sqs(client: redis.Redis, sqs: Any, s3: Any, queue_url: str,
         try:
             stats = poll_once(client, sqs, s3, queue_url, wait_s=0 if once else wait_s,
                               visibility_s=visibility_s, dedup_ttl=dedup_ttl)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             # Nothing was deleted: the messages come back after their visibility timeout.
             log.warning("redis unavailable, SQS messages left on the queue: %s", exc)
             stop.wait(1.0)

@@ -1,10 +1,10 @@
-"""From a source to the ``soc:events`` stream: secure-log tailing, CloudTrail files, and the
+"""From a source to the ``{soc}:events`` stream: secure-log tailing, CloudTrail files, and the
 batching every other collector shares (:func:`send_items`).
 
 Each event is one entry ``{"e": dumps(event)}`` on :data:`core.streams.EVENTS` (trimmed to about
 ``maxlen`` entries). What could not be parsed goes to :data:`core.streams.DEAD_LETTERS` with the
 raw text (at most 8 KiB) and the error, and every outcome is counted in the hash
-``soc:stats:parse`` (``{source}.parsed|ignored|failed``, ``cloudtrail.duplicates``, and
+``{soc}:stats:parse`` (``{source}.parsed|ignored|failed``, ``cloudtrail.duplicates``, and
 ``secure.ambiguous`` for events read two ways, whose address was left out).
 
 Delivery guarantees:
@@ -15,7 +15,7 @@ Delivery guarantees:
   after a crash the tailer starts exactly after the last line Redis took. While Redis is
   unreachable, batches go to the on-disk spool (with their positions) and are drained in
   order when it returns; with the spool full the tailer waits (the log is then the buffer).
-* CloudTrail: a Lua script marks ``soc:seen:ct:{eventID}`` (SET NX with a TTL) and adds the
+* CloudTrail: a Lua script marks ``{soc}:seen:ct:{eventID}`` (SET NX with a TTL) and adds the
   event in one atomic step, so at-least-once deliveries and re-runs never double an event.
   Re-running a collection after a failure is therefore safe.
 
@@ -46,10 +46,11 @@ from socbot.collectors.secure import ParseError, parse_line
 from socbot.collectors.secure_common import AMBIGUOUS
 from socbot.collectors.secure_connections import Connections
 from socbot.collectors.sink import DEAD_MAXLEN, EVENTS_MAXLEN, Batch, EventSink
-from socbot.collectors.spool import Spool, SpoolFull
+from socbot.collectors.spool import NOT_STORED, Spool
 from socbot.collectors.tail import FileTailer, Position, PositionStore, TailLine
 from socbot.core import keys
 from socbot.core.events import Event
+from socbot.core.redisconn import UNAVAILABLE
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,28 @@ Fields = dict[FieldT, EncodableT]  # a stream entry, typed as redis-py wants it
 
 # KEYS: seen marker, events stream, stats hash. ARGV: ttl, maxlen, serialized event.
 # Marking and adding in one script: a crash between the two cannot mark an event it never added.
+# Send a batch of events, each event.id at most once per dedup window. KEYS: the events stream,
+# the parse counts, then one "seen" mark per event. ARGV: dedup seconds, stream length, source,
+# then the events (serialized), in the order of their marks. Reply: how many were added.
 _DEDUP_ADD = """
-redis.call('HINCRBY', KEYS[3], ARGV[4] .. '.parsed', 1)
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
-  redis.call('HINCRBY', KEYS[3], ARGV[4] .. '.duplicates', 1)
-  return 0
+local sent = 0
+for i = 3, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i + 1])
+    sent = sent + 1
+  end
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
-return 1
+redis.call('HINCRBY', KEYS[2], ARGV[3] .. '.parsed', #KEYS - 2)
+if sent < #KEYS - 2 then
+  redis.call('HINCRBY', KEYS[2], ARGV[3] .. '.duplicates', #KEYS - 2 - sent)
+end
+return sent
 """
 
 
 @dataclass
 class CollectStats:
-    """What one collection did; ``sent`` counts entries Redis accepted on ``soc:events``."""
+    """What one collection did; ``sent`` counts entries Redis accepted on ``{soc}:events``."""
 
     parsed: int = 0
     ignored: int = 0
@@ -98,7 +107,7 @@ class _SpoolAwarePositions(PositionStore):
         while True:
             try:
                 return super().load(path)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 log.warning("redis unavailable, waiting for the saved position: %s", exc)
                 if self.stop.wait(1.0):
                     raise
@@ -106,7 +115,7 @@ class _SpoolAwarePositions(PositionStore):
     def save(self, path: str | Path, position: Position) -> None:
         try:
             super().save(path, position)
-        except (redis.ConnectionError, redis.TimeoutError):
+        except UNAVAILABLE:
             pass  # the first batch's commit carries the position too
 
 
@@ -219,7 +228,7 @@ def _send(sink: EventSink, work: Batch, stop: threading.Event,
             if sink.send(work).spooled and stats is not None:
                 stats.spooled += 1
             return True
-        except (redis.ConnectionError, redis.TimeoutError, SpoolFull) as exc:
+        except NOT_STORED as exc:
             log.warning("batch kept for retry: %s", exc)
             if stop.wait(1.0):
                 return False
@@ -269,24 +278,25 @@ def send_cloudtrail(client: redis.Redis, items: list[Event | BadRecord], *,
     ``source`` (``cloudtrail``, ``findings``). Raises redis errors: nothing is known to be
     sent until it returns."""
     stats = CollectStats()
-    script = client.register_script(_DEDUP_ADD)
-    pipe = client.pipeline(transaction=False)
     goods = [item for item in items if isinstance(item, dict)]
     bads = [item for item in items if isinstance(item, BadRecord)]
-    for event in goods:
-        script(keys=[keys.cloudtrail_seen(event["event.id"]), EVENTS, keys.PARSE_STATS],
-               args=[dedup_ttl, maxlen, encode_event(event), source], client=pipe)
-    for bad in bads:
-        pipe.xadd(DEAD_LETTERS, bad.dead_letter(source),  # type: ignore[arg-type]
-                  maxlen=DEAD_MAXLEN, approximate=True)
-    for fields in dead or ():
-        pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)  # type: ignore[arg-type]
-    if bads:
-        pipe.hincrby(keys.PARSE_STATS, f"{source}.failed", len(bads))
-    if not goods and not bads and not dead:
-        return stats
-    results = pipe.execute()
-    sent = sum(int(r) for r in results[:len(goods)])
+    sent = 0
+    if goods:
+        # One script call for the batch (Redis Cluster runs no script inside a pipeline).
+        sent = int(client.register_script(_DEDUP_ADD)(
+            keys=[EVENTS, keys.PARSE_STATS,
+                  *(keys.cloudtrail_seen(event["event.id"]) for event in goods)],
+            args=[dedup_ttl, maxlen, source, *(encode_event(event) for event in goods)]))
+    if bads or dead:
+        pipe = client.pipeline(transaction=False)
+        for bad in bads:
+            pipe.xadd(DEAD_LETTERS, bad.dead_letter(source),  # type: ignore[arg-type]
+                      maxlen=DEAD_MAXLEN, approximate=True)
+        for fields in dead or ():
+            pipe.xadd(DEAD_LETTERS, fields, maxlen=DEAD_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        if bads:
+            pipe.hincrby(keys.PARSE_STATS, f"{source}.failed", len(bads))
+        pipe.execute()
     stats.parsed, stats.sent = len(goods), sent
     stats.duplicates, stats.failed = len(goods) - sent, len(bads)
     return stats
@@ -331,7 +341,7 @@ def send_items(sink: EventSink, source: str, items: Iterable[Event | BadRecord |
                stop: threading.Event, *, batch: int = 500) -> CollectStats:
     """Send a reader's events and dead-letter its bad records through ``sink``, in batches.
 
-    Counts go to ``soc:stats:parse`` as ``{source}.parsed|ignored|failed``. Stops early
+    Counts go to ``{soc}:stats:parse`` as ``{source}.parsed|ignored|failed``. Stops early
     (returning what was sent) if ``stop`` is set while neither Redis nor the spool can take
     a batch.
     """

@@ -1,9 +1,9 @@
-"""Where collectors put events: ``soc:events`` when Redis answers, the spool when it does not.
+"""Where collectors put events: ``{soc}:events`` when Redis answers, the spool when it does not.
 
 A batch is events (serialized), dead letters, parse counts and, for a tailed file, the file
 position after it. Each batch gets ``(epoch, seq)``: ``epoch`` is random per sink instance (one
 collector run) and ``seq`` counts its batches. One Lua script adds a batch's entries, counts
-and position *and* records ``seq`` as done under ``soc:spool:done:{name}:{epoch}``, skipping
+and position *and* records ``seq`` as done under ``{soc}:spool:done:{name}:{epoch}``, skipping
 a batch whose ``seq`` is done already. So a batch is in Redis entirely or not at all, and
 sending it again (a reply lost with the connection, a spool drained twice after a crash) adds
 nothing: no loss, no duplicate.
@@ -31,6 +31,7 @@ import redis
 
 from socbot.collectors.spool import Spool, Spooled
 from socbot.core import keys, metrics, replication
+from socbot.core.redisconn import UNAVAILABLE
 from socbot.core.streams import DEAD_LETTERS, EVENTS
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class EventSink:
                     log.warning("batch %s/%d not confirmed by %d replica(s) in %d ms; "
                                 "kept in the spool", self.epoch, self.seq, self.replicas,
                                 self.wait_ms)
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                except UNAVAILABLE as exc:
                     if self.spool is None:
                         raise
                     log.warning("redis unreachable, spooling to %s: %s",
@@ -184,7 +185,7 @@ class EventSink:
                 if not self._commit(item.epoch, item.seq, Batch.from_json(item.batch)):
                     return False  # not on the replicas yet: try again later
                 done = item
-        except (redis.ConnectionError, redis.TimeoutError):
+        except UNAVAILABLE:
             return False
         finally:
             if done is not None:

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from socbot.core.redisconn import UNAVAILABLE
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Spool", "SpoolFull", "Spooled"]
@@ -29,6 +31,10 @@ SEGMENT_BYTES = 4 << 20
 
 class SpoolFull(RuntimeError):
     """The spool is at its byte bound; the batch was not written."""
+
+
+# A batch was not stored: Redis is away and the spool is full (or there is no spool).
+NOT_STORED: tuple[type[Exception], ...] = (*UNAVAILABLE, SpoolFull)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ return 0
 
 
 class ActionStore:
-    """Actions in Redis: ``soc:action:{id}`` hashes plus the set of who approved each."""
+    """Actions in Redis: ``{soc}:action:{id}`` hashes plus the set of who approved each."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client

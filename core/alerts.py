@@ -125,7 +125,7 @@ def new_alert_id() -> str:
 
 
 class AlertStore:
-    """Alerts in Redis: ``soc:alert:{id}`` hashes, a dedup index and an open-alert index."""
+    """Alerts in Redis: ``{soc}:alert:{id}`` hashes, a dedup index and an open-alert index."""
 
     OPEN_INDEX = keys.OPEN_ALERTS
 

@@ -1,19 +1,19 @@
 """Recent events kept in Redis for ``/soc recent`` and ``/soc search``, with indexes.
 
-Fed by its own consumer group (``index``) on ``soc:events``, so indexing never slows detection.
+Fed by its own consumer group (``index``) on ``{soc}:events``, so indexing never slows detection.
 Layout (every key a stream, so entry ids are ingest times in ms and a ``since`` bound is an id
 range, not a scan):
 
-* ``soc:es:all``: one entry per event, field ``e`` = a compact copy of the event (the vendor
+* ``{soc}:es:all``: one entry per event, field ``e`` = a compact copy of the event (the vendor
   record ``original`` dropped, long strings cut), trimmed to the retention (``MINID``) and to
   ``max_events``;
-* ``soc:es:ix:{kind}:{value}`` for kind ``dataset``, ``user`` (``user.name``), ``ip``
+* ``{soc}:es:ix:{kind}:{value}`` for kind ``dataset``, ``user`` (``user.name``), ``ip``
   (``source.ip``) and ``host`` (``host.name``): field ``r`` = the id of the event in
-  ``soc:es:all``; trimmed to the retention and expiring with it when no event arrives;
+  ``{soc}:es:all``; trimmed to the retention and expiring with it when no event arrives;
   (``enrichment/history.py`` reads these streams for entity history: keep the layout). A
   stream preallocates a 4 KB node, so each distinct value costs about 4.7 KB for as long as it
   is retained: a scan bringing a new address per event costs that per event;
-* ``soc:es:last``: per dataset, the ``@timestamp`` of the last event and when it was indexed.
+* ``{soc}:es:last``: per dataset, the ``@timestamp`` of the last event and when it was indexed.
 
 A search reads the most selective index it was given newest first and filters the events on the
 other conditions, scanning at most ``MAX_SCAN`` references: answers stay well under a second on
@@ -51,28 +51,35 @@ MAX_STRING = 512
 MAX_SCAN = 20_000
 PAGE = 500
 
-# KEYS: all-stream, last-hash, then one index stream per indexed value.
-# ARGV: compact event, min id (retention), retention s, dataset, @timestamp, now, now in ms
-#       (``max_events`` is kept by the XTRIM in ``add_many``, not here). Ids come from the
-#       caller's clock (so tests can move time), kept increasing; an index entry takes the id
-#       of its event, so every index increases too.
+# One call stores a batch. KEYS: all-stream, last-hash, then each index stream the batch
+# names (once). ARGV[1]: JSON {min (id, retention), ret (s), ms (now in ms), now,
+#   events: [[compact event, dataset, @timestamp, [positions in KEYS of its indexes]], ...]}
+# (``max_events`` is kept by the XTRIM in ``add_many``, not here). Ids come from the caller's
+# clock (so tests can move time), kept increasing; an index entry takes the id of its event, so
+# every index increases too.
 _ADD = """
-local ms, seq = tonumber(ARGV[7]), 0
+local batch = cjson.decode(ARGV[1])
+local ms, seq = batch.ms, 0
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 if last then
   local lms, lseq = string.match(last[1], '(%d+)-(%d+)')
   if ms <= tonumber(lms) then ms, seq = tonumber(lms), tonumber(lseq) + 1 end
 end
-local id = string.format('%.0f-%.0f', ms, seq)
-redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], id, 'e', ARGV[1])
-for i = 3, #KEYS do
-  redis.call('XADD', KEYS[i], 'MINID', '~', ARGV[2], id, 'r', id)
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3]))
+local touched = {}
+for _, ev in ipairs(batch.events) do
+  local id = string.format('%.0f-%.0f', ms, seq)
+  seq = seq + 1
+  redis.call('XADD', KEYS[1], 'MINID', '~', batch.min, id, 'e', ev[1])
+  for _, at in ipairs(ev[4]) do
+    redis.call('XADD', KEYS[at], 'MINID', '~', batch.min, id, 'r', id)
+    touched[at] = true
+  end
+  if ev[2] ~= '' then
+    redis.call('HSET', KEYS[2], ev[2], ev[3], ev[2] .. '@indexed', batch.now)
+  end
 end
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5], ARGV[4] .. '@indexed', ARGV[6])
-end
-return id
+for at in pairs(touched) do redis.call('EXPIRE', KEYS[at], batch.ret) end
+return #batch.events
 """
 
 
@@ -132,39 +139,53 @@ class EventStore:
         return f"{max(int((self.clock() - seconds) * 1000), 0)}-0"
 
     def add_many(self, events: Iterable[Event]) -> int:
-        """Store events (one round trip per call); return how many were stored."""
-        pipe = self.client.pipeline(transaction=False)
+        """Store events (one script call, one round trip); return how many were stored."""
         now = self.clock()
-        min_id = self._min_id(self.retention_s)
-        count = 0
+        index_keys: dict[str, int] = {}
+        stored: list[list[object]] = []
         for event in events:
-            keys = [ALL, LAST]
+            positions = []
             for kind, name in INDEX_FIELDS.items():
                 value = normalize(kind, event.get(name))
                 if value is not None:
-                    keys.append(self.index_key(kind, value))
-            self._add(keys=keys, args=[
-                json.dumps(compact(event), default=str, ensure_ascii=False,
-                           separators=(",", ":")),
-                min_id, self.retention_s,
-                str(event.get("event.dataset", ""))[:MAX_VALUE],
-                str(event.get("@timestamp", "")), f"{now:.3f}", int(now * 1000)], client=pipe)
-            count += 1
-        if count:
-            pipe.execute()
-            self._since_trim += count
-            if self._since_trim >= 10_000:
-                self._since_trim = 0
-                self.client.xtrim(ALL, maxlen=self.max_events, approximate=True)
-        return count
+                    key = self.index_key(kind, value)
+                    positions.append(index_keys.setdefault(key, len(index_keys) + 3))
+            stored.append([json.dumps(compact(event), default=str, ensure_ascii=False,
+                                      separators=(",", ":")),
+                           str(event.get("event.dataset", ""))[:MAX_VALUE],
+                           str(event.get("@timestamp", "")), positions])
+        if not stored:
+            return 0
+        self._add(keys=[ALL, LAST, *index_keys], args=[json.dumps({
+            "min": self._min_id(self.retention_s), "ret": self.retention_s,
+            "ms": int(now * 1000), "now": f"{now:.3f}", "events": stored},
+            ensure_ascii=False, separators=(",", ":"))])
+        self._since_trim += len(stored)
+        if self._since_trim >= 10_000:
+            self._since_trim = 0
+            self.client.xtrim(ALL, maxlen=self.max_events, approximate=True)
+        return len(stored)
 
     def add(self, event: Event) -> None:
         """Store one event."""
         self.add_many([event])
 
     def handle(self, entry_id: str, fields: dict[str, str]) -> None:
-        """Consumer handler for ``soc:events`` (group ``index``)."""
+        """Consumer handler for ``{soc}:events`` (group ``index``), one entry."""
         self.add(loads(fields["e"]))
+
+    def handle_batch(self, batch: list[tuple[str, dict[str, str]]]) -> dict[str, Exception]:
+        """Consumer batch handler: a read's events stored in one call. An entry that cannot be
+        read fails alone; if the store fails, every entry of the batch is tried again."""
+        failures: dict[str, Exception] = {}
+        events: list[Event] = []
+        for entry_id, fields in batch:
+            try:
+                events.append(loads(fields["e"]))
+            except Exception as exc:  # a bad entry must not hold back the batch
+                failures[entry_id] = exc
+        self.add_many(events)
+        return failures
 
     # --- queries ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ The alert stays exact: each signal's id joins the alert's signal set and only a 
 the set adds to the count, so a batch delivered twice (a worker that died before acknowledging
 it) adds nothing, however its entries are regrouped.
 
-Only news goes on ``soc:alerts``: ``new`` (an alert opened) and ``severity`` (a more severe
+Only news goes on ``{soc}:alerts``: ``new`` (an alert opened) and ``severity`` (a more severe
 signal raised it). An alert whose count merely grew is marked in the notifier's dirty set
 (:data:`DIRTY`), the coalesced path that edits the message at Slack's pace.
 """
@@ -85,7 +85,7 @@ class Recorded:
 class AlertWriter:
     """Record groups of signals as alerts, a batch per script call.
 
-    ``announce``: write ``new``/``severity`` entries to ``soc:alerts`` and dirty marks for the
+    ``announce``: write ``new``/``severity`` entries to ``{soc}:alerts`` and dirty marks for the
     notifier (what the detection stage does); without it only the alerts change. ``mutes``:
     leave out (and count) groups whose rule is muted for their entity or dedup key.
     """
@@ -102,11 +102,18 @@ class AlertWriter:
         if not groups:
             return []
         now = time.time() if now is None else now
+        written = [self._group(g, now) for g in groups]
         payload = {"prefix": keys.ALERT_PREFIX, "now": now, "ttl": ALERT_TTL_S,
                    "recent": RECENT_EVENT_IDS, "maxlen": ALERTS_MAXLEN, "announce": self.announce,
-                   "groups": [self._group(g, now) for g in groups]}
-        reply = self._script(keys=[keys.OPEN_ALERTS, keys.ALERTS, keys.NOTIFY_DIRTY,
-                                   keys.MUTE_COUNTS], args=[orjson.dumps(payload)])
+                   "groups": written}
+        # KEYS: the four the script names, then (declared only, for Redis Cluster to route the
+        # call and check one slot) the keys each group will touch that are known here. An alert
+        # that a dedup key names is found inside the script; its keys share the {soc} tag.
+        declared = [keys.OPEN_ALERTS, keys.ALERTS, keys.NOTIFY_DIRTY, keys.MUTE_COUNTS]
+        for group in written:
+            declared += [group["dedup"], keys.alert(group["id"]), keys.alert_signals(group["id"]),
+                         keys.alert_events(group["id"]), *(mute[0] for mute in group["mutes"])]
+        reply = self._script(keys=declared, args=[orjson.dumps(payload)])
         results = orjson.loads(reply)
         return [Recorded(g, str(alert_id), str(outcome))
                 for g, (alert_id, outcome) in zip(groups, results, strict=True)]

@@ -1,37 +1,46 @@
 """Every Redis key socbot reads or writes, named in one place.
 
-All keys start with ``soc:``, so one Redis (or one database of it) can hold socbot next to
-other data, and ``redis-cli --scan --pattern 'soc:*'`` shows everything socbot keeps. A module
-that needs a key imports its name or builder from here; nothing else spells ``soc:``.
+All keys start with ``{soc}:``, so one Redis (or one database of it) can hold socbot next to
+other data, and ``redis-cli --scan --pattern '{soc}:*'`` shows everything socbot keeps. A module
+that needs a key imports its name or builder from here; nothing else spells ``{soc}:``.
+
+``{soc}`` is a Redis Cluster hash tag: the slot of a key that holds ``{...}`` is that of the
+text between the first pair of braces, so every socbot key is in one slot, on one master.
+That is what lets each Lua script and MULTI stay atomic on a cluster: the alert script reads
+the alert a dedup key names and writes it, its signal set, the open-alert index and the alerts
+stream in one step, which Redis Cluster allows only within one slot. Text from a log that holds
+braces changes nothing: only the first pair counts, and it is always ``{soc}``. Keys written by
+a version before the tag (``soc:...``) are renamed by :mod:`socbot.core.keyupgrade`. Below, the
+names are written without the root: ``events`` is ``{soc}:events``.
 
 Streams (the pipeline's stages, see :mod:`core.streams`)::
 
-    soc:events  soc:alerts  soc:actions  soc:dead  soc:audit
+    events  alerts  actions  dead  audit
 
 Alerts, remediation requests and mutes (``core/alerts.py``, ``core/actions.py``,
 ``core/mutes.py``)::
 
-    soc:alert:{id}            hash; :signals (set), :events (list), :actions (list of ids)
-    soc:alerts:open           sorted set of open alert ids by last time
-    soc:dedup:{rule}:{key}    the alert a rule's dedup key currently groups into
-    soc:action:{id}           hash; :approvers (set), :log (list of approvers in order)
-    soc:mute:{rule}:{entity}  one mute, expiring by itself; soc:mutes indexes them,
-    soc:mutes:counts          signals silenced, by rule:entity
+    alert:{id}            hash; :signals (set), :events (list), :actions (list of ids)
+    alerts:open           sorted set of open alert ids by last time
+    dedup:{rule}:{key}    the alert a rule's dedup key currently groups into
+    action:{id}           hash; :approvers (set), :log (list of approvers in order)
+    mute:{rule}:{entity}  one mute, expiring by itself; mutes indexes them,
+    mutes:counts          signals silenced, by rule:entity
 
 The recent-event store (``core/eventstore.py``)::
 
-    soc:es:all  soc:es:last  soc:es:ix:{kind}:{value}
+    es:all  es:last  es:ix:{kind}:{value}
 
-Collectors: ``soc:pos:{path}`` (tail positions), ``soc:seen:ct:{eventID}`` (CloudTrail dedup),
-``soc:spool:done:{name}:{epoch}`` (spool replay marks), ``soc:stats:parse`` (parse counts),
-``soc:door:replay:{hash}`` (door webhook signatures seen).
-Detection rule state: ``soc:st:{rule}:{key}:{part}`` and ``soc:win:{rule}:{key}`` (with
+Collectors: ``pos:{path}`` (tail positions), ``seen:ct:{eventID}`` (CloudTrail dedup),
+``spool:done:{name}:{epoch}`` (spool replay marks), ``stats:parse`` (parse counts),
+``door:replay:{hash}`` (door webhook signatures seen).
+Detection rule state: ``st:{rule}:{key}:{part}`` and ``win:{rule}:{key}`` (with
 ``:pending``, ``:absorbed``, ``:n`` and ``:hot`` beside it: Threshold's exact counting); imported
-Sigma rules ``soc:sigma:rules``, ``soc:sigma:promoted``, ``soc:sigma:staged``; threat
-intelligence ``soc:intel:addresses``, ``soc:intel:version``, ``soc:intel:feeds``. Enrichment:
-``soc:enrich:{source}:{lookup}``. Slack side: ``soc:notify:*``, ``soc:render:{alert}``,
-``soc:escalate:*``, ``soc:verify:*``, ``soc:slack:*`` (deliveries already handled),
-``soc:rollup:*`` (storm rollups: the rollup, its members, each member's rollup, the rollup
+Sigma rules ``sigma:rules``, ``sigma:promoted``, ``sigma:staged``; threat
+intelligence ``intel:addresses``, ``intel:version``, ``intel:feeds``. Enrichment:
+``enrich:{source}:{lookup}``. Slack side: ``notify:*``, ``render:{alert}``,
+``escalate:*``, ``verify:*``, ``slack:*`` (deliveries already handled),
+``rollup:*`` (storm rollups: the rollup, its members, each member's rollup, the rollup
 taking members per channel and rule, recent openings per channel and rule).
 
 A key built from untrusted text (a user name, an address, a path) is still one key: Redis keys
@@ -42,18 +51,20 @@ from __future__ import annotations
 
 import hashlib
 
-ROOT = "soc:"
+ROOT = "{soc}:"
+# Every key began ``soc:`` before Redis Cluster support; core.keyupgrade renames such keys.
+EARLIER_ROOT = "soc:"
 
 # --- streams --------------------------------------------------------------------------------
-EVENTS = "soc:events"
-ALERTS = "soc:alerts"
-ACTIONS = "soc:actions"
-DEAD_LETTERS = "soc:dead"
-AUDIT = "soc:audit"
+EVENTS = ROOT + "events"
+ALERTS = ROOT + "alerts"
+ACTIONS = ROOT + "actions"
+DEAD_LETTERS = ROOT + "dead"
+AUDIT = ROOT + "audit"
 
 # --- alerts ---------------------------------------------------------------------------------
-ALERT_PREFIX = "soc:alert:"
-OPEN_ALERTS = "soc:alerts:open"
+ALERT_PREFIX = ROOT + "alert:"
+OPEN_ALERTS = ROOT + "alerts:open"
 
 
 def alert(alert_id: str) -> str:
@@ -78,13 +89,13 @@ def alert_actions(alert_id: str) -> str:
 
 def dedup(rule_id: str, dedup_key: str) -> str:
     """The id of the alert that signals of ``rule_id`` with ``dedup_key`` group into."""
-    return f"soc:dedup:{rule_id}:{dedup_key}"
+    return f"{ROOT}dedup:{rule_id}:{dedup_key}"
 
 
 # --- remediation requests -------------------------------------------------------------------
 def action(action_id: str) -> str:
     """The hash of one remediation request."""
-    return f"soc:action:{action_id}"
+    return f"{ROOT}action:{action_id}"
 
 
 def action_approvers(action_id: str) -> str:
@@ -98,30 +109,30 @@ def action_log(action_id: str) -> str:
 
 
 # --- mutes ----------------------------------------------------------------------------------
-MUTES = "soc:mutes"
-MUTE_COUNTS = "soc:mutes:counts"
+MUTES = ROOT + "mutes"
+MUTE_COUNTS = ROOT + "mutes:counts"
 
 
 def mute(rule_id: str, entity: str) -> str:
     """One mute of ``rule_id`` for ``entity`` (``*``: every entity)."""
-    return f"soc:mute:{rule_id}:{entity}"
+    return f"{ROOT}mute:{rule_id}:{entity}"
 
 
 # --- recent-event store ---------------------------------------------------------------------
-EVENT_STORE = "soc:es:all"
-EVENT_STORE_LAST = "soc:es:last"
+EVENT_STORE = ROOT + "es:all"
+EVENT_STORE_LAST = ROOT + "es:last"
 
 
 def event_index(kind: str, value: str) -> str:
     """The index stream of one normalized value (kind: dataset, user, ip or host)."""
-    return f"soc:es:ix:{kind}:{value}"
+    return f"{ROOT}es:ix:{kind}:{value}"
 
 
 # --- collectors -----------------------------------------------------------------------------
-PARSE_STATS = "soc:stats:parse"
-TAIL_POSITION_PREFIX = "soc:pos:"
-CLOUDTRAIL_SEEN_PREFIX = "soc:seen:ct:"
-SPOOL_DONE_PREFIX = "soc:spool:done:"
+PARSE_STATS = ROOT + "stats:parse"
+TAIL_POSITION_PREFIX = ROOT + "pos:"
+CLOUDTRAIL_SEEN_PREFIX = ROOT + "seen:ct:"
+SPOOL_DONE_PREFIX = ROOT + "spool:done:"
 
 
 def cloudtrail_seen(event_id: str) -> str:
@@ -131,7 +142,7 @@ def cloudtrail_seen(event_id: str) -> str:
 
 def door_replay(signature: str) -> str:
     """Marks a door webhook signature as seen (a replayed request is refused)."""
-    return "soc:door:replay:" + hashlib.sha256(signature.encode()).hexdigest()[:32]
+    return ROOT + "door:replay:" + hashlib.sha256(signature.encode()).hexdigest()[:32]
 
 
 def spool_done(name: str, epoch: str) -> str:
@@ -142,24 +153,24 @@ def spool_done(name: str, epoch: str) -> str:
 # --- detection rule state -------------------------------------------------------------------
 def rule_state(rule_id: str, key: str, part: str) -> str:
     """One rule's state of one kind (``part``: distinct, seen, seq, ...) for one group key."""
-    return f"soc:st:{rule_id}:{key}:{part}"
+    return f"{ROOT}st:{rule_id}:{key}:{part}"
 
 
 def rule_window(rule_id: str, key: str) -> str:
     """The sliding window (sorted set of event ids by time) of one rule for one group key."""
-    return f"soc:win:{rule_id}:{key}"
+    return f"{ROOT}win:{rule_id}:{key}"
 
 
 # --- imported Sigma rules -------------------------------------------------------------------
-SIGMA_RULES = "soc:sigma:rules"  # hash: socbot rule id -> the Sigma rule's YAML
-SIGMA_PROMOTED = "soc:sigma:promoted"  # set of imported rule ids that may raise alerts
-SIGMA_STAGED = "soc:sigma:staged"  # hash: rule id -> signals counted while staged
+SIGMA_RULES = ROOT + "sigma:rules"  # hash: socbot rule id -> the Sigma rule's YAML
+SIGMA_PROMOTED = ROOT + "sigma:promoted"  # set of imported rule ids that may raise alerts
+SIGMA_STAGED = ROOT + "sigma:staged"  # hash: rule id -> signals counted while staged
 
 
 # --- threat intelligence --------------------------------------------------------------------
-INTEL_ADDRESSES = "soc:intel:addresses"  # hash: address or range -> the feed that lists it
-INTEL_VERSION = "soc:intel:version"  # counter: bumped on every refresh (workers reload)
-INTEL_FEEDS = "soc:intel:feeds"  # hash: feed name -> "<epoch> <entries>" of its last refresh
+INTEL_ADDRESSES = ROOT + "intel:addresses"  # hash: address or range -> the feed that lists it
+INTEL_VERSION = ROOT + "intel:version"  # counter: bumped on every refresh (workers reload)
+INTEL_FEEDS = ROOT + "intel:feeds"  # hash: feed name -> "<epoch> <entries>" of its last refresh
 
 
 # --- enrichment -----------------------------------------------------------------------------
@@ -171,97 +182,97 @@ def enrichment(source: str, lookup: str) -> str:
     """
     if len(lookup) > 128 or not lookup.isprintable():
         lookup = "h:" + hashlib.sha256(lookup.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"soc:enrich:{source}:{lookup}"
+    return f"{ROOT}enrich:{source}:{lookup}"
 
 
 # --- Slack side -----------------------------------------------------------------------------
-NOTIFY_DIRTY = "soc:notify:dirty"
-NOTIFY_NEWS = "soc:notify:news"
-NOTIFY_CHANNEL_IDS = "soc:notify:channel_ids"  # routed channel name -> the id Slack answered
-ESCALATION_DUE = "soc:escalate:due"
-ESCALATION_COUNT = "soc:escalate:count"
-VERIFY_DUE = "soc:verify:due"
+NOTIFY_DIRTY = ROOT + "notify:dirty"
+NOTIFY_NEWS = ROOT + "notify:news"
+NOTIFY_CHANNEL_IDS = ROOT + "notify:channel_ids"  # routed channel name -> the id Slack answered
+ESCALATION_DUE = ROOT + "escalate:due"
+ESCALATION_COUNT = ROOT + "escalate:count"
+VERIFY_DUE = ROOT + "verify:due"
 
 
 def notify_posting(alert_id: str) -> str:
     """A short lock: one notifier process is posting this alert."""
-    return f"soc:notify:posting:{alert_id}"
+    return f"{ROOT}notify:posting:{alert_id}"
 
 
 def notify_intent(alert_id: str) -> str:
     """An alert's post intent: the channel and time of a post that may not have finished."""
-    return f"soc:notify:intent:{alert_id}"
+    return f"{ROOT}notify:intent:{alert_id}"
 
 
 def notify_result(action_id: str, status: str) -> str:
     """Set once a request's result in ``status`` was posted in its alert's thread."""
-    return f"soc:notify:result:{action_id}:{status}"
+    return f"{ROOT}notify:result:{action_id}:{status}"
 
 
 def rollup(rollup_id: str) -> str:
     """The hash of one storm rollup (rule, channel, message)."""
-    return f"soc:rollup:{rollup_id}"
+    return f"{ROOT}rollup:{rollup_id}"
 
 
 def rollup_members(rollup_id: str) -> str:
     """A rollup's member alert ids, scored by the time they joined."""
-    return f"soc:rollup:{rollup_id}:members"
+    return f"{ROOT}rollup:{rollup_id}:members"
 
 
 def rollup_of(alert_id: str) -> str:
     """The rollup an alert belongs to."""
-    return f"soc:rollup:member:{alert_id}"
+    return f"{ROOT}rollup:member:{alert_id}"
 
 
 def rollup_active(channel: str, rule_id: str) -> str:
     """The rollup taking new members of a rule in a channel."""
-    return f"soc:rollup:active:{channel}:{rule_id}"
+    return f"{ROOT}rollup:active:{channel}:{rule_id}"
 
 
 def rollup_recent(channel: str, rule_id: str) -> str:
     """Alerts of a rule opened in a channel lately, scored by time (to recognise a storm)."""
-    return f"soc:rollup:recent:{channel}:{rule_id}"
+    return f"{ROOT}rollup:recent:{channel}:{rule_id}"
 
 
 def render_lock(alert_id: str) -> str:
     """A short lock: someone is rewriting this alert's Slack message."""
-    return f"soc:render:{alert_id}"
+    return f"{ROOT}render:{alert_id}"
 
 
 def slack_event(event_id: str) -> str:
     """Marks a Slack Events API delivery as handled (a re-delivery is dropped)."""
-    return f"soc:slack:event:{event_id[:100]}"
+    return f"{ROOT}slack:event:{event_id[:100]}"
 
 
 def slack_click(user: str, action_id: str, action_ts: str) -> str:
     """Marks one click (user, button, time) as handled."""
-    return f"soc:slack:click:{user[:40]}:{action_id[:100]}:{action_ts[:40]}"
+    return f"{ROOT}slack:click:{user[:40]}:{action_id[:100]}:{action_ts[:40]}"
 
 
 def slack_trigger(trigger_id: str) -> str:
     """Marks a slash command or modal submission (its one-time ``trigger_id``) as handled."""
-    return f"soc:slack:trigger:{trigger_id[:100]}"
+    return f"{ROOT}slack:trigger:{trigger_id[:100]}"
 
 
 def slack_signature(signature: str) -> str:
     """Marks a signed Slack request as handled (a replayed request is dropped)."""
-    return "soc:slack:sig:" + hashlib.sha256(signature.encode()).hexdigest()
+    return ROOT + "slack:sig:" + hashlib.sha256(signature.encode()).hexdigest()
 
 
 def request_lock(alert_id: str, what: str) -> str:
     """Held while one person's Run (or Undo) click opens a request, so two clicks at once
     cannot both pass the "already requested?" check."""
-    return f"soc:reqlock:{alert_id}:{what[:120]}"
+    return f"{ROOT}reqlock:{alert_id}:{what[:120]}"
 
 
 def ticket(alert_id: str) -> str:
     """The ticket filed for an alert (``creating`` while it is being filed, then its key)."""
-    return f"soc:ticket:{alert_id}"
+    return f"{ROOT}ticket:{alert_id}"
 
 
 def verify(alert_id: str) -> str:
     """The "was this you?" question asked about one alert."""
-    return f"soc:verify:{alert_id}"
+    return f"{ROOT}verify:{alert_id}"
 
 
 def lua_string(text: str) -> str:

@@ -31,7 +31,7 @@ from socbot.core.streams import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS, de
 
 log = logging.getLogger(__name__)
 
-EVENTS_IN = Counter("socbot_events_in", "Events written to soc:events, by dataset",
+EVENTS_IN = Counter("socbot_events_in", "Events written to {soc}:events, by dataset",
                     ["dataset"])
 PARSE_FAILURES = Counter("socbot_parse_failures",
                          "Input lines or records that could not be parsed, by source and reason",
@@ -63,7 +63,7 @@ FAILED_OUTCOMES = frozenset({"failed", "failure", "error", "timeout"})
 
 
 def events_in(dataset: str, count: int = 1) -> None:
-    """``count`` events of ``dataset`` were written to soc:events."""
+    """``count`` events of ``dataset`` were written to {soc}:events."""
     EVENTS_IN.labels(dataset=dataset or "unknown").inc(count)
 
 

@@ -1,7 +1,7 @@
 """Mutes: silence a rule, or a rule for one entity, until a time.
 
-A mute is a Redis key with an expiry, so it ends by itself; ``soc:mutes`` indexes them for
-listing. Signals that match a mute are counted (``soc:mutes:counts``, a hash of
+A mute is a Redis key with an expiry, so it ends by itself; ``{soc}:mutes`` indexes them for
+listing. Signals that match a mute are counted (``{soc}:mutes:counts``, a hash of
 ``rule_id:entity`` -> signals silenced), not alerted. Example::
 
     mutes = MuteStore(redis_client)

@@ -1,5 +1,6 @@
 -- Group a batch's signals into alerts: one call for the whole batch, every alert written once.
--- KEYS: open-alert index, alerts stream, dirty marks of the notifier, muted counts
+-- KEYS: open-alert index, alerts stream, dirty marks of the notifier, muted counts; then, only
+--   declared (for Redis Cluster), each group's dedup key, new alert's keys and mute keys
 -- ARGV[1]: JSON {prefix (of alert keys), now, ttl, recent, maxlen, announce, groups}; a group is
 --   {rule, dedup (key), window, ts (its first signal's time), first, last (its times),
 --    evs (event id per signal), adds (per signal, or absent: all 1), count (the first signal's

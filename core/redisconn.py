@@ -18,12 +18,19 @@ from pathlib import Path
 
 import redis
 
-from socbot.core import redisurl
+from socbot.core import keyupgrade, redisurl
 from socbot.core.redisurl import redact
 
-__all__ = ["connect", "discard", "embedded", "redact", "release", "state_dir"]
+__all__ = ["UNAVAILABLE", "connect", "discard", "embedded", "redact", "release", "state_dir"]
 
 log = logging.getLogger(__name__)
+
+# Errors that mean "Redis is away for now; wait, spool, try again": the connection failed or
+# timed out, or a Redis Cluster is failing over (CLUSTERDOWN, TRYAGAIN, a slot no node serves
+# while the client relearns the layout).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError, redis.exceptions.SlotNotCoveredError)
 
 
 def state_dir() -> Path:
@@ -61,8 +68,12 @@ def connect(url: str | None = None, *, embedded_path: Path | None = None,
                 f"cannot reach {where} REDIS_URL={redact(url)}: {exc}. "
                 "Start Redis there, fix REDIS_URL, or unset it to use the embedded Redis."
             ) from exc
+        if target.mode != "cluster":  # a cluster never held the earlier key layout
+            keyupgrade.upgrade(client)
         return client
-    return embedded(embedded_path)
+    client = embedded(embedded_path)
+    keyupgrade.upgrade(client)
+    return client
 
 
 def embedded(path: Path | None = None) -> redis.Redis:

@@ -35,6 +35,7 @@ from typing import Any, cast
 import redis
 
 from socbot.core.keys import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS
+from socbot.core.redisconn import UNAVAILABLE
 
 __all__ = ["ACTIONS", "ALERTS", "AUDIT", "DEAD_LETTERS", "EVENTS", "Consumer", "ConsumerStats",
            "BatchHandler", "Fields", "Handler", "Producer", "consumer_name", "decode",
@@ -192,7 +193,7 @@ class Consumer:
         while not stop.is_set():
             try:
                 self.step()
-            except redis.ConnectionError as exc:
+            except UNAVAILABLE as exc:
                 log.warning("redis unavailable on %s/%s: %s; retrying",
                             self.stream, self.group, exc)
                 stop.wait(1.0)

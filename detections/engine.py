@@ -199,7 +199,10 @@ class Engine:
         payload = msgpack.packb([item.planned.op for item in pending])
         if self._state is None:
             self._state = self.client.register_script(kinds.script())
-        results = msgpack.unpackb(self._state(args=[payload]), raw=False)
+        # The keys go in KEYS as well (once each): Redis Cluster routes the call by them and
+        # checks they share a slot (every rule-state key carries the {soc} tag).
+        declared = list(dict.fromkeys(item.planned.op[1] for item in pending))
+        results = msgpack.unpackb(self._state(keys=declared, args=[payload]), raw=False)
         for item, result in zip(pending, results, strict=True):
             try:
                 state = item.kind.decode(result, item.planned)

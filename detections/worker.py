@@ -1,15 +1,15 @@
-"""The detection stage: ``soc:events`` (group ``detect``) -> engine -> alerts -> ``soc:alerts``.
+"""The detection stage: ``{soc}:events`` (group ``detect``) -> engine -> alerts -> ``{soc}:alerts``.
 
 A batch of entries is handled at once (:meth:`DetectionWorker.handle_batch`, the consumer's
 batch handler): the engine evaluates its events (stateful rules in one round trip), the signals
 are folded per alert (:func:`socbot.core.grouping.fold`) and every alert is written once, with
-the batch's news on ``soc:alerts``, in one more round trip (:class:`AlertWriter`).
+the batch's news on ``{soc}:alerts``, in one more round trip (:class:`AlertWriter`).
 
 Idempotent by event id: window counts use the event id as member and an alert counts a signal
 (rule and event id) once, so a redelivered batch changes nothing. Mutes are honoured in the
 same write: a group whose rule is muted for its entity (or for every entity) is counted
-(``soc:mutes:counts``) and never becomes or updates an alert. Signals of an imported Sigma rule
-not yet promoted are counted (``soc:sigma:staged``) and go no further.
+(``{soc}:mutes:counts``) and never becomes or updates an alert. Signals of an imported Sigma rule
+not yet promoted are counted (``{soc}:sigma:staged``) and go no further.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class DetectionWorker:
         self.intel_version = -1
 
     def reload_intel(self) -> None:
-        """Hand the rules the known-bad addresses when a refresh moved ``soc:intel:version``
+        """Hand the rules the known-bad addresses when a refresh moved ``{soc}:intel:version``
         (one GET per batch; the table itself only when it changed)."""
         version = int(self.client.get(keys.INTEL_VERSION) or 0)
         if version == self.intel_version:
@@ -55,7 +55,7 @@ class DetectionWorker:
         self.intel_version = version
 
     def handle_batch(self, entries: Sequence[tuple[str, Fields]]) -> dict[str, Exception]:
-        """Handle ``soc:events`` entries (field ``e``: the serialized event) together; the
+        """Handle ``{soc}:events`` entries (field ``e``: the serialized event) together; the
         error of each entry that holds no valid event (the consumer retries, then dead-letters
         it). A Redis failure raises: nothing of the batch is acknowledged."""
         failures: dict[str, Exception] = {}

@@ -1,6 +1,6 @@
 """A small JSON cache in Redis for enrichment answers, that never fails its caller.
 
-Keys are ``soc:enrich:{source}:{key}`` (:func:`core.keys.enrichment`). A cache that cannot
+Keys are ``{soc}:enrich:{source}:{key}`` (:func:`core.keys.enrichment`). A cache that cannot
 reach Redis answers "not cached" and drops writes: enrichment is worth less than the alert it
 decorates, so it must never stop one from being posted.
 """

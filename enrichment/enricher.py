@@ -48,7 +48,7 @@ from socbot.enrichment.networks import NetworkLabels
 
 log = logging.getLogger(__name__)
 
-# Each alert's enrichment is kept in the cache (``soc:enrich:alert:{id}``) as long as the alert.
+# Each alert's enrichment is kept in the cache (``{soc}:enrich:alert:{id}``) as long as the alert.
 ALERT_SOURCE = "alert"
 
 # Values that reach AWS APIs are checked against the shapes AWS gives them.

@@ -38,7 +38,7 @@ class NoHistory:
 
 
 class EventStoreHistory:
-    """Entity history from the event store's index streams (``soc:es:ix:{kind}:{value}``)."""
+    """Entity history from the event store's index streams (``{soc}:es:ix:{kind}:{value}``)."""
 
     def __init__(self, client: redis.Redis, retention_s: int = 72 * 3600) -> None:
         self.client = client

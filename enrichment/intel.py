@@ -11,9 +11,9 @@ misp     a MISP CSV export: the ``value`` column of rows whose ``type`` is ``ip-
          ``ip-dst``, ``ip-src|port`` or ``ip-dst|port``
 =======  ============================================================================
 
-:func:`refresh` reads every feed and replaces ``soc:intel:addresses`` at once (address or range
+:func:`refresh` reads every feed and replaces ``{soc}:intel:addresses`` at once (address or range
 -> feed name); a feed that cannot be read keeps its previous entries and is reported. Detect
-workers reload the addresses when ``soc:intel:version`` moves. Example::
+workers reload the addresses when ``{soc}:intel:version`` moves. Example::
 
     report = refresh(client, settings.detection.intel_feeds)
 """

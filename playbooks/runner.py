@@ -1,4 +1,4 @@
-"""The playbook runner: runs approved remediation requests from ``soc:actions``.
+"""The playbook runner: runs approved remediation requests from ``{soc}:actions``.
 
 Entries are ``{"action_id": ...}``, queued by the Slack app once a request is approved. Wired as
 a consumer-group handler::
@@ -17,7 +17,7 @@ What the runner guarantees, whatever the caller checked before:
 * resource ids come from the alert's validated fields, before any AWS call;
 * the outcome (result with before / after state and undo data, or a clear error with
   whatever the run changed before it failed) is stored on the request, then announced on
-  ``soc:alerts`` as ``{"alert_id", "kind": "action_result", "action_id"}``;
+  ``{soc}:alerts`` as ``{"alert_id", "kind": "action_result", "action_id"}``;
 * the time limit is ``playbooks.timeouts.<name>``, else the playbook's own, else
   ``playbooks.timeout_s``.
 
@@ -58,7 +58,7 @@ class RunTimeout(Exception):
 
 
 class ActionRunner:
-    """Run approved actions, one per ``soc:actions`` entry; see the module docstring."""
+    """Run approved actions, one per ``{soc}:actions`` entry; see the module docstring."""
 
     def __init__(self, client: redis.Redis, actions: ActionStore, alerts: AlertStore,
                  sessions: SessionFactory, timeout_s: float | None = None,

@@ -20,7 +20,7 @@ import redis
 from fake_slack import slack_fixture  # noqa: F401
 from hypothesis import settings
 from moto_server import aws_fixture, moto_server_fixture  # noqa: F401
-from own_cluster import own_cluster_fixture  # noqa: F401
+from own_cluster import own_cluster_fixture, own_cluster_with_replicas_fixture  # noqa: F401
 from own_redis import own_redis_fixture  # noqa: F401
 from own_sentinel import own_sentinels_fixture  # noqa: F401
 

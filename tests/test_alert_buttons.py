@@ -122,7 +122,7 @@ def test_mute_silences_rule_and_entity_until_it_expires(bot: Harness) -> None:
     eventually(lambda: bot.thread(alert_id))
     mute = bot.mutes.is_muted("secure.ssh_brute_force", "203.0.113.7")
     assert mute is not None and mute.by == RESPONDER
-    assert 3590 < bot.redis.ttl("soc:mute:secure.ssh_brute_force:203.0.113.7") <= 3600
+    assert 3590 < bot.redis.ttl("{soc}:mute:secure.ssh_brute_force:203.0.113.7") <= 3600
     assert bot.thread(alert_id)[0].startswith(f":mute: Muted for 1 h by <@{RESPONDER}>")
     message = bot.message(alert_id)
     assert "Muted until" in json.dumps(message["blocks"])

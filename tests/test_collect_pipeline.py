@@ -153,7 +153,7 @@ def test_cloudtrail_file_read_twice_is_sent_once(
     assert (again.sent, again.duplicates) == (0, first.parsed)
     assert redis_client.xlen(EVENTS) == first.sent
     some_id = loads(redis_client.xrange(EVENTS, count=1)[0][1][b"e"])["event.id"]
-    assert 0 < redis_client.ttl(f"soc:seen:ct:{some_id}") <= 600
+    assert 0 < redis_client.ttl(f"{{soc}}:seen:ct:{some_id}") <= 600
     assert stats(redis_client) == {"cloudtrail.parsed": 2 * first.parsed,
                                    "cloudtrail.duplicates": first.parsed}
 

@@ -46,7 +46,7 @@ class Bench:
         """Post these alerts and forget the calls (the starting state of a test)."""
         for alert_id in keys:
             self.notifier.deliver(alert_id)
-        self.redis.delete("soc:notify:dirty")
+        self.redis.delete("{soc}:notify:dirty")
         self.slack.log.clear()
 
     def sent(self) -> list[str]:
@@ -65,7 +65,7 @@ class Bench:
         return out
 
     def _alert_ids(self) -> list[str]:
-        return [k.decode().split(":")[2] for k in self.redis.scan_iter("soc:alert:A*")
+        return [k.decode().split(":")[2] for k in self.redis.scan_iter("{soc}:alert:A*")
                 if k.count(b":") == 2]
 
     def run(self, seconds: float, step: float = 0.1) -> None:

@@ -3,7 +3,7 @@
 Workers here are what ``socbot run --role detect`` runs: a :class:`DetectionWorker` whose
 ``handle_batch`` a :class:`Consumer` calls with each batch it reads. To interleave two workers
 at the worst moments, a test runs a worker's two steps by hand: the engine's evaluation of its
-batch (state in Redis) and the write of its folded signals (alerts and ``soc:alerts``).
+batch (state in Redis) and the write of its folded signals (alerts and ``{soc}:alerts``).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_a_storm_is_one_alert_with_an_exact_count_and_one_entry(
     drain(consumer(redis_client, worker(redis_client), "d-1"))
 
     assert counts(redis_client) == {"203.0.113.7": 5000}
-    # Only news on soc:alerts: the alert opened; its growing count is a dirty mark for the
+    # Only news on {soc}:alerts: the alert opened; its growing count is a dirty mark for the
     # notifier's coalesced updates, not 4,999 entries.
     entries = [f for _, f in redis_client.xrange(ALERTS)]
     [alert] = AlertStore(redis_client).open_alerts()
@@ -164,7 +164,7 @@ def test_an_entry_without_a_valid_event_fails_alone(redis_client: redis.Redis) -
     drain(c)
     assert counts(redis_client) == {"203.0.113.7": 10}
     assert (c.stats.handled, c.stats.dead_lettered) == (10, 1)
-    assert redis_client.xlen("soc:dead") == 1
+    assert redis_client.xlen("{soc}:dead") == 1
 
 
 def _answers(signals: list[list[Signal]]) -> list[list[tuple[object, ...]]]:
@@ -175,7 +175,7 @@ def _answers(signals: list[list[Signal]]) -> list[list[tuple[object, ...]]]:
 
 def _windows(client: redis.Redis) -> dict[bytes, list[tuple[bytes, float]]]:
     return {key: client.zrange(key, 0, -1, withscores=True)
-            for pattern in ("soc:win:*", "soc:st:*")
+            for pattern in ("{soc}:win:*", "{soc}:st:*")
             for key in client.scan_iter(pattern) if client.type(key) == b"zset"}
 
 

@@ -88,7 +88,7 @@ def test_a_request_replayed_to_a_second_receiver_is_refused(
 def test_the_replay_mark_expires_with_the_window(start: Start,
                                                  redis_client: redis.Redis) -> None:
     post(start(), signed())
-    [key] = redis_client.keys("soc:door:replay:*")
+    [key] = redis_client.keys("{soc}:door:replay:*")
     assert 0 < redis_client.ttl(key) <= 2 * 60
 
 

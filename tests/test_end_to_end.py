@@ -26,6 +26,7 @@ from fake_slack import (
     strings,
 )
 from moto_server import ACCOUNT, REGION, MotoServer
+from own_cluster import OwnCluster
 from test_audit import ForwardReceiver
 
 import socbot.core.audit as audit_module
@@ -33,6 +34,7 @@ from socbot.bot.runtime import Runtime
 from socbot.collectors.pipeline import collect_cloudtrail, collect_secure
 from socbot.core.auditforward import FluentForwarder
 from socbot.core.config import Secrets, Settings
+from socbot.core.redisconn import connect
 from socbot.core.streams import ACTIONS
 
 SECRET = "e2e-signing-secret"
@@ -99,8 +101,19 @@ def fluentd(tmp_path: Path) -> Iterator[ForwardReceiver]:
     receiver.stop()
 
 
+@pytest.fixture(params=["one-server", "cluster"])
+def store(request: pytest.FixtureRequest) -> redis.Redis:
+    """The Redis the loop runs on: one server, and a 3-master Redis Cluster of the test's own
+    (every key carries the {soc} hash tag, so each script and transaction stays on one node)."""
+    if request.param == "one-server":
+        client: redis.Redis = request.getfixturevalue("redis_client")
+        return client
+    cluster: OwnCluster = request.getfixturevalue("own_cluster")
+    return connect(cluster.url(), env={})
+
+
 @pytest.fixture
-def bot(redis_client: redis.Redis, slack: FakeSlack, aws: MotoServer,
+def bot(store: redis.Redis, slack: FakeSlack, aws: MotoServer,
         fluentd: ForwardReceiver) -> Iterator[Runtime]:
     settings = Settings.model_validate({
         "slack": {"routing": {"default": "#security-alerts"}},
@@ -108,7 +121,7 @@ def bot(redis_client: redis.Redis, slack: FakeSlack, aws: MotoServer,
     })
     secrets = Secrets(slack_bot_token="xoxb-e2e", slack_signing_secret=SECRET,
                       slack_api_url=slack.url)
-    runtime = Runtime(redis_client, settings, secrets, listen=("127.0.0.1", 0)).build().start()
+    runtime = Runtime(store, settings, secrets, listen=("127.0.0.1", 0)).build().start()
     yield runtime
     runtime.close()
 
@@ -164,15 +177,15 @@ def wait_until(condition: Any, timeout: float = 15.0) -> None:
 
 
 def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
-        bot: Runtime, slack: FakeSlack, redis_client: redis.Redis, tmp_path: Path,
+        bot: Runtime, slack: FakeSlack, store: redis.Redis, tmp_path: Path,
         fluentd: ForwardReceiver) -> None:
     group, other = world_open_group()
     storm_log(tmp_path / "secure")
     trail_file(tmp_path / "trail.json", group)
 
-    # 1. Collect: both sources into soc:events; the pipeline turns them into two alerts.
-    collect_secure(redis_client, tmp_path / "secure", threading.Event(), from_start=True, once=True)
-    collect_cloudtrail(redis_client, tmp_path / "trail.json")
+    # 1. Collect: both sources into {soc}:events; the pipeline turns them into two alerts.
+    collect_secure(store, tmp_path / "secure", threading.Event(), from_start=True, once=True)
+    collect_cloudtrail(store, tmp_path / "trail.json")
     assert bot.wait_idle(timeout=30)
     slack.settle()
     alerts = posted(slack, thread=False)
@@ -224,13 +237,13 @@ def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
     assert "another approver" in " ".join(strings(slack.calls("chat.postEphemeral")[-1].params))
     assert click(bot, BYSTANDER, "approval_approve", approve_value, approval_msg).status == 200
     wait_until(lambda: len(slack.calls("chat.postEphemeral")) > ephemerals + 1)
-    assert redis_client.xlen(ACTIONS) == 0
+    assert store.xlen(ACTIONS) == 0
 
     # 5. A forged click (bad signature) is refused before any listener runs.
     forged = block_action_body(user=APPROVER, action_id="approval_approve", value=approve_value,
                                channel=approval_msg.channel, message_ts=approval_msg.ts)
     assert signed_post(endpoint(bot), "not-the-secret", forged).status == 401
-    assert redis_client.xlen(ACTIONS) == 0
+    assert store.xlen(ACTIONS) == 0
 
     # 6. The second person approves; the runner revokes only the world-open range.
     approving = click(bot, APPROVER, "approval_approve", approve_value, approval_msg)
@@ -248,7 +261,7 @@ def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
 
     # 7. Replaying the approving request (same signed body, inside Slack's 5 minutes) and a
     #    double click change nothing more: one action ran, once.
-    actions_before = redis_client.xlen(ACTIONS)
+    actions_before = store.xlen(ACTIONS)
     ephemerals = len(slack.calls("chat.postEphemeral"))
     #    The gate recognises the delivery it already handled: it is audited as a refused replay
     #    and nobody is told anything new (the approver's own answer stands).
@@ -257,7 +270,7 @@ def test_storm_and_open_group_to_alert_ack_approval_and_revocation(
     wait_until(lambda: (APPROVER, "approval_approve", "refused") in [
         (r["who"], r["what"], r["result"].split(":")[0]) for r in fluentd.wait_for(0)])
     assert len(slack.calls("chat.postEphemeral")) == ephemerals
-    assert redis_client.xlen(ACTIONS) == actions_before == 1
+    assert store.xlen(ACTIONS) == actions_before == 1
 
     # 8. The alert message shows the outcome, and there is still one message per incident.
     wait_until(lambda: "revoke-world-ingress` requested by <@UONCALL01>: succeeded" in " ".join(

@@ -144,7 +144,7 @@ def test_aws_answers_are_cached_until_their_ttl(aws: MotoServer,
     assert enricher.enrich(context, {})["aws"]["iam_user"]["groups"] == ["admins"]
     ttl = redis_client.ttl(enricher.cache.key("aws.user", f"{ACCOUNT}|alice"))
     assert 0 < ttl <= Settings().enrichment.aws_ttl_s
-    for key in redis_client.scan_iter("soc:enrich:aws.user:*"):
+    for key in redis_client.scan_iter("{soc}:enrich:aws.user:*"):
         redis_client.delete(key)  # what expiry does
     assert enricher.enrich(context, {})["aws"]["iam_user"]["groups"] == []
 
@@ -294,10 +294,10 @@ def test_an_alert_is_enriched_once_and_kept(aws: MotoServer, redis_client: redis
     first = enricher.for_alert(alert)
     assert first["geoip"]["country_code"] == "US"
     assert first["aws"]["iam_user"]["user"] == "alice"
-    stored = json.loads(redis_client.get(f"soc:enrich:alert:{alert_id}"))
+    stored = json.loads(redis_client.get(f"{{soc}}:enrich:alert:{alert_id}"))
     assert stored == first
     boto3.client("iam").remove_user_from_group(GroupName="admins", UserName="alice")
-    for key in redis_client.scan_iter("soc:enrich:aws*"):
+    for key in redis_client.scan_iter("{soc}:enrich:aws*"):
         redis_client.delete(key)
     assert enricher.for_alert(alert) == first
 

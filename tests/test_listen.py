@@ -1,4 +1,4 @@
-"""socbot collect listen: agents' syslog, Forward and HTTP into soc:events, through real peers
+"""socbot collect listen: agents' syslog, Forward and HTTP into {soc}:events, through real peers
 (Debian's rsyslogd, fluent-logger's Forward client) and hand-built frames."""
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def test_rsyslog_forwards_over_tls_with_the_deploy_snippet(
     finally:
         peer.stop()
     assert [e["user.name"] for e in events(redis_client)] == [f"u{i}" for i in range(20)]
-    assert redis_client.hget("soc:stats:parse", "secure.ignored") is None
+    assert redis_client.hget("{soc}:stats:parse", "secure.ignored") is None
 
 
 def test_tls_refuses_a_client_certificate_from_another_ca(

@@ -42,7 +42,7 @@ def signal(n: int = 1, **overrides: Any) -> Signal:
 
 
 class Pipeline:
-    """Alerts recorded in Redis, entries on soc:alerts, a consumer and a Slack notifier."""
+    """Alerts recorded in Redis, entries on {soc}:alerts, a consumer and a Slack notifier."""
 
     def __init__(self, slack: FakeSlack, client: redis.Redis, settings: Settings, *,
                  flush_after_batch: bool = True) -> None:

@@ -101,4 +101,4 @@ def test_a_notifier_killed_during_chat_post_message_posts_each_alert_once(
     assert alert is not None
     assert (alert.slack_channel, alert.slack_ts) in slack.messages
     assert slack.calls("conversations.history")
-    assert not list(redis_client.scan_iter("soc:notify:intent:*"))
+    assert not list(redis_client.scan_iter("{soc}:notify:intent:*"))

@@ -134,7 +134,7 @@ def stored(runner: ActionRunner, action: Action) -> Action:
 
 
 def announcements(client: redis.Redis) -> list[dict[str, str]]:
-    """The entries on soc:alerts."""
+    """The entries on {soc}:alerts."""
     entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(ALERTS)  # type: ignore[assignment]
     return [{k.decode(): v.decode() for k, v in fields.items()} for _id, fields in entries]
 

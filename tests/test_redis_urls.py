@@ -112,17 +112,33 @@ def test_doctor_names_a_replica_without_persistence(own_sentinels: OwnSentinels)
     assert f"127.0.0.1:{own_sentinels.master.port}" not in found.fix
 
 
-def test_doctor_reports_a_cluster_and_that_the_pipeline_refuses_it(
-        own_cluster: OwnCluster) -> None:
+def test_doctor_reports_a_cluster_and_asks_for_replicas(own_cluster: OwnCluster) -> None:
     found = doctor.check_redis({"REDIS_URL": own_cluster.url()})
-    assert found.status == doctor.FAIL
+    assert found.status == doctor.WARN
     assert "cluster of 3 masters, 0 replicas" in found.detail
     for port in own_cluster.ports:
         assert f"master 127.0.0.1:{port}: Redis " in found.detail
     assert found.detail.count("AOF on") == 3
-    assert "does not run on Redis Cluster" in found.fix
-    with pytest.raises(ConnectionError, match="does not run on Redis Cluster"):
-        redisconn.connect(own_cluster.url(), env={})
+    assert "give each master a replica" in found.fix
+
+
+def test_doctor_passes_a_cluster_with_replicas(own_cluster_with_replicas: OwnCluster) -> None:
+    found = doctor.check_redis({"REDIS_URL": own_cluster_with_replicas.url()})
+    assert found.status == doctor.OK, found
+    assert "cluster of 3 masters, 3 replicas" in found.detail
+
+
+def test_the_pipeline_runs_on_a_cluster_with_every_key_on_one_node(
+        own_cluster: OwnCluster) -> None:
+    client = redisconn.connect(own_cluster.url(), env={})
+    assert isinstance(client, redis.RedisCluster)
+    client.xadd(EVENTS, {"e": "{}"})
+    holder = own_cluster.port_of(EVENTS)
+    direct = redis.Redis(port=holder)
+    assert direct.xlen(EVENTS) == 1
+    for port in own_cluster.ports:  # the other masters hold none of socbot's keys
+        if port != holder:
+            assert redis.Redis(port=port).dbsize() == 0
 
 
 def test_redis_cluster_variable_reads_a_node_url_as_a_cluster(own_cluster: OwnCluster) -> None:
@@ -150,3 +166,17 @@ def test_the_commands_take_a_sentinel_url(tmp_path: Path, own_sentinels: OwnSent
     checked = run_cli("doctor", "--json", url=url, state=tmp_path / "state")
     found = next(f for f in json.loads(checked.stdout) if f["check"] == "redis")
     assert found["status"] == doctor.OK and "Sentinel service 'socbot'" in found["detail"]
+
+
+def test_the_commands_take_a_cluster_url(tmp_path: Path, own_cluster: OwnCluster) -> None:
+    log = tmp_path / "secure"
+    log.write_text("".join(f"Nov 23 03:12:09 h sshd[{i}]: Invalid user u{i} from 192.0.2.{i} "
+                           f"port {i}\n" for i in range(1, 51)))
+    url = own_cluster.url()
+    collected = run_cli("collect", "secure", "--path", str(log), "--from-start", "--once",
+                        url=url, state=tmp_path / "state")
+    assert collected.returncode == 0, collected.stderr
+    assert redis.Redis(port=own_cluster.port_of(EVENTS)).xlen(EVENTS) == 50
+    checked = run_cli("doctor", "--json", url=url, state=tmp_path / "state")
+    found = next(f for f in json.loads(checked.stdout) if f["check"] == "redis")
+    assert "cluster of 3 masters" in found["detail"], found

@@ -187,8 +187,8 @@ def test_status_shows_stages_dead_letters_and_last_event_per_source(bot: Harness
     answer = bot.command(RESPONDER, "status")
     assert_within_limits(answer)
     body = text_of(answer)
-    assert "`soc:alerts` / notify: lag 0, 0 pending, 1 consumer(s)" in body
-    assert "`soc:events` / detect: stream not created yet" in body
+    assert "`{soc}:alerts` / notify: lag 0, 0 pending, 1 consumer(s)" in body
+    assert "`{soc}:events` / detect: stream not created yet" in body
     assert "*Dead letters*: 1" in body
-    assert f"soc:alerts/notify {alert_id}" in body and "internal_error" in body
+    assert f"{{soc}}:alerts/notify {alert_id}" in body and "internal_error" in body
     assert "• secure: `2026-11-23T03:12:01Z`" in body and "• wifi:" in body

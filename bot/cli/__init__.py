@@ -34,7 +34,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 EPILOG = """\
 environment:
   SOCBOT_CONFIG         YAML configuration file (see README: Configuration reference)
-  REDIS_URL             Redis server; unset: an embedded Redis under the state directory
+  REDIS_URL             Redis: redis://, rediss://, redis+sentinel://, redis+cluster://;
+                        unset: an embedded Redis under the state directory
   SLACK_BOT_TOKEN       xoxb-... bot token; unset: alerts are written to the terminal
   SLACK_APP_TOKEN       xapp-... app-level token: Socket Mode (no public URL needed)
   SLACK_SIGNING_SECRET  HTTP mode: verifies that requests come from Slack

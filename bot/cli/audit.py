@@ -149,7 +149,7 @@ def _jsonl(out: TextIO, item: dict[str, str]) -> None:
 def register(commands: Any) -> None:
     """Add ``audit tail`` and ``audit export`` to the ``socbot`` subcommands."""
     audit = commands.add_parser("audit", help="read the audit trail (tail, export)",
-                                description="Read the audit stream (soc:audit).")
+                                description="Read the audit stream ({soc}:audit).")
     sub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
     sub.required = True
     tail_cmd = sub.add_parser("tail", help="the newest entries; --follow for new ones")

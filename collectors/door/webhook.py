@@ -21,7 +21,7 @@ before its body is parsed when
 ========  ===========================================================================
 
 and answered ``200 {"events": 1}`` once the event is in Redis or in the spool. The body of a
-signed request answered 400 or 422 is dead-lettered (``soc:dead``, source ``door``) with the
+signed request answered 400 or 422 is dead-lettered (``{soc}:dead``, source ``door``) with the
 reason and counted as ``door.failed``. ``GET
 /healthz`` answers ``200 ok``.
 
@@ -51,9 +51,10 @@ import redis
 from socbot.collectors.base import BadRecord, admitted, capped, encode_event
 from socbot.collectors.door.adapters import ADAPTERS, to_event
 from socbot.collectors.sink import Batch, EventSink
-from socbot.collectors.spool import SpoolFull
+from socbot.collectors.spool import NOT_STORED
 from socbot.core import edge, keys
 from socbot.core.config import DoorCollector
+from socbot.core.redisconn import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Replays:
         """True the first time ``signature`` is seen in the window (and marks it seen)."""
         try:
             return bool(self.client.set(keys.door_replay(signature), "1", nx=True, ex=self.ttl_s))
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             log.warning("redis unreachable, replay check from this process's memory: %s", exc)
         with self.lock:
             while self.seen and (next(iter(self.seen.values())) < now - self.ttl_s
@@ -106,7 +107,7 @@ class Replays:
             self.seen.pop(signature, None)
         try:
             self.client.delete(keys.door_replay(signature))
-        except (redis.ConnectionError, redis.TimeoutError):
+        except UNAVAILABLE:
             pass
 
 
@@ -316,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse(self, status: int, error: str, body: bytes, vendor: str) -> None:
         """Answer ``status`` and dead-letter the (signed, so genuinely sent) body with the
-        reason: a vendor's new payload shape is visible in soc:dead, not only in a log."""
+        reason: a vendor's new payload shape is visible in {soc}:dead, not only in a log."""
         raw = capped(body.decode("utf-8", "replace"))
         dead = BadRecord(f"/door/{vendor}", None, error, raw).dead_letter("door")
         self._store(Batch(dead=[dead], counts={"door.failed": 1}), status, {"error": error})
@@ -324,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _store(self, batch: Batch, status: int, payload: dict[str, Any]) -> None:
         try:
             self.server.sink.send(batch)
-        except (SpoolFull, redis.ConnectionError, redis.TimeoutError) as exc:
+        except NOT_STORED as exc:
             self.server.replays.forget(self._signature)  # the sender's retry must pass
             self._answer(503, {"error": f"cannot store the event now, retry: {exc}"})
             return

@@ -11,6 +11,6 @@
   fluentd's ``http`` outputs and Vector's ``http`` sink send it (:mod:`.http`).
 
 Every record goes through the same parsers as the files (:mod:`.intake` routes it by syslog
-program or agent tag) and reaches ``soc:events`` through the collectors' :class:`EventSink`:
+program or agent tag) and reaches ``{soc}:events`` through the collectors' :class:`EventSink`:
 the same batching, spool and exactly-once commit as ``socbot collect secure``.
 """

@@ -1,4 +1,4 @@
-"""The listener: sockets, limits, and the way from a received record to ``soc:events``.
+"""The listener: sockets, limits, and the way from a received record to ``{soc}:events``.
 
 One asyncio loop on a thread of its own serves every configured protocol. Stores run on one
 more thread, one batch at a time and in the order connections submit them, through the
@@ -34,14 +34,13 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import msgpack
-import redis
 
 from socbot.collectors.base import BadRecord, encode_event
 from socbot.collectors.listen import forward
 from socbot.collectors.listen.framing import FrameError, SyslogFramer
 from socbot.collectors.listen.intake import Intake
 from socbot.collectors.sink import Batch, EventSink
-from socbot.collectors.spool import SpoolFull
+from socbot.collectors.spool import NOT_STORED
 from socbot.core import metrics
 from socbot.core.config import ListenCollector, host_port
 from socbot.core.events import Event
@@ -265,7 +264,7 @@ class Listener:
             try:
                 self.sink.send(batch)
                 return
-            except (redis.ConnectionError, redis.TimeoutError, SpoolFull) as exc:
+            except NOT_STORED as exc:
                 log.warning("events held until Redis or the spool takes them: %s", exc)
                 if self.stop.wait(1.0):
                     raise ConnectionError("stopping with events not stored") from exc

@@ -3,7 +3,9 @@
 -- MessagePack list of operations, each {code, key, ...}; the reply is a MessagePack list with
 -- one entry per operation, the answer of the step registered for its code (ops.<code>, one per
 -- state kind). MessagePack rather than JSON: it is built into Redis's Lua as well (cmsgpack)
--- and a storm's batch decodes several times faster.
+-- and a storm's batch decodes several times faster. KEYS lists the operations' keys once each,
+-- for Redis Cluster to route the call (a kind's helper keys, such as Threshold's ``:pending``
+-- beside its window, are named from them and share their {soc} hash tag, hence their slot).
 -- Records are "<event id>\x1f<json context>" members scored by event time.
 local ops = {}
 -- Upkeep (dropping members older than the newest time seen minus a span, keeping the newest

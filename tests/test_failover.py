@@ -1,13 +1,14 @@
-"""Kill the Sentinel-managed master mid-storm: nothing lost, nothing doubled.
+"""Kill the master mid-storm, under Sentinel and in a Redis Cluster: nothing lost, nothing
+doubled.
 
-A secure-log collector tails a growing file into ``soc:events`` and two detection workers (one
-consumer group) turn brute-force storms into alerts, all through ``redis+sentinel://`` clients.
-The master is killed half-way; Sentinel promotes the replica. With
-``SOCBOT_REDIS_WAIT_REPLICAS=1`` the collector keeps each batch in its spool until the replica
-has it, so the promoted replica holds every event; the old master comes back as its replica;
-the consumer group resumes on the new master; an
-approval given before the kill stays spent. The counts of lost and doubled events and alerts
-are printed (``pytest -s``) and must be 0.
+A secure-log collector tails a growing file into ``{soc}:events`` and two detection workers
+(one consumer group) turn brute-force storms into alerts, all through ``redis+sentinel://`` or
+``redis+cluster://`` clients. The master holding socbot's keys is killed half-way; Sentinel
+(or the cluster itself) promotes its replica. With ``SOCBOT_REDIS_WAIT_REPLICAS=1`` the
+collector keeps each batch in its spool until the replica has it, so the promoted replica holds
+every event; the old master comes back as its replica; the consumer group resumes on the new
+master; an approval given before the kill stays spent. The counts of lost and doubled events
+and alerts are printed (``pytest -s``) and must be 0.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from own_cluster import OwnCluster
 from own_sentinel import OwnSentinels
 
 from socbot.collectors.pipeline import collect_secure
@@ -71,11 +73,69 @@ class Detector:
                                  min_idle_ms=1000)
 
 
+class SentinelSide:
+    """A master, its replica and three sentinels."""
+
+    name = "sentinel"
+
+    def __init__(self, group: OwnSentinels) -> None:
+        self.group = group
+        self.url = group.url()
+
+    def replica_view(self) -> redis.Redis:
+        return redis.Redis(port=self.group.replica.port)
+
+    def kill_master(self) -> None:
+        self.group.master.kill()
+
+    def wait_for_failover(self) -> None:
+        self.group.wait_for_failover()
+
+    def restart_old_master(self) -> None:
+        self.group.master.start()
+
+
+class ClusterSide:
+    """Three masters with a replica each; socbot's keys ({soc}) live on one of them."""
+
+    name = "cluster"
+
+    def __init__(self, cluster: OwnCluster) -> None:
+        self.cluster = cluster
+        self.url = cluster.url()
+        self.master = cluster.port_of(EVENTS)
+        self.replica = cluster.replica_of(self.master)
+
+    def replica_view(self) -> redis.Redis:
+        """The replica, read directly (READONLY: a cluster replica answers reads of its
+        master's slots on that connection instead of redirecting them)."""
+        client = redis.Redis(port=self.replica, single_connection_client=True)
+        client.execute_command("READONLY")
+        return client
+
+    def kill_master(self) -> None:
+        self.cluster.kill(self.master)
+
+    def wait_for_failover(self) -> None:
+        assert self.cluster.wait_for_failover(self.master, EVENTS) == self.replica
+
+    def restart_old_master(self) -> None:
+        self.cluster.start_node(self.master)  # it rejoins as the new master's replica
+
+
+@pytest.fixture(params=["sentinel", "cluster"])
+def deployment(request: pytest.FixtureRequest) -> SentinelSide | ClusterSide:
+    if request.param == "sentinel":
+        return SentinelSide(request.getfixturevalue("own_sentinels"))
+    return ClusterSide(request.getfixturevalue("own_cluster_with_replicas"))
+
+
 def test_killing_the_master_mid_storm_loses_and_doubles_nothing(
-        tmp_path: Path, own_sentinels: OwnSentinels, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, deployment: SentinelSide | ClusterSide,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCBOT_REDIS_WAIT_REPLICAS", "1")
     monkeypatch.setenv("SOCBOT_REDIS_WAIT_MS", "500")
-    url = own_sentinels.url()
+    url = deployment.url
     lines = storm_lines()
     log = tmp_path / "secure"
     log.touch()
@@ -94,7 +154,7 @@ def test_killing_the_master_mid_storm_loses_and_doubles_nothing(
                              for d in detectors]
     for thread in threads:
         thread.start()
-    check = redis.Redis(port=own_sentinels.replica.port)
+    check = deployment.replica_view()
     try:
         half = len(lines) // 2
         for start in range(0, half, 20):
@@ -104,14 +164,14 @@ def test_killing_the_master_mid_storm_loses_and_doubles_nothing(
         while check.xlen(EVENTS) < half // 2:  # the storm is under way on the master
             assert time.monotonic() < deadline, "the first events never reached the replica"
             time.sleep(0.02)
-        own_sentinels.master.kill()
+        deployment.kill_master()
         for start in range(half, len(lines), 20):  # lines keep coming during the failover
             append(log, lines[start:start + 20])
             time.sleep(0.02)
-        own_sentinels.wait_for_failover()
-        # The old master returns and Sentinel makes it the new master's replica: until then
-        # no replica can confirm a batch, so the collector keeps them in its spool.
-        own_sentinels.master.start()
+        deployment.wait_for_failover()
+        # The old master returns as the new master's replica: until then no replica can
+        # confirm a batch, so the collector keeps them in its spool.
+        deployment.restart_old_master()
         deadline = time.monotonic() + 90
         while (check.xlen(EVENTS) < len(lines) or check.xinfo_groups(EVENTS)[0]["pending"]
                or check.xinfo_groups(EVENTS)[0]["lag"]):
@@ -133,7 +193,7 @@ def test_killing_the_master_mid_storm_loses_and_doubles_nothing(
     per_address = Counter(a.entity["value"] for a in alerts)
     lost_alerts = len(set(ADDRESSES) - set(per_address))
     doubled_alerts = kinds[b"new"] - len(per_address) + sum(n - 1 for n in per_address.values())
-    print(f"\nsentinel failover: {len(lines)} events, lost {lost_events}, doubled "
+    print(f"\n{deployment.name} failover: {len(lines)} events, lost {lost_events}, doubled "
           f"{doubled_events}; {len(ADDRESSES)} alerts expected, lost {lost_alerts}, doubled "
           f"{doubled_alerts}; collector spooled {collected[0].spooled} batches")
     assert (lost_events, doubled_events, lost_alerts, doubled_alerts) == (0, 0, 0, 0)
