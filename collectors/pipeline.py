@@ -120,13 +120,14 @@ class _SpoolAwarePositions(PositionStore):
 
 
 def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event, *,
-                   from_start: bool = False, poll_interval: float = 0.5, batch: int = 500,
+                   from_start: bool = False, poll_interval: float = 0.1, batch: int = 500,
                    once: bool = False, maxlen: int = EVENTS_MAXLEN,
                    spool: Spool | None = None) -> CollectStats:
     """Tail ``path`` and send its events until ``stop`` is set (or, with ``once``, to its end).
 
-    ``from_start`` reads a file never seen before from its beginning instead of its end.
-    Each batch of lines is one :class:`~collectors.sink.Batch` with the file position after
+    ``from_start`` reads a file never seen before from its beginning instead of its end. At
+    the end of the file it looks again every ``poll_interval`` seconds (a new line waits at
+    most that long; a look is one stat and one read that finds nothing). Each batch of lines is one :class:`~collectors.sink.Batch` with the file position after
     it; with a ``spool``, batches wait there while Redis is unreachable, else the collector
     waits (the log file is then the buffer).
     """

@@ -2,7 +2,8 @@
 
 A failed-SSH storm in a log file and a CloudTrail record opening a security group to the world
 go through the real collectors, Redis streams, detection worker, Slack notifier (to a fake Slack
-Web API over HTTP), Bolt app (signed HTTP requests) and playbook runner (moto's server).
+Web API over HTTP), Bolt app (signed HTTP requests) and playbook runner (moto's server), on
+one Redis, on a Sentinel-managed master and on a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fake_slack import (
 )
 from moto_server import ACCOUNT, REGION, MotoServer
 from own_cluster import OwnCluster
+from own_sentinel import OwnSentinels
 from test_audit import ForwardReceiver
 
 import socbot.core.audit as audit_module
@@ -101,13 +103,18 @@ def fluentd(tmp_path: Path) -> Iterator[ForwardReceiver]:
     receiver.stop()
 
 
-@pytest.fixture(params=["one-server", "cluster"])
+@pytest.fixture(params=["one-server", "sentinel", "cluster"])
 def store(request: pytest.FixtureRequest) -> redis.Redis:
-    """The Redis the loop runs on: one server, and a 3-master Redis Cluster of the test's own
-    (every key carries the {soc} hash tag, so each script and transaction stays on one node)."""
+    """The Redis the loop runs on: one server; a master with a replica and three sentinels
+    (through ``redis+sentinel://``); a 3-master Redis Cluster (every key carries the {soc}
+    hash tag, so each script and transaction stays on one node). The Sentinel and Cluster ones
+    are the test's own ``redis-server`` processes."""
     if request.param == "one-server":
         client: redis.Redis = request.getfixturevalue("redis_client")
         return client
+    if request.param == "sentinel":
+        group: OwnSentinels = request.getfixturevalue("own_sentinels")
+        return connect(group.url(), env={})
     cluster: OwnCluster = request.getfixturevalue("own_cluster")
     return connect(cluster.url(), env={})
 
