@@ -37,7 +37,7 @@ TOPOLOGIES = ("one Redis", "cluster")
 
 
 def start_single(directory: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
-    from own_cluster import cluster_port
+    from own_cluster import cluster_port, wait_ping
 
     port = cluster_port()
     process = subprocess.Popen(
@@ -49,7 +49,7 @@ def start_single(directory: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
 
 
 def start_cluster(directory: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
-    from own_cluster import cluster_port
+    from own_cluster import cluster_port, wait_ping
 
     ports = [cluster_port() for _ in range(3)]
     processes = []
@@ -74,20 +74,6 @@ def start_cluster(directory: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
             raise SystemExit("the cluster did not reach state ok")
         time.sleep(0.1)
     return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports), processes
-
-
-def wait_ping(port: int) -> None:
-    import redis
-
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis(port=port).ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"redis-server on {port} did not start") from None
-            time.sleep(0.05)
 
 
 def fill(url: str, kind: str, lines: int, scratch: Path) -> None:

@@ -127,9 +127,10 @@ def collect_secure(client: redis.Redis, path: str | Path, stop: threading.Event,
 
     ``from_start`` reads a file never seen before from its beginning instead of its end. At
     the end of the file it looks again every ``poll_interval`` seconds (a new line waits at
-    most that long; a look is one stat and one read that finds nothing). Each batch of lines is one :class:`~collectors.sink.Batch` with the file position after
-    it; with a ``spool``, batches wait there while Redis is unreachable, else the collector
-    waits (the log file is then the buffer).
+    most that long; a look is one stat and one read that finds nothing). Each batch of lines
+    is one :class:`~collectors.sink.Batch` with the file position after it; with a ``spool``,
+    batches wait there while Redis is unreachable, else the collector waits (the log file is
+    then the buffer).
     """
     path = Path(path)
     stats = CollectStats()

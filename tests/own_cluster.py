@@ -36,6 +36,18 @@ def cluster_port() -> int:
             return port
 
 
+def wait_ping(port: int, timeout: float = 10) -> None:
+    """Return once the redis-server on ``port`` answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            return
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, f"redis-server on {port} did not start"
+            time.sleep(0.05)
+
+
 class OwnCluster:
     """Three cluster-enabled masters (and ``replicas`` replicas of each) with append-only
     files, joined into one cluster."""
@@ -58,14 +70,7 @@ class OwnCluster:
              "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--appendonly", "yes",
              "--appendfsync", "always", "--save", "", "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=port).ping()
-                return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, f"cluster node {port} did not start"
-                time.sleep(0.05)
+        wait_ping(port)
 
     def start(self) -> None:
         for port in self.ports:

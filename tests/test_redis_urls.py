@@ -154,14 +154,19 @@ def run_cli(*argv: str, url: str, state: Path) -> subprocess.CompletedProcess[st
                           capture_output=True, text=True, timeout=120)
 
 
-def test_the_commands_take_a_sentinel_url(tmp_path: Path, own_sentinels: OwnSentinels) -> None:
+def collect_fifty(tmp_path: Path, url: str) -> None:
+    """``socbot collect secure --once`` of 50 lines through ``url``."""
     log = tmp_path / "secure"
     log.write_text("".join(f"Nov 23 03:12:09 h sshd[{i}]: Invalid user u{i} from 192.0.2.{i} "
                            f"port {i}\n" for i in range(1, 51)))
-    url = own_sentinels.url()
     collected = run_cli("collect", "secure", "--path", str(log), "--from-start", "--once",
                         url=url, state=tmp_path / "state")
     assert collected.returncode == 0, collected.stderr
+
+
+def test_the_commands_take_a_sentinel_url(tmp_path: Path, own_sentinels: OwnSentinels) -> None:
+    url = own_sentinels.url()
+    collect_fifty(tmp_path, url)
     assert redis.Redis(port=own_sentinels.master.port).xlen(EVENTS) == 50
     checked = run_cli("doctor", "--json", url=url, state=tmp_path / "state")
     found = next(f for f in json.loads(checked.stdout) if f["check"] == "redis")
@@ -169,13 +174,8 @@ def test_the_commands_take_a_sentinel_url(tmp_path: Path, own_sentinels: OwnSent
 
 
 def test_the_commands_take_a_cluster_url(tmp_path: Path, own_cluster: OwnCluster) -> None:
-    log = tmp_path / "secure"
-    log.write_text("".join(f"Nov 23 03:12:09 h sshd[{i}]: Invalid user u{i} from 192.0.2.{i} "
-                           f"port {i}\n" for i in range(1, 51)))
     url = own_cluster.url()
-    collected = run_cli("collect", "secure", "--path", str(log), "--from-start", "--once",
-                        url=url, state=tmp_path / "state")
-    assert collected.returncode == 0, collected.stderr
+    collect_fifty(tmp_path, url)
     assert redis.Redis(port=own_cluster.port_of(EVENTS)).xlen(EVENTS) == 50
     checked = run_cli("doctor", "--json", url=url, state=tmp_path / "state")
     found = next(f for f in json.loads(checked.stdout) if f["check"] == "redis")
