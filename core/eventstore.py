@@ -29,11 +29,11 @@ Example::
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
 import redis
 
 from socbot.core import keys
@@ -83,6 +83,11 @@ return #batch.events
 """
 
 
+def _json(value: object) -> str:
+    """Compact JSON (UTF-8, not escaped); what JSON cannot hold is written as its text."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def normalize(kind: str, value: object) -> str | None:
     """The form a value is indexed and searched under, or None if it cannot be indexed."""
     if value is None:
@@ -106,7 +111,7 @@ def compact(event: Event) -> Event:
         if isinstance(value, str) and len(value) > MAX_STRING:
             value = value[:MAX_STRING] + "…"
         elif isinstance(value, (dict, list)):
-            text = json.dumps(value, default=str, ensure_ascii=False)
+            text = _json(value)
             value = text if len(text) <= MAX_STRING else text[:MAX_STRING] + "…"
         out[key] = value
     return out
@@ -150,16 +155,14 @@ class EventStore:
                 if value is not None:
                     key = self.index_key(kind, value)
                     positions.append(index_keys.setdefault(key, len(index_keys) + 3))
-            stored.append([json.dumps(compact(event), default=str, ensure_ascii=False,
-                                      separators=(",", ":")),
+            stored.append([_json(compact(event)),
                            str(event.get("event.dataset", ""))[:MAX_VALUE],
                            str(event.get("@timestamp", "")), positions])
         if not stored:
             return 0
-        self._add(keys=[ALL, LAST, *index_keys], args=[json.dumps({
+        self._add(keys=[ALL, LAST, *index_keys], args=[orjson.dumps({
             "min": self._min_id(self.retention_s), "ret": self.retention_s,
-            "ms": int(now * 1000), "now": f"{now:.3f}", "events": stored},
-            ensure_ascii=False, separators=(",", ":"))])
+            "ms": int(now * 1000), "now": f"{now:.3f}", "events": stored})])
         self._since_trim += len(stored)
         if self._since_trim >= 10_000:
             self._since_trim = 0
