@@ -12,10 +12,11 @@ updates on Slack's Tier 3 budget) and the index stage run as ``socbot run`` runs
   end (the last call that gave each top-level message its final content), when the detect
   stage had handled every line, the top-level posts, the rollup posts and the ``chat.update``
   calls.
-- ``latency-R``: R background lines a second (logins that keep matching alerts already open),
-  and every 2 s a probe: eight failures from a fresh address, a new high alert. Reported: the
-  time from a probe's last line to the first Slack call that shows its address (its own post,
-  or the storm rollup it joins), median and p99 per run; a probe not shown before the run
+- ``latency-R``: R background lines a second (logins that keep matching alerts already open,
+  written by another process, as sshd writes them), and every 2 s a probe: eight failures
+  from a fresh address, a new high alert. Reported: the time from a probe's last line to the
+  first Slack call that shows its address (its own post, or the storm rollup it joins),
+  median and p99 per run; a probe not shown before the run
   ends (3 s after the last probe) counts as infinitely late. Also reported: the part after the
   probe's alert was created (the notifier's share, against the wall clock).
 
@@ -37,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -178,22 +178,9 @@ def latency(tmp: Path, probes: int, rate: int) -> dict[str, Any]:
     with FakeSlack() as slack:
         log = tmp / "latency.log"
         pipeline = Pipeline(tmp, slack, log)
-        stop = threading.Event()
-
-        def background() -> None:
-            n = 0
-            with log.open("a") as out:
-                tick = time.monotonic()
-                while not stop.is_set():
-                    out.write("".join(line(n + i, f"10.1.{(n + i) // 250 % 250}.{(n + i) % 250}",
-                                           600, ok=True) + "\n" for i in range(rate // 20)))
-                    out.flush()
-                    n += rate // 20
-                    tick += 0.05
-                    time.sleep(max(tick - time.monotonic(), 0))
-
-        writer = threading.Thread(target=background, daemon=True)
-        writer.start()
+        # The background lines come from another process, as a server's sshd writes them.
+        writer = subprocess.Popen([sys.executable, __file__, "--write", str(log),
+                                   "--size", str(rate)])
         time.sleep(3)  # let the background load settle
         written: dict[str, float] = {}
         with log.open("a") as out:
@@ -204,8 +191,8 @@ def latency(tmp: Path, probes: int, rate: int) -> dict[str, Any]:
                 written[ip] = time.monotonic()
                 time.sleep(2)
         time.sleep(3)
-        stop.set()
-        writer.join()
+        writer.terminate()
+        writer.wait(10)
         pipeline.close()
         found: dict[str, float] = {}
         notify: list[float] = []  # from the alert's creation to the call that shows it
@@ -224,6 +211,20 @@ def latency(tmp: Path, probes: int, rate: int) -> dict[str, Any]:
         pipeline.client.shutdown()
     values = sorted(found.values())
     return {"values": values, "missing": len(written) - len(found), "notify": sorted(notify)}
+
+
+def write_background(log: Path, rate: int) -> None:
+    """Append ``rate`` lines a second (logins matching alerts already open) until killed."""
+    n = 0
+    with log.open("a") as out:
+        tick = time.monotonic()
+        while True:
+            out.write("".join(line(n + i, f"10.1.{(n + i) // 250 % 250}.{(n + i) % 250}",
+                                   600, ok=True) + "\n" for i in range(rate // 20)))
+            out.flush()
+            n += rate // 20
+            tick += 0.05
+            time.sleep(max(tick - time.monotonic(), 0))
 
 
 def created_at(client: Any, ip: str) -> float:
@@ -284,7 +285,11 @@ def main() -> None:
     parser.add_argument("--one", choices=("storm", "latency"), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--tree", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--write", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        write_background(Path(args.write), args.size)
+        return
     if args.one:
         one(args)
         return
