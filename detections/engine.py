@@ -32,7 +32,7 @@ from socbot.core.events import Event, epoch
 from socbot.detections.context import RuleContext
 from socbot.detections.rule import Match, Rule, render
 from socbot.detections.state import registry as kinds
-from socbot.detections.state.base import Memo, Planned, State, StateKind
+from socbot.detections.state.base import Memo, Planned, State, StateKind, fold, unfold
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,8 @@ class Engine:
                         self._by_action[(dataset, action)].append(rule)
         # One list per (dataset, action) seen, built on first use: the hot path is one lookup.
         self._merged: dict[tuple[str, str], tuple[Rule, ...]] = {}
+        # The codes of the kinds whose operations on one key travel folded (one per key).
+        self._foldable = frozenset(cls.code for cls in kinds.all_kinds() if cls.foldable)
         self._has_signal_rules = any(SIGNAL_DATASET in r.datasets for r in self.rules.values())
         self.errors: dict[str, int] = defaultdict(int)
 
@@ -196,10 +198,11 @@ class Engine:
                 pending.append(_Pending(index, rule, kind, event, match, key, planned))
 
     def _finish(self, pending: list[_Pending], out: list[list[Signal]]) -> None:
-        payload = msgpack.packb([item.planned.op for item in pending])
+        sent, where = fold([item.planned.op for item in pending], self._foldable)
         if self._state is None:
             self._state = self.client.register_script(kinds.script())
-        results = msgpack.unpackb(self._state(args=[payload]), raw=False)
+        replies = msgpack.unpackb(self._state(args=[msgpack.packb(sent)]), raw=False)
+        results = unfold(replies, where, len(pending))
         for item, result in zip(pending, results, strict=True):
             try:
                 state = item.kind.decode(result, item.planned)

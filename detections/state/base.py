@@ -77,6 +77,9 @@ class StateKind:
     code: ClassVar[str] = ""
     # Lua put before the kind's step in the script (constants it shares with Python).
     lua_prelude: ClassVar[str] = ""
+    # True when the kind's step touches only the state of its own key (the op's second item),
+    # so a batch's operations on one key may run together as one fold (see :func:`fold`).
+    foldable: ClassVar[bool] = False
 
     @property
     def key_field(self) -> str | None:
@@ -127,6 +130,69 @@ class StateKind:
                 raise ValueError(f"rule {rule_id}: params.{name}: write a positive whole "
                                  f"number (got {value!r})")
         return replace(self, **params)
+
+
+FOLD = "*"  # the code of a fold (script.lua)
+
+
+def fold(ops: Sequence[Op], codes: frozenset[str]) -> tuple[list[Op], list[int | list[int]]]:
+    """A batch's operations as the script gets them, and where their replies go.
+
+    The operations of a kind in ``codes`` (its step touches only its own key) on one key, when
+    there are several of them and all of one length, travel as one fold
+    ``["*", code, key, stride, <arguments after the key of each, in order>...]`` in the place of
+    the first of them: the key is sent and looked up once, and the kind's Lua may run them
+    together. Moving them ahead of operations on other keys changes no reply, since no other
+    operation reads their key. Every other operation is sent as it is, in its place.
+
+    The second list has, for each operation sent, its index in ``ops``, or for a fold the
+    indexes of the operations it holds (its reply is the list of their replies): see
+    :func:`unfold`.
+    """
+    groups: dict[tuple[object, object], list[int]] = {}
+    for index, op in enumerate(ops):
+        if op[0] in codes:
+            groups.setdefault((op[0], op[1]), []).append(index)
+    first: dict[int, list[int]] = {}
+    for members in groups.values():
+        if len(members) > 1 and len({len(ops[i]) for i in members}) == 1:
+            for later in members[1:]:
+                first[later] = []
+            first[members[0]] = members
+    if not first:
+        return list(ops), list(range(len(ops)))
+    sent: list[Op] = []
+    where: list[int | list[int]] = []
+    for index, op in enumerate(ops):
+        members = first.get(index)
+        if members is None:
+            sent.append(op)
+            where.append(index)
+        elif members:
+            flat: Op = [FOLD, op[0], op[1], len(op) - 2]
+            for i in members:
+                flat += ops[i][2:]
+            sent.append(flat)
+            where.append(members)
+    return sent, where
+
+
+def unfold(replies: Sequence[object], where: Sequence[int | list[int]],
+           count: int) -> list[object]:
+    """The reply of each of the ``count`` operations :func:`fold` was given, in their order;
+    ValueError when the replies do not have the shape of what was sent."""
+    if len(replies) != len(where):
+        raise ValueError(f"{len(replies)} replies to {len(where)} state operations")
+    out: list[object] = [None] * count
+    for reply, place in zip(replies, where, strict=True):
+        if isinstance(place, int):
+            out[place] = reply
+            continue
+        if not isinstance(reply, list | tuple) or len(reply) != len(place):
+            raise ValueError(f"a fold of {len(place)} state operations got {reply!r:.80}")
+        for index, one in zip(place, reply, strict=True):
+            out[index] = one
+    return out
 
 
 def state_key(rule_id: str, key: str, part: str) -> str:
