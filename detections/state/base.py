@@ -154,11 +154,11 @@ def fold(ops: Sequence[Op], codes: frozenset[str]) -> tuple[list[Op], list[int |
         if op[0] in codes:
             groups.setdefault((op[0], op[1]), []).append(index)
     first: dict[int, list[int]] = {}
-    for members in groups.values():
-        if len(members) > 1 and len({len(ops[i]) for i in members}) == 1:
-            for later in members[1:]:
-                first[later] = []
-            first[members[0]] = members
+    for group in groups.values():
+        if len(group) > 1 and len({len(ops[i]) for i in group}) == 1:
+            for later in group[1:]:
+                first[later] = []  # sent with the first
+            first[group[0]] = group
     if not first:
         return list(ops), list(range(len(ops)))
     sent: list[Op] = []
