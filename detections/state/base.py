@@ -149,31 +149,66 @@ def fold(ops: Sequence[Op], codes: frozenset[str]) -> tuple[list[Op], list[int |
     indexes of the operations it holds (its reply is the list of their replies): see
     :func:`unfold`.
     """
-    groups: dict[tuple[object, object], list[int]] = {}
-    for index, op in enumerate(ops):
-        if op[0] in codes:
-            groups.setdefault((op[0], op[1]), []).append(index)
-    first: dict[int, list[int]] = {}
-    for group in groups.values():
-        if len(group) > 1 and len({len(ops[i]) for i in group}) == 1:
-            for later in group[1:]:
-                first[later] = []  # sent with the first
-            first[group[0]] = group
-    if not first:
-        return list(ops), list(range(len(ops)))
     sent: list[Op] = []
     where: list[int | list[int]] = []
+    open_: dict[tuple[object, object], tuple[int, int]] = {}  # -> (place in sent, op length)
+    mixed = False
     for index, op in enumerate(ops):
-        members = first.get(index)
-        if members is None:
+        if op[0] not in codes:
             sent.append(op)
             where.append(index)
-        elif members:
-            flat: Op = [FOLD, op[0], op[1], len(op) - 2]
-            for i in members:
-                flat += ops[i][2:]
-            sent.append(flat)
-            where.append(members)
+            continue
+        group = (op[0], op[1])
+        found = open_.get(group)
+        if found is None:
+            open_[group] = (len(sent), len(op))
+            sent.append(op)
+            where.append(index)
+            continue
+        place, length = found
+        if length != len(op):
+            mixed = True
+            break
+        members = where[place]
+        if isinstance(members, int):  # the second of its key: the first becomes a fold
+            first = sent[place]
+            sent[place] = [FOLD, first[0], first[1], length - 2, *first[2:]]
+            members = where[place] = [members]
+        sent[place] += op[2:]
+        members.append(index)
+    if mixed:  # a key with operations of two lengths (two steps): its ops stay as they are
+        return _fold_uniform(ops, codes)
+    return sent, where
+
+
+def _fold_uniform(ops: Sequence[Op],
+                  codes: frozenset[str]) -> tuple[list[Op], list[int | list[int]]]:
+    """:func:`fold` when some key has operations of different lengths: only the keys whose
+    operations share one length fold (the others keep their order among the rest)."""
+    lengths: dict[tuple[object, object], set[int]] = {}
+    for op in ops:
+        if op[0] in codes:
+            lengths.setdefault((op[0], op[1]), set()).add(len(op))
+    uniform = frozenset(group for group, seen in lengths.items() if len(seen) == 1)
+    sent: list[Op] = []
+    where: list[int | list[int]] = []
+    open_: dict[tuple[object, object], int] = {}
+    for index, op in enumerate(ops):
+        group = (op[0], op[1])
+        place = open_.get(group) if group in uniform else None
+        if group in uniform and place is None:
+            open_[group] = len(sent)
+        if place is None:
+            sent.append(op)
+            where.append(index)
+            continue
+        members = where[place]
+        if isinstance(members, int):
+            first = sent[place]
+            sent[place] = [FOLD, first[0], first[1], len(first) - 2, *first[2:]]
+            members = where[place] = [members]
+        sent[place] += op[2:]
+        members.append(index)
     return sent, where
 
 
