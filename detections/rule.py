@@ -62,7 +62,7 @@ from socbot.core.alerts import SEVERITIES
 from socbot.core.events import Event
 
 # The state kinds the rules of this package declare (each is one module of detections.state).
-from socbot.detections.state.base import State, StateKind
+from socbot.detections.state.base import State, StateKind, quick_init
 from socbot.detections.state.distinct import Distinct
 from socbot.detections.state.first_seen import FirstSeen
 from socbot.detections.state.join import Join
@@ -76,6 +76,7 @@ __all__ = ["Case", "ConfirmFunction", "Distinct", "FirstSeen", "Join", "Match", 
            "load_all", "render", "rule"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class Match:
     """What a rule says about one matching event; every field is optional."""
