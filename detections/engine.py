@@ -259,7 +259,7 @@ class Engine:
                 key: str | None) -> Signal | None:
         event_id = str(event["event.id"])
         spec = rule.state
-        key_field = rule.dedup_by or rule.state_key_field
+        key_field = rule.dedup_by or (spec.key_field if spec is not None else None)
         key_value = key if key is not None else (
             str(event.get(key_field, "")) if key_field else "")
         dedup = match.dedup or key_value or event_id

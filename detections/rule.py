@@ -208,15 +208,36 @@ def load_all() -> dict[str, Rule]:
     return REGISTRY
 
 
+# Each title template split once into (text, field) pairs (field None after the last text).
+_TEMPLATES: dict[str, tuple[tuple[str, str | None], ...]] = {}
+_TEMPLATES_MAX = 10_000
+
+
+def _template(template: str) -> tuple[tuple[str, str | None], ...]:
+    parts = _TEMPLATES.get(template)
+    if parts is None:
+        found: list[tuple[str, str | None]] = []
+        rest = template
+        while "{" in rest and "}" in rest:
+            before, _, tail = rest.partition("{")
+            name, _, rest = tail.partition("}")
+            found.append((before, name))
+        found.append((rest, None))
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        parts = _TEMPLATES[template] = tuple(found)
+    return parts
+
+
 def render(template: str, event: Event) -> str:
-    """Fill ``{field.name}`` placeholders from the event; a missing field reads ``?``."""
+    """Fill ``{field.name}`` placeholders from the event; a missing field reads ``?``.
+
+    The template is split into its texts and fields once (remembered per template): a storm
+    renders its rule's title for every signal."""
     out: list[str] = []
-    rest = template
-    while "{" in rest and "}" in rest:
-        before, _, tail = rest.partition("{")
-        name, _, rest = tail.partition("}")
-        out.append(before)
-        value = event.get(name)
-        out.append("?" if value in (None, "") else str(value))
-    out.append(rest)
+    for text, name in _template(template):
+        out.append(text)
+        if name is not None:
+            value = event.get(name)
+            out.append("?" if value in (None, "") else str(value))
     return "".join(out)
