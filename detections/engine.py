@@ -183,14 +183,17 @@ class Engine:
         return out
 
     def _signal_rules(self, events: Sequence[Event], out: list[list[Signal]]) -> None:
-        derived = [[signal_event(s, event) for s in signals if s.dataset != SIGNAL_DATASET]
-                   for event, signals in zip(events, out, strict=True)]
-        flat = [(i, e) for i, evs in enumerate(derived) for e in evs]
-        if not flat:
+        places: list[int] = []  # the event each derived event came from
+        derived: list[Event] = []
+        for index, (event, signals) in enumerate(zip(events, out, strict=True)):
+            for signal in signals:
+                if signal.dataset != SIGNAL_DATASET:
+                    places.append(index)
+                    derived.append(signal_event(signal, event))
+        if not derived:
             return
-        more = self.evaluate_batch([e for _, e in flat])
-        for (i, _), signals in zip(flat, more, strict=True):
-            out[i].extend(signals)
+        for index, signals in zip(places, self.evaluate_batch(derived), strict=True):
+            out[index].extend(signals)
 
     def _queue(self, pending: list[_Pending], index: int, rule: Rule, event: Event,
                match: Match, timestamp: float) -> None:
@@ -306,13 +309,18 @@ def signal_event(signal: Signal, event: Event) -> Event:
     came from), for the entity-risk rules."""
     derived: Event = {name: value for name, value in signal.context.items()
                       if isinstance(value, _SCALARS)}
-    derived.update({
-        "@timestamp": event["@timestamp"],
-        "event.id": signal.id, "event.dataset": SIGNAL_DATASET, "event.action": signal.rule_id,
-        "event.outcome": "unknown", "signal.severity": signal.severity,
-        "signal.title": signal.title, "signal.dataset": signal.dataset,
-        "signal.entity.type": signal.entity.get("type", ""),
-        "signal.entity.value": signal.entity.get("value", ""),
-    })
+    # Set one by one (a field the context had keeps its place, takes the new value; the others
+    # follow in this order), as an update with these pairs would, without building them first.
+    entity = signal.entity
+    derived["@timestamp"] = event["@timestamp"]
+    derived["event.id"] = signal.id
+    derived["event.dataset"] = SIGNAL_DATASET
+    derived["event.action"] = signal.rule_id
+    derived["event.outcome"] = "unknown"
+    derived["signal.severity"] = signal.severity
+    derived["signal.title"] = signal.title
+    derived["signal.dataset"] = signal.dataset
+    derived["signal.entity.type"] = entity.get("type", "")
+    derived["signal.entity.value"] = entity.get("value", "")
     return derived
 
