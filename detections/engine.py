@@ -43,6 +43,7 @@ CONTEXT_FIELDS = ("source.ip", "user.name", "host.name", "cloud.account.id", "cl
                   "event.action", "event.outcome")
 SIGNAL_DATASET = "signal"
 _SCALARS = (str, int, float)
+_new_tuple = tuple.__new__
 _NO_MATCH = Match()
 
 
@@ -233,8 +234,9 @@ class Engine:
             if not key:
                 continue
             planned = kind.plan(rule.id, key, event, match, event_id, timestamp, self._memo)
-            if planned is not None:
-                pending.append(_Pending(index, rule, kind, event, match, key, planned))
+            if planned is not None:  # _Pending(...) without its keyword-taking __new__
+                pending.append(_new_tuple(_Pending, (index, rule, kind, event, match, key,
+                                                     planned)))
 
     def _script(self) -> Any:
         if self._state is None:

@@ -287,6 +287,8 @@ def state_key(rule_id: str, key: str, part: str) -> str:
 
 def as_int(value: object) -> int:
     """An integer of a script reply; TypeError when the reply has another shape."""
+    if type(value) is int:  # what a reply holds nearly always
+        return value
     if isinstance(value, int | float | str | bytes):
         return int(value)
     raise TypeError(f"expected a number in the state reply, got {value!r:.80}")
