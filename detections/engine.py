@@ -4,10 +4,12 @@ An event meets only the rules indexed under its dataset and action (the dispatch
 cost of an event does not grow with the size of the rule pack. A rule that raises is logged with
 its id and the event id and counted as not matching: one broken rule never stops the pipeline.
 
-Rules without state never touch Redis. Stateful rules (see :mod:`detections.rule`) only queue
-commands on one pipeline per batch of events, executed in a single round trip; the state lives
-in Redis, keyed by rule and key, so every worker shares it. Windows run on event time and use
-the event id as member, so a redelivered event is never counted twice.
+Rules without state never touch Redis. Stateful rules (see :mod:`detections.rule`) only plan
+operations, run by one script call per :data:`PART` events of a batch; the calls of a batch
+are sent on one connection as soon as their events are planned and their replies read at the
+end, so Redis runs one part while Python plans the next. The state lives in Redis, keyed by
+rule and key, so every worker shares it. Windows run on event time and use the event id as
+member, so a redelivered event is never counted twice.
 
 After the events, the signals themselves go through the rules of the ``signal`` dataset (the
 entity-risk insight): a signal becomes an event ``{"event.dataset": "signal", "event.action":
@@ -18,8 +20,8 @@ entity-risk insight): a signal becomes an event ``{"event.dataset": "signal", "e
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -32,7 +34,7 @@ from socbot.core.events import Event, epoch
 from socbot.detections.context import RuleContext
 from socbot.detections.rule import Match, Rule, render
 from socbot.detections.state import registry as kinds
-from socbot.detections.state.base import Memo, Planned, State, StateKind
+from socbot.detections.state.base import Memo, Planned, State, StateKind, fold, unfold
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ CONTEXT_FIELDS = ("source.ip", "user.name", "host.name", "cloud.account.id", "cl
                   "event.action", "event.outcome")
 SIGNAL_DATASET = "signal"
 _SCALARS = (str, int, float)
+_new_tuple = tuple.__new__
 _NO_MATCH = Match()
 
 
@@ -93,6 +96,8 @@ class Engine:
                         self._by_action[(dataset, action)].append(rule)
         # One list per (dataset, action) seen, built on first use: the hot path is one lookup.
         self._merged: dict[tuple[str, str], tuple[Rule, ...]] = {}
+        # The codes of the kinds whose operations on one key travel folded (one per key).
+        self._foldable = frozenset(cls.code for cls in kinds.all_kinds() if cls.foldable)
         self._has_signal_rules = any(SIGNAL_DATASET in r.datasets for r in self.rules.values())
         self.errors: dict[str, int] = defaultdict(int)
 
@@ -113,13 +118,17 @@ class Engine:
             result = (rule.function(event, self.context) if rule.takes_context
                       else rule.function(event))
         except Exception:
-            self.errors[rule.id] += 1
-            log.exception("rule %s raised on event %s; treated as not matching",
-                          rule.id, event.get("event.id"))
+            self._raised(rule, event)
             return None
         if not result:
             return None
         return result if isinstance(result, Match) else _NO_MATCH
+
+    def _raised(self, rule: Rule, event: Event) -> None:
+        """Count and log the exception a rule's function raised on ``event``."""
+        self.errors[rule.id] += 1
+        log.exception("rule %s raised on event %s; treated as not matching",
+                      rule.id, event.get("event.id"))
 
     # -- evaluation -----------------------------------------------------------------------
 
@@ -140,38 +149,71 @@ class Engine:
             yield from zip(chunk, self.evaluate_batch(chunk), strict=True)
 
     def evaluate_batch(self, events: Sequence[Event]) -> list[list[Signal]]:
-        """The signals of each event, in order; stateful rules share one Redis round trip."""
+        """The signals of each event, in order; stateful rules share one script call per
+        :data:`PART` events, sent on one connection and read at the end.
+
+        The rule calls are :meth:`call` written out in the loop (a storm runs ten per event):
+        the same outcome, the same logging of a rule that raises.
+
+        The state operations of every :data:`PART` events are sent as soon as those events are
+        planned (:class:`_Calls`: one connection, so Redis runs them in the order sent) and
+        the replies are read once every event is planned: Redis runs a part while Python plans
+        the next one and finishes the earlier ones. Plans are made in event order and replies
+        read in that order, as with one call; the state kinds answer a batch the same however
+        it is cut (see ``tests/test_state_fold.py``).
+        """
         out: list[list[Signal]] = [[] for _ in events]
         pending: list[_Pending] = []
-        for index, event in enumerate(events):
-            timestamp: float | None = None
-            for rule in self.candidates(event):
-                match = self.call(rule, event)
-                if match is None:
-                    continue
-                if rule.state is None:
-                    signal = self._signal(rule, event, match, None, None)
-                    if signal is not None:
-                        out[index].append(signal)
-                    continue
-                if timestamp is None:
-                    timestamp = _epoch(event)
-                self._queue(pending, index, rule, event, match, timestamp)
-        if pending:
-            self._finish(pending, out)
+        parts: list[list[_Pending]] = []
+        merged, context = self._merged, self.context
+        with _Calls(self.client, self._script) as calls:
+            for index, event in enumerate(events):
+                timestamp: float | None = None
+                rules = merged.get((event.get("event.dataset", ""),
+                                    event.get("event.action", "")))
+                if rules is None:
+                    rules = self.candidates(event)
+                for rule in rules:
+                    try:
+                        result = (rule.function(event, context) if rule.takes_context
+                                  else rule.function(event))
+                    except Exception:
+                        self._raised(rule, event)
+                        continue
+                    if not result:
+                        continue
+                    match = result if isinstance(result, Match) else _NO_MATCH
+                    if rule.state is None:
+                        signal = self._signal(rule, event, match, None, None)
+                        if signal is not None:
+                            out[index].append(signal)
+                        continue
+                    if timestamp is None:
+                        timestamp = _epoch(event)
+                    self._queue(pending, index, rule, event, match, timestamp)
+                if pending and (index + 1) % PART == 0:
+                    parts.append(self._send(calls, pending))
+                    pending = []
+            if pending:
+                parts.append(self._send(calls, pending))
+            for part in parts:
+                self._finish(part, out, calls.read())
         if self._has_signal_rules:
             self._signal_rules(events, out)
         return out
 
     def _signal_rules(self, events: Sequence[Event], out: list[list[Signal]]) -> None:
-        derived = [[signal_event(s, event) for s in signals if s.dataset != SIGNAL_DATASET]
-                   for event, signals in zip(events, out, strict=True)]
-        flat = [(i, e) for i, evs in enumerate(derived) for e in evs]
-        if not flat:
+        places: list[int] = []  # the event each derived event came from
+        derived: list[Event] = []
+        for index, (event, signals) in enumerate(zip(events, out, strict=True)):
+            for signal in signals:
+                if signal.dataset != SIGNAL_DATASET:
+                    places.append(index)
+                    derived.append(signal_event(signal, event))
+        if not derived:
             return
-        more = self.evaluate_batch([e for _, e in flat])
-        for (i, _), signals in zip(flat, more, strict=True):
-            out[i].extend(signals)
+        for index, signals in zip(places, self.evaluate_batch(derived), strict=True):
+            out[index].extend(signals)
 
     def _queue(self, pending: list[_Pending], index: int, rule: Rule, event: Event,
                match: Match, timestamp: float) -> None:
@@ -192,17 +234,28 @@ class Engine:
             if not key:
                 continue
             planned = kind.plan(rule.id, key, event, match, event_id, timestamp, self._memo)
-            if planned is not None:
-                pending.append(_Pending(index, rule, kind, event, match, key, planned))
+            if planned is not None:  # _Pending(...) without its keyword-taking __new__
+                pending.append(_new_tuple(_Pending, (index, rule, kind, event, match, key,
+                                                     planned)))
 
-    def _finish(self, pending: list[_Pending], out: list[list[Signal]]) -> None:
-        payload = msgpack.packb([item.planned.op for item in pending])
+    def _script(self) -> Any:
         if self._state is None:
             self._state = self.client.register_script(kinds.script())
+        return self._state
+
+    def _send(self, calls: _Calls, pending: list[_Pending]) -> list[_Pending]:
+        """Send the operations of ``pending`` (folded per key) in one call of the script."""
+        sent, where = fold([item.planned.op for item in pending], self._foldable)
         # The keys go in KEYS as well (once each): Redis Cluster routes the call by them and
         # checks they share a slot (every rule-state key carries the {soc} tag).
-        declared = list(dict.fromkeys(item.planned.op[1] for item in pending))
-        results = msgpack.unpackb(self._state(keys=declared, args=[payload]), raw=False)
+        declared = list(dict.fromkeys(str(item.planned.op[1]) for item in pending))
+        calls.send(msgpack.packb(sent), declared, (where, len(pending)))
+        return pending
+
+    def _finish(self, pending: list[_Pending], out: list[list[Signal]],
+                reply: tuple[bytes, Any]) -> None:
+        raw, (where, count) = reply
+        results = unfold(msgpack.unpackb(raw, raw=False), where, count)
         for item, result in zip(pending, results, strict=True):
             try:
                 state = item.kind.decode(result, item.planned)
@@ -235,14 +288,15 @@ class Engine:
         pending: list[_Pending] = []
         self._queue(pending, 0, rule, event, match, _epoch(event))
         if pending:
-            self._finish(pending, out)
+            with _Calls(self.client, self._script) as calls:
+                self._finish(self._send(calls, pending), out, calls.read())
         return out[0]
 
     def _signal(self, rule: Rule, event: Event, match: Match, state: State | None,
                 key: str | None) -> Signal | None:
         event_id = str(event["event.id"])
         spec = rule.state
-        key_field = rule.dedup_by or rule.state_key_field
+        key_field = rule.dedup_by or (spec.key_field if spec is not None else None)
         key_value = key if key is not None else (
             str(event.get(key_field, "")) if key_field else "")
         dedup = match.dedup or key_value or event_id
@@ -270,6 +324,83 @@ class Engine:
         )
 
 
+class _Calls:
+    """The batch script's calls of one evaluation: sent at once, their replies read later, in
+    the order sent, on one connection of the client's pool (Redis runs one connection's
+    commands in order). Each call is an ``EVAL`` of the script's text (cached by Redis under
+    its SHA-1), so no call can meet an unloaded script midway.
+
+    A client without a pool of connections of its own (a cluster client, a single-connection
+    client) runs each call when it is sent. So does every call after the connection fails
+    (ConnectionError, TimeoutError): the calls whose replies were not read run again, in
+    order, through the client (with its retries), as a retried command would; the state
+    answers a repeated operation as it did the first time (event ids as members). Leaving the
+    ``with`` block early (an exception) drops the connection, with whatever replies it holds.
+    """
+
+    def __init__(self, client: redis.Redis, script: Callable[[], Any]) -> None:
+        self.client = client
+        self.script = script  # the registered script, on first use
+        pool = getattr(client, "connection_pool", None)
+        self.pool = pool if getattr(client, "connection", None) is None else None
+        self.connection: Any = None
+        # Per call: its payload, its reply (None while on the wire), its tag and its keys.
+        self.waiting: deque[list[Any]] = deque()
+
+    def __enter__(self) -> _Calls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._drop(unread=any(call[1] is None for call in self.waiting)
+                   or exc[0] is not None)
+        self.waiting.clear()
+
+    def _drop(self, unread: bool) -> None:
+        if self.connection is not None and self.pool is not None:
+            if unread:
+                self.connection.disconnect()
+            self.pool.release(self.connection)
+        self.connection = None
+
+    def _fail_over(self) -> None:
+        """The connection failed: run the calls not read yet through the client, in order."""
+        self._drop(unread=True)
+        self.pool = None
+        for call in self.waiting:
+            if call[1] is None:
+                call[1] = self.script()(keys=call[3], args=[call[0]])
+
+    def send(self, payload: bytes, keys: list[str], tag: Any) -> None:
+        """Send one call of the script with ``payload`` (declaring ``keys``); ``tag`` comes
+        back with its reply."""
+        if self.pool is None:
+            self.waiting.append([payload, self.script()(keys=keys, args=[payload]), tag, keys])
+            return
+        self.waiting.append([payload, None, tag, keys])
+        try:
+            if self.connection is None:
+                self.connection = self.pool.get_connection()
+            self.connection.send_command("EVAL", self.script().script, len(keys), *keys,
+                                         payload)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._fail_over()
+
+    def read(self) -> tuple[bytes, Any]:
+        """The reply of the earliest call not read yet, with its tag."""
+        call = self.waiting[0]
+        if call[1] is None:
+            try:
+                call[1] = self.connection.read_response()
+            except (redis.ConnectionError, redis.TimeoutError):
+                self._fail_over()
+        self.waiting.popleft()
+        return call[1], call[2]
+
+
+# Events whose state operations go in one call of the batch script (a batch of the detect
+# stage, 500, is two calls).
+PART = 250
+
 _EPOCHS: dict[str, float] = {}
 
 
@@ -289,13 +420,18 @@ def signal_event(signal: Signal, event: Event) -> Event:
     came from), for the entity-risk rules."""
     derived: Event = {name: value for name, value in signal.context.items()
                       if isinstance(value, _SCALARS)}
-    derived.update({
-        "@timestamp": event["@timestamp"],
-        "event.id": signal.id, "event.dataset": SIGNAL_DATASET, "event.action": signal.rule_id,
-        "event.outcome": "unknown", "signal.severity": signal.severity,
-        "signal.title": signal.title, "signal.dataset": signal.dataset,
-        "signal.entity.type": signal.entity.get("type", ""),
-        "signal.entity.value": signal.entity.get("value", ""),
-    })
+    # Set one by one (a field the context had keeps its place, takes the new value; the others
+    # follow in this order), as an update with these pairs would, without building them first.
+    entity = signal.entity
+    derived["@timestamp"] = event["@timestamp"]
+    derived["event.id"] = signal.id
+    derived["event.dataset"] = SIGNAL_DATASET
+    derived["event.action"] = signal.rule_id
+    derived["event.outcome"] = "unknown"
+    derived["signal.severity"] = signal.severity
+    derived["signal.title"] = signal.title
+    derived["signal.dataset"] = signal.dataset
+    derived["signal.entity.type"] = entity.get("type", "")
+    derived["signal.entity.value"] = entity.get("value", "")
     return derived
 

@@ -62,7 +62,7 @@ from socbot.core.alerts import SEVERITIES
 from socbot.core.events import Event
 
 # The state kinds the rules of this package declare (each is one module of detections.state).
-from socbot.detections.state.base import State, StateKind
+from socbot.detections.state.base import State, StateKind, quick_init
 from socbot.detections.state.distinct import Distinct
 from socbot.detections.state.first_seen import FirstSeen
 from socbot.detections.state.join import Join
@@ -76,6 +76,7 @@ __all__ = ["Case", "ConfirmFunction", "Distinct", "FirstSeen", "Join", "Match", 
            "load_all", "render", "rule"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class Match:
     """What a rule says about one matching event; every field is optional."""
@@ -207,15 +208,36 @@ def load_all() -> dict[str, Rule]:
     return REGISTRY
 
 
+# Each title template split once into (text, field) pairs (field None after the last text).
+_TEMPLATES: dict[str, tuple[tuple[str, str | None], ...]] = {}
+_TEMPLATES_MAX = 10_000
+
+
+def _template(template: str) -> tuple[tuple[str, str | None], ...]:
+    parts = _TEMPLATES.get(template)
+    if parts is None:
+        found: list[tuple[str, str | None]] = []
+        rest = template
+        while "{" in rest and "}" in rest:
+            before, _, tail = rest.partition("{")
+            name, _, rest = tail.partition("}")
+            found.append((before, name))
+        found.append((rest, None))
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        parts = _TEMPLATES[template] = tuple(found)
+    return parts
+
+
 def render(template: str, event: Event) -> str:
-    """Fill ``{field.name}`` placeholders from the event; a missing field reads ``?``."""
+    """Fill ``{field.name}`` placeholders from the event; a missing field reads ``?``.
+
+    The template is split into its texts and fields once (remembered per template): a storm
+    renders its rule's title for every signal."""
     out: list[str] = []
-    rest = template
-    while "{" in rest and "}" in rest:
-        before, _, tail = rest.partition("{")
-        name, _, rest = tail.partition("}")
-        out.append(before)
-        value = event.get(name)
-        out.append("?" if value in (None, "") else str(value))
-    out.append(rest)
+    for text, name in _template(template):
+        out.append(text)
+        if name is not None:
+            value = event.get(name)
+            out.append("?" if value in (None, "") else str(value))
     return "".join(out)

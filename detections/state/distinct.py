@@ -27,6 +27,7 @@ class Distinct(StateKind):
     """Fire once ``count`` distinct values of ``field`` share one ``by`` value in ``window_s``."""
 
     code = "D"
+    foldable = True
 
     by: str
     field: str

@@ -8,6 +8,29 @@
 -- beside its window, are named from them and share their {soc} hash tag, hence their slot).
 -- Records are "<event id>\x1f<json context>" members scored by event time.
 local ops = {}
+-- A fold: the operations of one kind on one key, in their order, as one operation
+-- {'*', code, key, stride, <arguments after the key of the first>, <of the second>, ...}, each
+-- `stride` long; its reply is the list of their replies. A kind whose steps touch only the
+-- state of their own key may be folded (the engine does it: the key travels once per batch);
+-- folds.<code>(key, op, stride) runs a whole fold when the kind has one, otherwise every
+-- operation of the fold runs through its own step, in order.
+local folds = {}
+local function each(code, key, op, stride)
+  local step, out = ops[code], {}
+  for base = 4, #op - 1, stride do
+    local one = {code, key}
+    for j = 1, stride do one[j + 2] = op[base + j] end
+    out[#out + 1] = step(one)
+  end
+  return out
+end
+ops['*'] = function(op)
+  local code, key, stride = op[2], op[3], op[4]
+  if ops[code] == nil then error('unknown state operation ' .. tostring(code)) end
+  local fold = folds[code]
+  if fold ~= nil then return fold(key, op, stride) end
+  return each(code, key, op, stride)
+end
 -- Upkeep (dropping members older than the newest time seen minus a span, keeping the newest
 -- `keep`, the expiry) runs once per key at the end of the batch: reads in the batch never see
 -- what the upkeep drops, so doing it once equals doing it after every operation.

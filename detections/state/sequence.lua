@@ -12,3 +12,24 @@ ops.S = function(op)
           redis.call('ZREVRANGEBYSCORE', key, t, '(' .. (t - within), 'WITHSCORES',
                      'LIMIT', 0, op[6])}
 end
+-- A fold of A events only (stride 5: 'first' record t within keep) writes them in one ZADD
+-- (in order, so a record given twice keeps its last time, as one ZADD each would); nothing
+-- reads the key in between.
+folds.S = function(key, op, stride)
+  local out, args = {}, {}
+  for base = 4, #op - 1, stride do
+    if stride ~= 5 or op[base + 1] ~= 'first' then return each('S', key, op, stride) end
+  end
+  for base = 4, #op - 1, 5 do
+    args[#args + 1] = op[base + 3]
+    args[#args + 1] = op[base + 2]
+    if #args >= 2000 then
+      redis.call('ZADD', key, unpack(args))
+      args = {}
+    end
+    trim(key, op[base + 3], op[base + 4], op[base + 5])
+    out[#out + 1] = {}
+  end
+  if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+  return out
+end

@@ -35,6 +35,7 @@ class Sequence(StateKind):
     """
 
     code = "S"
+    foldable = True
 
     by: str
     within_s: int

@@ -30,6 +30,7 @@ class Threshold(StateKind):
     (an event counts ``Match.weight`` times)."""
 
     code = "T"
+    foldable = True
 
     by: str
     count: int
