@@ -251,6 +251,12 @@ def parse_secure_in_parallel(paths: list[Path], jobs: int, *, summary: bool
     if jobs <= 1:
         yield from map(_parse_range, work)
         return
-    context = multiprocessing.get_context("fork")
+    # fork starts workers at once, but a child forked while another thread of this process
+    # holds a lock (logging, an import, a client's pool) waits for it forever; so fork only a
+    # process of one thread (the CLI's), else start fresh interpreters.
+    import threading
+
+    context = multiprocessing.get_context(
+        "fork" if threading.active_count() == 1 else "forkserver")
     with context.Pool(jobs) as pool:
         yield from pool.imap(_parse_range, work)
