@@ -25,9 +25,11 @@ from socbot.core import keys
 log = logging.getLogger(__name__)
 
 OLD_ROOT = keys.EARLIER_ROOT
-# Keys every earlier installation that ran the pipeline has (streams and their indexes).
-MARKERS = tuple(OLD_ROOT + name for name in (
-    "events", "alerts", "actions", "dead", "audit", "alerts:open", "stats:parse", "es:all"))
+# Keys every earlier installation that ran the pipeline has (streams and their indexes), under
+# their earlier names: derived from today's names, not spelled again.
+MARKERS = tuple(OLD_ROOT + key[len(keys.ROOT):] for key in (
+    keys.EVENTS, keys.ALERTS, keys.ACTIONS, keys.DEAD_LETTERS, keys.AUDIT, keys.OPEN_ALERTS,
+    keys.PARSE_STATS, keys.EVENT_STORE))
 
 
 @dataclass
