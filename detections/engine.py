@@ -397,9 +397,9 @@ class _Calls:
         return call[1], call[2]
 
 
-# Events whose state operations go in one call of the batch script (a batch of the detect
-# stage, 500, is two calls).
-PART = 250
+# Events whose state operations go in one call of the batch script (a full batch of the detect
+# stage, 2,000, is two calls: Redis runs the first while Python plans the second).
+PART = 1000
 
 _EPOCHS: dict[str, float] = {}
 
