@@ -121,14 +121,18 @@ def shown_at(slack: Any) -> float:
     return last
 
 
-def detected(client: Any) -> bool:
-    """True when the detect stage has read and acknowledged every event written so far."""
+def detected(client: Any, lines: int) -> bool:
+    """True when the collector has written ``lines`` events and the detect stage has read and
+    acknowledged every one."""
     from socbot.core.keys import EVENTS  # the measured tree's key names
 
     try:
-        last = client.xinfo_stream(EVENTS)["last-generated-id"]
+        info = client.xinfo_stream(EVENTS)
     except Exception:  # the stream does not exist yet
         return False
+    if info.get("entries-added", info["length"]) < lines:
+        return False  # the collector has not read them all yet
+    last = info["last-generated-id"]
     for group in client.xinfo_groups(EVENTS):
         if group["name"] in (b"detect", "detect"):
             return bool(group["last-delivered-id"] == last and not group["pending"])
@@ -151,7 +155,7 @@ def storm(tmp: Path, count: int) -> dict[str, Any]:
                                   for n in range(start, min(start + 5000, count))))
                 out.flush()
         last_line = time.monotonic()
-        while not detected(pipeline.client):
+        while not detected(pipeline.client, count):
             time.sleep(0.05)
         detected_s = time.monotonic() - last_line
         while not pipeline.runtime.wait_idle(timeout=900):

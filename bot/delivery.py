@@ -11,13 +11,16 @@ for one pass, what may go out now and in which order:
 2. **Updates that have waited ``max_wait_s`` or more**, longest first: whatever else keeps
    arriving, an update is sent within about that bound once the update budget has room.
 3. **Other updates**: news first (severity raised, state changed, a rollup that gained members),
-   then most severe, then the message updated least recently.
+   then settled updates (the message's alert stopped changing: a storm's final figures), then
+   most severe, then the message updated least recently.
 
 ``chat.update`` is paced workspace-wide (Tier 3, about 50 a minute) as a token bucket: one
 token per ``update_interval_s``, at most ``update_burst`` saved up. A plain count update (or an
 overdue one) takes a token only while ``update_reserve`` more are left, so news (and a rollup
 that gained a member) finds a token at once even while counts keep growing everywhere; an
-update waiting ``max_wait_s`` may use the reserve too.
+update waiting ``max_wait_s`` may use the reserve too, and so may a settled one: while a storm
+lasts its counts share the budget, and once it stops its final figures go out at once instead
+of one per token.
 
 Example::
 
@@ -43,6 +46,7 @@ class Waiting:
     since: float  # when it started waiting (the notifier's clock)
     news: bool = False  # an update people must see (severity, state, membership)
     last_sent: float = 0.0  # when its message was last sent (updates: least recent first)
+    settled: bool = False  # an update whose alert has not changed for a while (final figures)
 
 
 @dataclass
@@ -84,7 +88,7 @@ def rank(item: Waiting, now: float, max_wait_s: float) -> tuple[int, float, floa
         return (0, -item.severity_rank, item.since, 0.0)
     if now - item.since >= max_wait_s:
         return (1, 0, item.since, 0.0)
-    return (2, 0 if item.news else 1, -item.severity_rank, item.last_sent)
+    return (2, 0 if item.news else 1 if item.settled else 2, -item.severity_rank, item.last_sent)
 
 
 def next_sends(waiting: Iterable[Waiting], *, now: float, pacing: Pacing) -> list[Waiting]:
@@ -95,6 +99,7 @@ def next_sends(waiting: Iterable[Waiting], *, now: float, pacing: Pacing) -> lis
             if pacing.may_post(item.channel, now):
                 pacing.last_post[item.channel] = now
                 chosen.append(item)
-        elif pacing.take_update(now, item.news or now - item.since >= pacing.max_wait_s):
+        elif pacing.take_update(now, item.news or item.settled
+                                or now - item.since >= pacing.max_wait_s):
             chosen.append(item)
     return chosen

@@ -136,7 +136,9 @@ class SlackNotifier:
 
     ``post_interval_s`` spaces ``chat.postMessage`` calls per channel (Slack allows about one
     a second); ``update_interval_s`` spaces ``chat.update`` calls (Tier 3, about 50 a minute);
-    an update waits at most about ``max_update_wait_s`` behind other work. ``clock`` is
+    an update waits at most about ``max_update_wait_s`` behind other work, and one whose alert
+    has not changed for ``update_settle_s`` counts as settled (its final figures: see
+    :mod:`socbot.bot.delivery`). ``clock`` is
     monotonic seconds (tests pass their own). ``on_posted`` hooks run once after an alert's
     first post (escalation timer, "was this you?" message); a failing hook is logged and never
     makes the post repeat.
@@ -145,7 +147,7 @@ class SlackNotifier:
     def __init__(self, settings: Settings, client: WebClient, alerts: AlertStore,
                  actions: ActionStore, *, post_interval_s: float = 1.0,
                  update_interval_s: float = 1.2, max_update_wait_s: float = 10.0,
-                 mutes: MuteStore | None = None,
+                 update_settle_s: float = 0.5, mutes: MuteStore | None = None,
                  on_posted: Sequence[Callable[[Alert], object]] = (),
                  enricher: AlertLabels | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -166,6 +168,9 @@ class SlackNotifier:
         self._pass = threading.Lock()  # the consumer thread and the flusher take turns
         self._since: dict[str, float] = {}  # when each marked alert started waiting
         self._sent_at: dict[str, float] = {}  # when each alert's message was last sent
+        self.update_settle_s = update_settle_s
+        # Each waiting mark's version and when it was first seen at it (when it last changed).
+        self._changed: dict[str, tuple[str, float]] = {}
 
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Mark the entry's alert as owed to Slack (news if it is not a plain count update),
@@ -194,6 +199,9 @@ class SlackNotifier:
             for key in list(self._since):
                 if key not in marks:
                     del self._since[key]
+            for key in list(self._changed):
+                if key not in marks:
+                    del self._changed[key]
             if len(self._sent_at) > SENT_AT_KEPT:  # only waiting alerts need theirs
                 self._sent_at = {k: v for k, v in self._sent_at.items() if k in marks}
             waiting = self._waiting(marks, now)
@@ -217,7 +225,8 @@ class SlackNotifier:
         waiting = [Waiting(key=r.id, channel=r.channel, posted=r.posted,
                            severity_rank=r.severity_rank,
                            since=self._since.setdefault(r.id, now), news=r.id in news_ids,
-                           last_sent=self._sent_at.get(r.id, 0.0)) for r in rows]
+                           last_sent=self._sent_at.get(r.id, 0.0),
+                           settled=self._settled(r.id, marks[r.id], now)) for r in rows]
         for rollup_id in (k for k in marks if is_rollup(k)):
             rollup = self.rollups.get(rollup_id)
             if rollup is None:
@@ -227,8 +236,17 @@ class SlackNotifier:
                 key=rollup_id, channel=rollup.channel, posted=bool(rollup.slack_ts),
                 severity_rank=self.rollups.severity_rank(rollup_id),
                 since=self._since.setdefault(rollup_id, now), news=rollup_id in news_ids,
-                last_sent=self._sent_at.get(rollup_id, 0.0)))
+                last_sent=self._sent_at.get(rollup_id, 0.0),
+                settled=self._settled(rollup_id, marks[rollup_id], now)))
         return waiting
+
+    def _settled(self, key: str, version: str, now: float) -> bool:
+        """True when ``key``'s mark has kept ``version`` for ``update_settle_s``: its alert
+        (or rollup) stopped changing, so the update owed shows its final figures."""
+        seen = self._changed.get(key)
+        if seen is None or seen[0] != version:
+            self._changed[key] = seen = (version, now)
+        return now - seen[1] >= self.update_settle_s
 
     def _alert_rows(self, ids: list[str], marks: Mapping[str, str]) -> list[_Row]:
         pipe = self.redis.pipeline(transaction=False)

@@ -117,9 +117,11 @@ def test_an_update_is_never_starved_by_a_stream_of_more_severe_ones(bench: Bench
     bench.posted_now(quiet, *busy)
     bench.signal("198.51.100.1", "low")
     started, sent_at = bench.clock.now, None
-    for _ in range(100):  # the critical alerts grow without pause for 10 s
+    for step in range(100):  # the critical alerts grow without pause for 10 s
         for n in (2, 3):
             bench.signal(f"198.51.100.{n}", "critical")
+        if step % 3 == 2:  # the low one grows too, never still long enough to settle
+            bench.signal("198.51.100.1", "low")
         bench.run(0.1)
         if sent_at is None and f"update {quiet}" in bench.sent():
             sent_at = bench.clock.now - started
@@ -171,3 +173,21 @@ def test_news_is_not_held_up_by_an_alert_that_grows_without_pause(bench: Bench) 
     bench.run(0.1)
 
     assert bench.sent()[:1] == [f"update {other}"]
+
+
+def test_a_storm_shows_its_final_figures_as_soon_as_it_stops(bench: Bench) -> None:
+    first = bench.signal("198.51.100.1", "high")
+    second = bench.signal("198.51.100.2", "high")
+    bench.posted_now(first, second)
+    for _ in range(60):  # both grow without pause for 6 s: their counts share the budget
+        bench.signal("198.51.100.1", "high")
+        bench.signal("198.51.100.2", "high")
+        bench.run(0.1)
+    assert "update" in " ".join(bench.sent())  # counts went out during the storm...
+    bench.slack.log.clear()
+
+    bench.run(0.7)  # ...and once it stops, both settle (0.5 s) and go out together
+
+    assert sorted(bench.sent()) == sorted([f"update {first}", f"update {second}"])
+    for call in bench.slack.log:
+        assert "61 event(s)" in str(call.params["blocks"])  # the final count of each
