@@ -52,34 +52,44 @@ MAX_SCAN = 20_000
 PAGE = 500
 
 # One call stores a batch. KEYS: all-stream, last-hash, then each index stream the batch
-# names (once). ARGV[1]: JSON {min (id, retention), ret (s), ms (now in ms), now,
-#   events: [[compact event, dataset, @timestamp, [positions in KEYS of its indexes]], ...]}
-# (``max_events`` is kept by the XTRIM in ``add_many``, not here). Ids come from the caller's
+# names (once). ARGV[1]: JSON {min (id, retention), ret (s), ms (now in ms), now, last:
+# [dataset, @timestamp of its last event in the batch, ...]}; then per event, flat (no JSON to
+# decode per event): its compact JSON, the number n of its indexes, their n positions in KEYS.
+# (``max_events`` is kept by the XTRIM in ``add_many``, not here.) Ids come from the caller's
 # clock (so tests can move time), kept increasing; an index entry takes the id of its event, so
-# every index increases too.
+# every index increases too. Each stream is trimmed to the retention once per call, after its
+# entries are added.
 _ADD = """
-local batch = cjson.decode(ARGV[1])
-local ms, seq = batch.ms, 0
+local head = cjson.decode(ARGV[1])
+local ms, seq = head.ms, 0
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 if last then
   local lms, lseq = string.match(last[1], '(%d+)-(%d+)')
   if ms <= tonumber(lms) then ms, seq = tonumber(lms), tonumber(lseq) + 1 end
 end
-local touched = {}
-for _, ev in ipairs(batch.events) do
-  local id = string.format('%.0f-%.0f', ms, seq)
+local prefix = string.format('%.0f-', ms)
+local all, touched, stored, i = KEYS[1], {}, 0, 2
+while i <= #ARGV do
+  local id = prefix .. string.format('%.0f', seq)
   seq = seq + 1
-  redis.call('XADD', KEYS[1], 'MINID', '~', batch.min, id, 'e', ev[1])
-  for _, at in ipairs(ev[4]) do
-    redis.call('XADD', KEYS[at], 'MINID', '~', batch.min, id, 'r', id)
+  redis.call('XADD', all, id, 'e', ARGV[i])
+  local n = tonumber(ARGV[i + 1])
+  for j = i + 2, i + 1 + n do
+    local at = tonumber(ARGV[j])
+    redis.call('XADD', KEYS[at], id, 'r', id)
     touched[at] = true
   end
-  if ev[2] ~= '' then
-    redis.call('HSET', KEYS[2], ev[2], ev[3], ev[2] .. '@indexed', batch.now)
-  end
+  i, stored = i + 2 + n, stored + 1
 end
-for at in pairs(touched) do redis.call('EXPIRE', KEYS[at], batch.ret) end
-return #batch.events
+redis.call('XTRIM', all, 'MINID', '~', head.min)
+for at in pairs(touched) do
+  redis.call('XTRIM', KEYS[at], 'MINID', '~', head.min)
+  redis.call('EXPIRE', KEYS[at], head.ret)
+end
+for k = 1, #head.last, 2 do
+  redis.call('HSET', KEYS[2], head.last[k], head.last[k + 1], head.last[k] .. '@indexed', head.now)
+end
+return stored
 """
 
 
@@ -147,27 +157,43 @@ class EventStore:
         """Store events (one script call, one round trip); return how many were stored."""
         now = self.clock()
         index_keys: dict[str, int] = {}
-        stored: list[list[object]] = []
+        flat: list[str | int] = []
+        last: dict[str, str] = {}  # per dataset, the @timestamp of its last event
+        stored = 0
+        # Per field and text value: its index's position in KEYS (0: not indexed). A batch
+        # repeats the same few values (one host, one user, one address in a storm).
+        places: dict[tuple[str, str], int] = {}
         for event in events:
             positions = []
             for kind, name in INDEX_FIELDS.items():
-                value = normalize(kind, event.get(name))
-                if value is not None:
-                    key = self.index_key(kind, value)
-                    positions.append(index_keys.setdefault(key, len(index_keys) + 3))
-            stored.append([_json(compact(event)),
-                           str(event.get("event.dataset", ""))[:MAX_VALUE],
-                           str(event.get("@timestamp", "")), positions])
+                raw = event.get(name)
+                place = places.get((kind, raw)) if type(raw) is str else None
+                if place is None:
+                    value = normalize(kind, raw)
+                    place = 0 if value is None else index_keys.setdefault(
+                        self.index_key(kind, value), len(index_keys) + 3)
+                    if type(raw) is str:
+                        places[(kind, raw)] = place
+                if place:
+                    positions.append(place)
+            flat += [_json(compact(event)), len(positions), *positions]
+            dataset = str(event.get("event.dataset", ""))[:MAX_VALUE]
+            if dataset:
+                last.pop(dataset, None)  # kept in the order of each dataset's last event
+                last[dataset] = str(event.get("@timestamp", ""))
+            stored += 1
         if not stored:
             return 0
-        self._add(keys=[ALL, LAST, *index_keys], args=[orjson.dumps({
+        head = orjson.dumps({
             "min": self._min_id(self.retention_s), "ret": self.retention_s,
-            "ms": int(now * 1000), "now": f"{now:.3f}", "events": stored})])
-        self._since_trim += len(stored)
+            "ms": int(now * 1000), "now": f"{now:.3f}",
+            "last": [text for pair in last.items() for text in pair]})
+        self._add(keys=[ALL, LAST, *index_keys], args=[head, *flat])
+        self._since_trim += stored
         if self._since_trim >= 10_000:
             self._since_trim = 0
             self.client.xtrim(ALL, maxlen=self.max_events, approximate=True)
-        return len(stored)
+        return stored
 
     def add(self, event: Event) -> None:
         """Store one event."""
