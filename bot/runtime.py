@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # imported when a role needs them, so a process loads only it
 
 log = logging.getLogger(__name__)
 
+# Entries the index stage reads at most at once (a read takes what is there).
+INDEX_BATCH = 1000
 ROLES = ("detect", "notify", "respond", "index", "escalate", "slack")
 GROUPS = {"detect": (EVENTS, "detect"), "notify": (ALERTS, "notify"),
           "respond": (ACTIONS, "respond"), "index": (EVENTS, "index")}
@@ -140,6 +142,12 @@ class Runtime:
                                retention_s=self.settings.events.retention_hours * 3600,
                                max_events=self.settings.events.max_events)
             self._consumer("index", store.handle, batch_handler=store.handle_batch)
+            self.consumers["index"].batch = INDEX_BATCH
+            if "detect" in self.consumers:
+                # Alerts first: while detection has a backlog (a storm), indexing in this
+                # process stores one batch a second and catches up once detection has.
+                detect = self.consumers["detect"]
+                self.consumers["index"].defer_to = lambda: detect.behind
         if "escalate" in self.roles and escalator is not None:
             self.threads.append(threading.Thread(target=escalator.run, args=(self.stop,),
                                                  name="escalate", daemon=True))

@@ -85,9 +85,10 @@ def epoch(event: Event) -> float:
 
 def validate(event: Event) -> Event:
     """Check the fields every event must have; return the event or raise :class:`EventError`."""
-    missing = [name for name in REQUIRED_FIELDS if not event.get(name)]
-    if missing:
-        raise EventError(f"event is missing {', '.join(missing)}")
+    for name in REQUIRED_FIELDS:  # a loop, not a list: the detect stage checks every event
+        if not event.get(name):
+            missing = [name for name in REQUIRED_FIELDS if not event.get(name)]
+            raise EventError(f"event is missing {', '.join(missing)}")
     if event["event.dataset"] not in DATASETS:
         raise EventError(f"event.dataset {event['event.dataset']!r} is not one of {DATASETS}")
     if event["event.outcome"] not in OUTCOMES:

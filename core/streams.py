@@ -183,6 +183,12 @@ class Consumer:
     after_batch: Callable[[], None] | None = None
     batch_handler: BatchHandler | None = None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    # Give way to other work: while ``defer_to()`` is true, :meth:`run` handles one batch per
+    # ``max_defer_s`` only (the index stage defers to detection's backlog in one process).
+    defer_to: Callable[[], bool] | None = None
+    max_defer_s: float = 1.0
+    # True when the last read returned a full batch: more entries are waiting (a backlog).
+    behind: bool = False
 
     def __post_init__(self) -> None:
         ensure_group(self.client, self.stream, self.group)
@@ -190,7 +196,16 @@ class Consumer:
 
     def run(self, stop: threading.Event) -> None:
         """Process entries until ``stop`` is set."""
+        deferring_since: float | None = None
         while not stop.is_set():
+            if self.defer_to is not None and self.defer_to():
+                now = time.monotonic()
+                if deferring_since is None:
+                    deferring_since = now
+                if now - deferring_since < self.max_defer_s:
+                    stop.wait(0.02)
+                    continue
+            deferring_since = None
             try:
                 self.step()
             except UNAVAILABLE as exc:
@@ -212,8 +227,11 @@ class Consumer:
         reply = self.client.xreadgroup(
             self.group, self.name, {self.stream: ">"}, count=self.batch, block=block or None
         )
+        behind = False
         for _stream, batch in read_reply(reply):
+            behind = behind or len(batch) >= self.batch
             done += self._handle_all([(entry_id, fields, 1) for entry_id, fields in batch])
+        self.behind = behind
         if done and self.after_batch is not None:
             self.after_batch()
         return done

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, NamedTuple
 
 import msgpack
@@ -45,6 +45,13 @@ SIGNAL_DATASET = "signal"
 _SCALARS = (str, int, float)
 _new_tuple = tuple.__new__
 _NO_MATCH = Match()
+_ABSENT = object()
+# Engine._signal passes a Signal's fields by position, in this order (checked at import).
+_SIGNAL_FIELDS = ("rule_id", "title", "severity", "dedup_key", "entity", "event_ids", "timestamp",
+                  "dataset", "window_s", "count", "adds", "mitre", "runbook", "context",
+                  "playbooks")
+if tuple(f.name for f in fields(Signal)) != _SIGNAL_FIELDS:
+    raise ImportError("core.alerts.Signal's fields changed: update Engine._signal")
 
 
 class _Pending(NamedTuple):
@@ -304,8 +311,14 @@ class Engine:
             "type": rule.entity_type or (key_field or "event"),
             "value": key_value or event_id,
         }
-        context: dict[str, Any] = {name: event[name] for name in CONTEXT_FIELDS if name in event}
-        context.update(match.context)
+        # The event's triage fields (a loop: a storm builds one context per signal).
+        context: dict[str, Any] = {}
+        for name in CONTEXT_FIELDS:
+            value = event.get(name, _ABSENT)
+            if value is not _ABSENT:
+                context[name] = value
+        if match.context:
+            context.update(match.context)
         count = adds = 1
         if state is not None and spec is not None:
             count, adds = spec.annotate(state, context), state.adds
@@ -314,13 +327,12 @@ class Engine:
             log.error("rule %s gave unknown severity %r; using %s", rule.id, severity,
                       rule.severity)
             severity = rule.severity
+        # Positional, in Signal's field order (a storm makes one per line).
         return Signal(
-            rule_id=rule.id, title=match.title or render(rule.title, event),
-            severity=severity, dedup_key=dedup, entity=entity,
-            event_ids=[event_id], timestamp=_epoch(event),
-            dataset=str(event.get("event.dataset", "")), window_s=rule.dedup_window_s,
-            count=count, adds=adds, mitre=list(rule.mitre), runbook=rule.runbook, context=context,
-            playbooks=list(match.playbooks if match.playbooks is not None else rule.playbooks),
+            rule.id, match.title or render(rule.title, event), severity, dedup, entity,
+            [event_id], _epoch(event), str(event.get("event.dataset", "")),
+            rule.dedup_window_s, count, adds, list(rule.mitre), rule.runbook, context,
+            list(match.playbooks if match.playbooks is not None else rule.playbooks),
         )
 
 

@@ -60,3 +60,14 @@ def test_with_slack_every_role_runs_including_escalation(redis_client: redis.Red
         assert [h.__name__ for h in notifier.on_posted] == ["schedule", "start"]
     finally:
         runtime.http_server.server_close()
+
+
+def test_in_one_process_indexing_gives_way_to_a_detection_backlog(
+        redis_client: redis.Redis) -> None:
+    runtime = Runtime(redis_client, Settings(), Secrets(), out=io.StringIO()).build()
+    detect, index = runtime.consumers["detect"], runtime.consumers["index"]
+    assert index.defer_to is not None and not index.defer_to()
+    detect.behind = True  # a full read: detection has a backlog
+    assert index.defer_to()
+    alone = Runtime(redis_client, Settings(), Secrets(), roles=("index",)).build()
+    assert alone.consumers["index"].defer_to is None  # nothing to give way to

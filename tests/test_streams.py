@@ -88,3 +88,38 @@ def test_the_producer_trims_the_stream_approximately(redis_client: redis.Redis) 
     producer = Producer(redis_client, maxlen=100)
     producer.add_many(STREAM, ({"n": str(n)} for n in range(5000)))
     assert 100 <= redis_client.xlen(STREAM) < 1000
+
+
+def test_a_full_read_marks_the_consumer_behind_and_a_short_one_clears_it(
+        redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(STREAM, ({"n": str(n)} for n in range(15)))
+    consumer = Consumer(redis_client, STREAM, "g", "c", lambda i, f: None, batch=10,
+                        block_ms=0)
+    consumer.step()
+    assert consumer.behind  # ten of fifteen read: more are waiting
+    consumer.step()
+    assert not consumer.behind
+
+
+def test_a_deferring_consumer_handles_one_batch_per_bound_then_catches_up(
+        redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(STREAM, ({"n": str(n)} for n in range(50)))
+    busy = threading.Event()
+    busy.set()
+    seen: list[str] = []
+    consumer = Consumer(redis_client, STREAM, "g", "c", lambda i, f: seen.append(f["n"]),
+                        batch=10, block_ms=10, defer_to=busy.is_set, max_defer_s=0.6)
+    stop = threading.Event()
+    runner = threading.Thread(target=consumer.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(1.0)  # other work has a backlog: one batch now, one after 0.6 s
+        assert 10 <= len(seen) <= 20
+        busy.clear()  # the backlog is gone: the rest follows at once
+        deadline = time.monotonic() + 5
+        while len(seen) < 50 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sorted(seen, key=int) == [str(n) for n in range(50)]
+    finally:
+        stop.set()
+        runner.join(5)
