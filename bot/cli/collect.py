@@ -110,6 +110,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot collect secure|journald|cloudtrail|findings|door|wifi``."""
     from socbot.core.health import HealthServer, listen_address
+    from socbot.core.process import tune_gc
 
     handlers = {"secure": _collect_secure, "journald": _collect_journald,
                 "cloudtrail": _collect_cloudtrail,
@@ -119,6 +120,7 @@ def cmd_collect(args: argparse.Namespace, settings: Settings, secrets: Secrets) 
     # /metrics and /healthz when SOCBOT_METRICS_LISTEN is set (the container image sets it).
     listen = listen_address()
     health = HealthServer(client, *listen).start() if listen else None
+    tune_gc()
     try:
         return handlers[args.source](args, settings, client)
     finally:

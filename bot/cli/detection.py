@@ -59,6 +59,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
     from socbot.collectors.files import read_events
     from socbot.core.alerts import AlertStore, Signal
     from socbot.core.grouping import AlertWriter, fold
+    from socbot.core.process import tune_gc
     from socbot.core.progress import Progress
     from socbot.core.redisconn import discard, embedded
     from socbot.detections.engine import Engine
@@ -79,6 +80,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
             discard(client)
             return 2
         store, writer = AlertStore(client), AlertWriter(client, announce=False, mutes=False)
+        tune_gc()  # the rules are loaded: what follows makes and drops objects by the million
         alert_ids: list[str] = []
         result = read_events(args.source, [Path(p) for p in args.paths])
         progress = Progress("replay", total_bytes=result.total_bytes)
