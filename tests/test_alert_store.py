@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 
 import redis
 
@@ -101,3 +102,18 @@ def test_a_more_severe_signal_raises_the_alert_with_its_title(redis_client: redi
     assert alert is not None
     assert (alert.severity, alert.title, alert.context, alert.count) == (
         "high", "SSH open", {"ports": "22"}, 3)
+
+
+def test_a_signals_view_is_what_asdict_gives_and_shares_no_container() -> None:
+    signal = Signal(rule_id="r", title="t", severity="high", dedup_key="d",
+                    entity={"type": "ip", "value": "203.0.113.7"}, event_ids=["e1", "e2"],
+                    timestamp=1.5, dataset="secure", mitre=["T1110"], playbooks=["block"],
+                    context={"user.name": "root", "ports": [22, 2222], "geo": {"cc": "NL"},
+                             "pair": ("a", "b")})
+    view = signal.to_dict()
+    assert view == asdict(signal) and list(view) == list(asdict(signal))
+    view["context"]["geo"]["cc"] = "XX"
+    view["event_ids"].append("e3")
+    view["entity"]["value"] = "x"
+    assert signal.context["geo"] == {"cc": "NL"} and signal.event_ids == ["e1", "e2"]
+    assert signal.entity["value"] == "203.0.113.7"
