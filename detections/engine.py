@@ -430,8 +430,10 @@ def _epoch(event: Event) -> float:
 def signal_event(signal: Signal, event: Event) -> Event:
     """A signal as an event of the ``signal`` dataset (at the time of ``event``, the event it
     came from), for the entity-risk rules."""
-    derived: Event = {name: value for name, value in signal.context.items()
-                      if isinstance(value, _SCALARS)}
+    derived: Event = {}
+    for name, value in signal.context.items():  # a loop: one per signal of a storm
+        if isinstance(value, _SCALARS):
+            derived[name] = value
     # Set one by one (a field the context had keeps its place, takes the new value; the others
     # follow in this order), as an update with these pairs would, without building them first.
     entity = signal.entity
