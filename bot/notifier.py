@@ -196,12 +196,9 @@ class SlackNotifier:
             if not marks:
                 return
             now = self.clock()
-            for key in list(self._since):
-                if key not in marks:
-                    del self._since[key]
-            for key in list(self._changed):
-                if key not in marks:
-                    del self._changed[key]
+            for table in (self._since, self._changed):  # only waiting marks keep theirs
+                for key in [k for k in table if k not in marks]:
+                    del table[key]
             if len(self._sent_at) > SENT_AT_KEPT:  # only waiting alerts need theirs
                 self._sent_at = {k: v for k, v in self._sent_at.items() if k in marks}
             waiting = self._waiting(marks, now)

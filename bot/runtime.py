@@ -36,9 +36,9 @@ from socbot.core.streams import (
     consumer_name,
     decode,
 )
+from socbot.detections.engine import BATCH as DETECT_BATCH
 from socbot.detections.engine import Engine
 from socbot.detections.rule import load_all
-from socbot.detections.worker import BATCH as DETECT_BATCH
 from socbot.detections.worker import DetectionWorker
 
 if TYPE_CHECKING:  # imported when a role needs them, so a process loads only its own parts
@@ -99,10 +99,9 @@ class Runtime:
             engine = Engine(self.client, {**load_all(), **sigma_store.load(self.client)},
                             settings=self.settings)
             worker = DetectionWorker(self.client, engine)
-            self._consumer("detect", worker.handle)
             # A batch at a time: its signals are folded per alert before they are written.
-            self.consumers["detect"].batch_handler = worker.handle_batch
-            self.consumers["detect"].batch = DETECT_BATCH
+            self._consumer("detect", worker.handle, batch_handler=worker.handle_batch,
+                           batch=DETECT_BATCH)
             feeds = self.settings.detection.intel_feeds
             if feeds:  # known-bad addresses refreshed on a schedule for the detect workers
                 from socbot.enrichment import intel
@@ -141,8 +140,8 @@ class Runtime:
             store = EventStore(self.client,
                                retention_s=self.settings.events.retention_hours * 3600,
                                max_events=self.settings.events.max_events)
-            self._consumer("index", store.handle, batch_handler=store.handle_batch)
-            self.consumers["index"].batch = INDEX_BATCH
+            self._consumer("index", store.handle, batch_handler=store.handle_batch,
+                           batch=INDEX_BATCH)
             if "detect" in self.consumers:
                 # Alerts first: while detection has a backlog (a storm), indexing in this
                 # process stores one batch a second and catches up once detection has.
@@ -173,11 +172,14 @@ class Runtime:
 
     def _consumer(self, role: str, handler: Callable[[str, dict[str, str]], None],
                   after_batch: Callable[[], None] | None = None,
-                  batch_handler: BatchHandler | None = None) -> None:
+                  batch_handler: BatchHandler | None = None,
+                  batch: int | None = None) -> None:
         stream, group = GROUPS[role]
-        self.consumers[role] = Consumer(self.client, stream, group, consumer_name(role),
-                                        handler, after_batch=after_batch,
-                                        batch_handler=batch_handler)
+        consumer = Consumer(self.client, stream, group, consumer_name(role), handler,
+                            after_batch=after_batch, batch_handler=batch_handler)
+        if batch is not None:  # else the Consumer's default
+            consumer.batch = batch
+        self.consumers[role] = consumer
 
     def _slack(self, web: WebClient, verifier: Verifier | None,
                sessions: SessionFactory) -> None:

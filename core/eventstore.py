@@ -179,7 +179,6 @@ class EventStore:
             flat += [_json(compact(event)), len(positions), *positions]
             dataset = str(event.get("event.dataset", ""))[:MAX_VALUE]
             if dataset:
-                last.pop(dataset, None)  # kept in the order of each dataset's last event
                 last[dataset] = str(event.get("@timestamp", ""))
             stored += 1
         if not stored:

@@ -29,12 +29,6 @@ from socbot.detections.sigma import store as sigma_store
 
 log = logging.getLogger(__name__)
 
-# Entries read at most at once by the detect consumer. A read takes what is there, so quiet
-# traffic is handled as it comes; a backlog (a storm) is read in batches this large, whose
-# state operations fold per key and whose alerts are written once per batch (storm of 100,000
-# lines, bench/bench_detect_stage.py: 500 -> 2,000 took it from about 12,000 to 14,000 lines/s).
-BATCH = 2000
-
 
 class DetectionWorker:
     """Consumer handler: evaluate a batch of events and group their signals into alerts."""

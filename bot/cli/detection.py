@@ -51,9 +51,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "Markdown table")
 
 
-BATCH = 2000  # events evaluated, and their signals written, at a time (as the detect stage)
-
-
 def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     """``socbot replay``: detection over files."""
     from socbot.collectors.files import read_events
@@ -62,7 +59,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
     from socbot.core.process import tune_gc
     from socbot.core.progress import Progress
     from socbot.core.redisconn import discard, embedded
-    from socbot.detections.engine import Engine
+    from socbot.detections.engine import BATCH, Engine
     from socbot.detections.rule import load_all
 
     out = sys.stdout
@@ -103,7 +100,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, secrets: Secrets) -
         for count, (_, found) in enumerate(engine.evaluate_all(result, batch=BATCH), 1):
             signals += len(found)
             pending += found
-            if count % BATCH == 0:
+            if count % BATCH == 0:  # signals written a batch at a time, as detection does
                 write()
                 progress.update(result.bytes_read)
         write()
