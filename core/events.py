@@ -93,6 +93,8 @@ def validate(event: Event) -> Event:
         raise EventError(f"event.dataset {event['event.dataset']!r} is not one of {DATASETS}")
     if event["event.outcome"] not in OUTCOMES:
         raise EventError(f"event.outcome {event['event.outcome']!r} is not one of {OUTCOMES}")
+    if type(event["event.action"]) is not str:
+        raise EventError(f"event.action must be text, not {event['event.action']!r:.80}")
     return event
 
 

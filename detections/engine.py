@@ -101,8 +101,9 @@ class Engine:
                 else:
                     for action in rule.actions:
                         self._by_action[(dataset, action)].append(rule)
-        # One list per (dataset, action) seen, built on first use: the hot path is one lookup.
-        self._merged: dict[tuple[str, str], tuple[Rule, ...]] = {}
+        # One list per (dataset, action, outcome) seen, built on first use: the hot path is one
+        # lookup.
+        self._merged: dict[tuple[str, str, str], tuple[Rule, ...]] = {}
         # The codes of the kinds whose operations on one key travel folded (one per key).
         self._foldable = frozenset(cls.code for cls in kinds.all_kinds() if cls.foldable)
         self._has_signal_rules = any(SIGNAL_DATASET in r.datasets for r in self.rules.values())
@@ -111,12 +112,18 @@ class Engine:
     # -- dispatch -------------------------------------------------------------------------
 
     def candidates(self, event: Event) -> tuple[Rule, ...]:
-        """The rules that can match this event's dataset and action."""
-        pair = (event.get("event.dataset", ""), event.get("event.action", ""))
-        found = self._merged.get(pair)
+        """The rules that can match this event's dataset, action and outcome (none when one
+        of them is not text: :func:`core.events.validate` refuses such an event)."""
+        index = (event.get("event.dataset", ""), event.get("event.action", ""),
+                 event.get("event.outcome", ""))
+        if not all(isinstance(part, str) for part in index):
+            return ()
+        found = self._merged.get(index)
         if found is None:
-            found = self._merged[pair] = tuple(
-                self._by_action.get(pair, []) + self._by_dataset.get(pair[0], []))
+            dataset, action, outcome = index
+            listed = self._by_action.get((dataset, action), []) + self._by_dataset.get(dataset, [])
+            found = self._merged[index] = tuple(
+                r for r in listed if r.outcomes is None or outcome in r.outcomes)
         return found
 
     def call(self, rule: Rule, event: Event) -> Match | None:
@@ -176,8 +183,12 @@ class Engine:
         with _Calls(self.client, self._script) as calls:
             for index, event in enumerate(events):
                 timestamp: float | None = None
-                rules = merged.get((event.get("event.dataset", ""),
-                                    event.get("event.action", "")))
+                try:
+                    rules = merged.get((event.get("event.dataset", ""),
+                                        event.get("event.action", ""),
+                                        event.get("event.outcome", "")))
+                except TypeError:  # not text: candidates() has none for it
+                    rules = None
                 if rules is None:
                     rules = self.candidates(event)
                 for rule in rules:

@@ -30,6 +30,12 @@ and for stateful rules the state key (``key``), the value counted (``value``), t
 sequence or join (``step``) or how many events the event stands for (``weight``: a Threshold
 counts ``message repeated 5 times`` five times).
 
+The engine calls a rule only on events of its ``datasets`` and, when given, its ``actions`` and
+``outcomes`` (``event.outcome`` values: a rule about accepted logins declares
+``outcomes=("success",)`` and is never called on the failures of a brute-force storm). The
+function still checks what it needs; the declarations only spare the calls that cannot match
+(``tests/test_rule_dispatch.py`` holds every rule to that on its own cases).
+
 State a rule can declare (all on event time, so a replay of last month fires as live did); each
 kind is one class in ``detections/state/`` with its Redis step beside it in a ``.lua`` file:
 
@@ -59,7 +65,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from socbot.core.alerts import SEVERITIES
-from socbot.core.events import Event
+from socbot.core.events import OUTCOMES, Event
 
 # The state kinds the rules of this package declare (each is one module of detections.state).
 from socbot.detections.state.base import State, StateKind, quick_init
@@ -136,6 +142,8 @@ class Rule:
     datasets: tuple[str, ...]
     function: RuleFunction
     actions: tuple[str, ...] | None = None
+    # The event outcomes the function can match (None: any); the engine calls it on no other.
+    outcomes: tuple[str, ...] | None = None
     mitre: tuple[str, ...] = ()
     runbook: str = ""
     dedup_window_s: int = 3600
@@ -170,8 +178,8 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
-         actions: tuple[str, ...] | None = None, mitre: tuple[str, ...] = (),
-         runbook: str = "", dedup_window_s: int = 3600, dedup_by: str | None = None,
+         actions: tuple[str, ...] | None = None, outcomes: tuple[str, ...] | None = None,
+         mitre: tuple[str, ...] = (), runbook: str = "", dedup_window_s: int = 3600, dedup_by: str | None = None,
          entity_type: str = "", state: StateKind | None = None,
          confirm: ConfirmFunction | None = None,
          playbooks: tuple[str, ...] = (), tests: tuple[Case, ...] = ()
@@ -179,6 +187,8 @@ def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
     """Register the decorated function as a rule (see the module docstring)."""
     if severity not in SEVERITIES:
         raise ValueError(f"rule {id}: severity {severity!r} is not one of {SEVERITIES}")
+    if outcomes is not None and (not outcomes or set(outcomes) - set(OUTCOMES)):
+        raise ValueError(f"rule {id}: outcomes {outcomes!r} must name some of {OUTCOMES}")
 
     def register(function: RuleFunction) -> RuleFunction:
         if id in REGISTRY and REGISTRY[id].function.__module__ != function.__module__:
@@ -186,7 +196,7 @@ def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
         takes_context = len(inspect.signature(function).parameters) >= 2
         REGISTRY[id] = Rule(
             id=id, title=title, severity=severity, datasets=datasets, function=function,
-            actions=actions, mitre=mitre, runbook=runbook, dedup_window_s=dedup_window_s,
+            actions=actions, outcomes=outcomes, mitre=mitre, runbook=runbook, dedup_window_s=dedup_window_s,
             dedup_by=dedup_by, entity_type=entity_type,
             playbooks=playbooks, tests=tests, description=(function.__doc__ or "").strip(),
             state=state, confirm=confirm, takes_context=takes_context,

@@ -50,6 +50,7 @@ def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
     severity="high",
     datasets=("cloudtrail", "secure"),
     actions=("ConsoleLogin", "ssh_login"),
+    outcomes=("success",),
     mitre=("T1078",),
     runbook="One of the two sign-ins is probably not the person: stolen password or key. Ask "
             "them which one was theirs; disable the credentials used from the other place.",

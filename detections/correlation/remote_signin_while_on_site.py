@@ -36,6 +36,7 @@ def _confirm(match: Match, state: State, ctx: RuleContext) -> Match | None:
     severity="high",
     datasets=("door", "cloudtrail", "secure"),
     actions=("door_access", "ConsoleLogin", "ssh_login"),
+    outcomes=("success",),
     mitre=("T1078",),
     runbook="The person is in the building, so the remote sign-in is probably someone else "
             "with their password or key. Call the person; disable the credentials used.",

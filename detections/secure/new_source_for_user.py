@@ -13,6 +13,7 @@ from socbot.detections.secure._common import line
     severity="low",
     datasets=("secure",),
     actions=("ssh_login",),
+    outcomes=("success",),
     mitre=("T1078",),
     runbook="Often a new laptop or network; ask the user if the address is not one of ours.",
     state=FirstSeen(by="user.name", field="source.ip", require_history=True),

@@ -13,6 +13,7 @@ from socbot.detections.secure._common import line
     severity="high",
     datasets=("secure",),
     actions=("ssh_login",),
+    outcomes=("success",),
     mitre=("T1078.003",),
     runbook="Direct root logins should be off (PermitRootLogin no). Find who holds the key; "
             "block the address if nobody does.",
