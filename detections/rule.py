@@ -179,7 +179,8 @@ REGISTRY: dict[str, Rule] = {}
 
 def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
          actions: tuple[str, ...] | None = None, outcomes: tuple[str, ...] | None = None,
-         mitre: tuple[str, ...] = (), runbook: str = "", dedup_window_s: int = 3600, dedup_by: str | None = None,
+         mitre: tuple[str, ...] = (), runbook: str = "", dedup_window_s: int = 3600,
+         dedup_by: str | None = None,
          entity_type: str = "", state: StateKind | None = None,
          confirm: ConfirmFunction | None = None,
          playbooks: tuple[str, ...] = (), tests: tuple[Case, ...] = ()
@@ -196,7 +197,8 @@ def rule(*, id: str, title: str, severity: str, datasets: tuple[str, ...],
         takes_context = len(inspect.signature(function).parameters) >= 2
         REGISTRY[id] = Rule(
             id=id, title=title, severity=severity, datasets=datasets, function=function,
-            actions=actions, outcomes=outcomes, mitre=mitre, runbook=runbook, dedup_window_s=dedup_window_s,
+            actions=actions, outcomes=outcomes, mitre=mitre, runbook=runbook,
+            dedup_window_s=dedup_window_s,
             dedup_by=dedup_by, entity_type=entity_type,
             playbooks=playbooks, tests=tests, description=(function.__doc__ or "").strip(),
             state=state, confirm=confirm, takes_context=takes_context,
