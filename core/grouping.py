@@ -28,6 +28,7 @@ import redis
 from socbot.core import keys
 from socbot.core.alerts import ALERT_TTL_S, RECENT_EVENT_IDS, SEVERITIES, Signal, new_alert_id
 from socbot.core.mutes import ANY
+from socbot.core.scriptcalls import ScriptCalls
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 ALERTS_MAXLEN = 100_000
@@ -97,10 +98,22 @@ class AlertWriter:
         source = (resources.files("socbot.core") / "record_alerts.lua").read_text("utf-8")
         self._script = client.register_script(source)
 
+    def script(self) -> Any:
+        """The registered write script (what :class:`ScriptCalls` calls)."""
+        return self._script
+
     def write(self, groups: Sequence[AlertGroup], now: float | None = None) -> list[Recorded]:
         """Record ``groups`` in one round trip; the outcome of each, in order."""
         if not groups:
             return []
+        with ScriptCalls(self.client, self.script) as calls:
+            self.send(calls, groups, now)
+            return self.receive(calls)
+
+    def send(self, calls: ScriptCalls, groups: Sequence[AlertGroup],
+             now: float | None = None) -> None:
+        """Send the write of ``groups`` (not empty) on ``calls`` without waiting: Redis runs it
+        while the caller goes on; :meth:`receive` reads the outcome."""
         now = time.time() if now is None else now
         written = [self._group(g, now) for g in groups]
         payload = {"prefix": keys.ALERT_PREFIX, "now": now, "ttl": ALERT_TTL_S,
@@ -113,7 +126,11 @@ class AlertWriter:
         for group in written:
             declared += [group["dedup"], keys.alert(group["id"]), keys.alert_signals(group["id"]),
                          keys.alert_events(group["id"]), *(mute[0] for mute in group["mutes"])]
-        reply = self._script(keys=declared, args=[orjson.dumps(payload)])
+        calls.send(orjson.dumps(payload), declared, groups)
+
+    def receive(self, calls: ScriptCalls) -> list[Recorded]:
+        """The outcome of each group of the earliest write :meth:`send` sent on ``calls``."""
+        reply, groups = calls.read()
         results = orjson.loads(reply)
         return [Recorded(g, str(alert_id), str(outcome))
                 for g, (alert_id, outcome) in zip(groups, results, strict=True)]

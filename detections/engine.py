@@ -20,8 +20,8 @@ entity-risk insight): a signal becomes an event ``{"event.dataset": "signal", "e
 from __future__ import annotations
 
 import logging
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any, NamedTuple
 
@@ -31,6 +31,7 @@ import redis
 from socbot.core.alerts import SEVERITIES, Signal
 from socbot.core.config import RuleSettings, Settings
 from socbot.core.events import Event, epoch
+from socbot.core.scriptcalls import ScriptCalls
 from socbot.detections.context import RuleContext
 from socbot.detections.rule import Match, Rule, render
 from socbot.detections.state import registry as kinds
@@ -170,17 +171,28 @@ class Engine:
         the same outcome, the same logging of a rule that raises.
 
         The state operations of every :data:`PART` events are sent as soon as those events are
-        planned (:class:`_Calls`: one connection, so Redis runs them in the order sent) and
-        the replies are read once every event is planned: Redis runs a part while Python plans
-        the next one and finishes the earlier ones. Plans are made in event order and replies
-        read in that order, as with one call; the state kinds answer a batch the same however
-        it is cut (see ``tests/test_state_fold.py``).
+        planned (:class:`~socbot.core.scriptcalls.ScriptCalls`: one connection, so Redis runs
+        them in the order sent) and the replies are read once every event is planned: Redis runs
+        a part while Python plans the next one and finishes the earlier ones. Plans are made in
+        event order and replies read in that order, as with one call; the state kinds answer a
+        batch the same however it is cut (see ``tests/test_state_fold.py``).
+
+        Two stages: :meth:`evaluate_events`, then :meth:`signal_stage` (what the detect stage
+        calls apart, to write the first stage's alerts while the second runs).
         """
+        out = self.evaluate_events(events)
+        if self._has_signal_rules:
+            self.signal_stage(events, out)
+        return out
+
+    def evaluate_events(self, events: Sequence[Event]) -> list[list[Signal]]:
+        """The signals of each event without the signals' own pass through the ``signal``
+        rules (:meth:`signal_stage`)."""
         out: list[list[Signal]] = [[] for _ in events]
         pending: list[_Pending] = []
         parts: list[list[_Pending]] = []
         merged, context = self._merged, self.context
-        with _Calls(self.client, self._script) as calls:
+        with ScriptCalls(self.client, self._script) as calls:
             for index, event in enumerate(events):
                 timestamp: float | None = None
                 try:
@@ -216,11 +228,14 @@ class Engine:
                 parts.append(self._send(calls, pending))
             for part in parts:
                 self._finish(part, out, calls.read())
-        if self._has_signal_rules:
-            self._signal_rules(events, out)
         return out
 
-    def _signal_rules(self, events: Sequence[Event], out: list[list[Signal]]) -> None:
+    def signal_stage(self, events: Sequence[Event], out: list[list[Signal]]) -> list[Signal]:
+        """Run the signals of :meth:`evaluate_events` (``out``, per event of ``events``) through
+        the rules of the ``signal`` dataset; their signals join ``out`` (after those of the
+        event they came from) and are returned, in order. They do not go round again."""
+        if not self._has_signal_rules:
+            return []
         places: list[int] = []  # the event each derived event came from
         derived: list[Event] = []
         for index, (event, signals) in enumerate(zip(events, out, strict=True)):
@@ -229,9 +244,13 @@ class Engine:
                     places.append(index)
                     derived.append(signal_event(signal, event))
         if not derived:
-            return
-        for index, signals in zip(places, self.evaluate_batch(derived), strict=True):
-            out[index].extend(signals)
+            return []
+        added: list[Signal] = []
+        for index, signals in zip(places, self.evaluate_events(derived), strict=True):
+            if signals:
+                out[index].extend(signals)
+                added.extend(signals)
+        return added
 
     def _queue(self, pending: list[_Pending], index: int, rule: Rule, event: Event,
                match: Match, timestamp: float) -> None:
@@ -261,7 +280,7 @@ class Engine:
             self._state = self.client.register_script(kinds.script())
         return self._state
 
-    def _send(self, calls: _Calls, pending: list[_Pending]) -> list[_Pending]:
+    def _send(self, calls: ScriptCalls, pending: list[_Pending]) -> list[_Pending]:
         """Send the operations of ``pending`` (folded per key) in one call of the script."""
         sent, where = fold([item.planned.op for item in pending], self._foldable)
         # The keys go in KEYS as well (once each): Redis Cluster routes the call by them and
@@ -306,7 +325,7 @@ class Engine:
         pending: list[_Pending] = []
         self._queue(pending, 0, rule, event, match, _epoch(event))
         if pending:
-            with _Calls(self.client, self._script) as calls:
+            with ScriptCalls(self.client, self._script) as calls:
                 self._finish(self._send(calls, pending), out, calls.read())
         return out[0]
 
@@ -345,79 +364,6 @@ class Engine:
             rule.dedup_window_s, count, adds, list(rule.mitre), rule.runbook, context,
             list(match.playbooks if match.playbooks is not None else rule.playbooks),
         )
-
-
-class _Calls:
-    """The batch script's calls of one evaluation: sent at once, their replies read later, in
-    the order sent, on one connection of the client's pool (Redis runs one connection's
-    commands in order). Each call is an ``EVAL`` of the script's text (cached by Redis under
-    its SHA-1), so no call can meet an unloaded script midway.
-
-    A client without a pool of connections of its own (a cluster client, a single-connection
-    client) runs each call when it is sent. So does every call after the connection fails
-    (ConnectionError, TimeoutError): the calls whose replies were not read run again, in
-    order, through the client (with its retries), as a retried command would; the state
-    answers a repeated operation as it did the first time (event ids as members). Leaving the
-    ``with`` block early (an exception) drops the connection, with whatever replies it holds.
-    """
-
-    def __init__(self, client: redis.Redis, script: Callable[[], Any]) -> None:
-        self.client = client
-        self.script = script  # the registered script, on first use
-        pool = getattr(client, "connection_pool", None)
-        self.pool = pool if getattr(client, "connection", None) is None else None
-        self.connection: Any = None
-        # Per call: its payload, its reply (None while on the wire), its tag and its keys.
-        self.waiting: deque[list[Any]] = deque()
-
-    def __enter__(self) -> _Calls:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._drop(unread=any(call[1] is None for call in self.waiting)
-                   or exc[0] is not None)
-        self.waiting.clear()
-
-    def _drop(self, unread: bool) -> None:
-        if self.connection is not None and self.pool is not None:
-            if unread:
-                self.connection.disconnect()
-            self.pool.release(self.connection)
-        self.connection = None
-
-    def _fail_over(self) -> None:
-        """The connection failed: run the calls not read yet through the client, in order."""
-        self._drop(unread=True)
-        self.pool = None
-        for call in self.waiting:
-            if call[1] is None:
-                call[1] = self.script()(keys=call[3], args=[call[0]])
-
-    def send(self, payload: bytes, keys: list[str], tag: Any) -> None:
-        """Send one call of the script with ``payload`` (declaring ``keys``); ``tag`` comes
-        back with its reply."""
-        if self.pool is None:
-            self.waiting.append([payload, self.script()(keys=keys, args=[payload]), tag, keys])
-            return
-        self.waiting.append([payload, None, tag, keys])
-        try:
-            if self.connection is None:
-                self.connection = self.pool.get_connection()
-            self.connection.send_command("EVAL", self.script().script, len(keys), *keys,
-                                         payload)
-        except (redis.ConnectionError, redis.TimeoutError):
-            self._fail_over()
-
-    def read(self) -> tuple[bytes, Any]:
-        """The reply of the earliest call not read yet, with its tag."""
-        call = self.waiting[0]
-        if call[1] is None:
-            try:
-                call[1] = self.connection.read_response()
-            except (redis.ConnectionError, redis.TimeoutError):
-                self._fail_over()
-        self.waiting.popleft()
-        return call[1], call[2]
 
 
 # Entries the detect stage reads at most at once (and ``socbot replay`` evaluates at once). A read

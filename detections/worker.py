@@ -1,9 +1,11 @@
 """The detection stage: ``{soc}:events`` (group ``detect``) -> engine -> alerts -> ``{soc}:alerts``.
 
 A batch of entries is handled at once (:meth:`DetectionWorker.handle_batch`, the consumer's
-batch handler): the engine evaluates its events (stateful rules in one round trip), the signals
-are folded per alert (:func:`socbot.core.grouping.fold`) and every alert is written once, with
-the batch's news on ``{soc}:alerts``, in one more round trip (:class:`AlertWriter`).
+batch handler): the engine evaluates its events (stateful rules in a few pipelined script
+calls), the signals are folded per alert (:func:`socbot.core.grouping.fold`) and every alert is
+written once, with the batch's news on ``{soc}:alerts``, in one more script call
+(:class:`AlertWriter`), which Redis runs while Python passes the signals through the entity-risk
+rules (their alerts, when there are any, are written after).
 
 Idempotent by event id: window counts use the event id as member and an alert counts a signal
 (rule and event id) once, so a redelivered batch changes nothing. Mutes are honoured in the
@@ -23,6 +25,7 @@ from socbot.core import keys, metrics
 from socbot.core.alerts import Signal
 from socbot.core.events import Event, EventError, loads, validate
 from socbot.core.grouping import AlertWriter, Recorded, fold
+from socbot.core.scriptcalls import ScriptCalls
 from socbot.core.streams import Fields
 from socbot.detections.engine import Engine
 from socbot.detections.sigma import store as sigma_store
@@ -66,8 +69,23 @@ class DetectionWorker:
                 failures[entry_id] = EventError(f"entry {entry_id} holds no valid event: {exc}")
         if events:
             self.reload_intel()
-            self.record([s for found in self.engine.evaluate_batch(events) for s in found])
+            self._detect(events)
         return failures
+
+    def _detect(self, events: list[Event]) -> None:
+        """Evaluate ``events`` and record their signals: the alerts of the events' own signals
+        are written while those signals go through the entity-risk (``signal``) rules, whose
+        alerts follow in a second write when there are any."""
+        out = self.engine.evaluate_events(events)
+        groups = fold(self._unstaged([s for found in out for s in found]))
+        with ScriptCalls(self.client, self.writer.script) as calls:
+            if groups:
+                self.writer.send(calls, groups)
+            later = self.engine.signal_stage(events, out)
+            recorded = self.writer.receive(calls) if groups else []
+        if later:
+            recorded += self.writer.write(fold(self._unstaged(later)))
+        self._count(recorded)
 
     def _unstaged(self, signals: Sequence[Signal]) -> Sequence[Signal]:
         imported = [s for s in signals if str(s.context.get("rule.origin", "")).startswith(
@@ -89,9 +107,12 @@ class DetectionWorker:
     def record(self, signals: Sequence[Signal]) -> list[Recorded]:
         """Fold ``signals`` per alert and write them in one round trip; signals of imported
         Sigma rules not yet promoted are only counted (staged)."""
-        signals = self._unstaged(signals)
-        recorded = self.writer.write(fold(signals))
+        recorded = self.writer.write(fold(self._unstaged(signals)))
+        self._count(recorded)
+        return recorded
+
+    @staticmethod
+    def _count(recorded: Sequence[Recorded]) -> None:
         for item in recorded:
             if item.outcome in ("new", "severity", "updated"):
                 metrics.alert(item.group.signals[item.group.top].severity, item.outcome)
-        return recorded

@@ -12,6 +12,7 @@ import random
 import time
 from collections import Counter
 
+import pytest
 import redis
 
 from socbot.core.alerts import AlertStore, Signal
@@ -165,6 +166,36 @@ def test_an_entry_without_a_valid_event_fails_alone(redis_client: redis.Redis) -
     assert counts(redis_client) == {"203.0.113.7": 10}
     assert (c.stats.handled, c.stats.dead_lettered) == (10, 1)
     assert redis_client.xlen("{soc}:dead") == 1
+
+
+def test_alerts_are_written_while_the_signals_meet_the_risk_rules(
+        redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write of a batch's alerts goes out before the entity-risk pass over its signals (Redis
+    runs it meanwhile); the risk alert that pass raises is written after, in the same batch."""
+    w = worker(redis_client)
+    watcher = redis.Redis(connection_pool=redis_client.connection_pool)
+    seen_during_stage: list[bool] = []
+    stage = w.engine.signal_stage
+
+    def watched(events: list[Event], out: list[list[Signal]]) -> list[Signal]:
+        deadline = time.monotonic() + 5
+        while not counts(watcher) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen_during_stage.append(bool(counts(watcher)))
+        return stage(events, out)
+
+    monkeypatch.setattr(w.engine, "signal_stage", watched)
+    success = {**failure(20), "event.outcome": "success", "event.id": "b-ok"}
+    Producer(redis_client).add_many(
+        EVENTS, [{"e": dumps(e)} for e in [*(failure(n) for n in range(20)), success]])
+    drain(consumer(redis_client, w, "d-1"))
+
+    assert seen_during_stage == [True]
+    assert counts(redis_client) == {"203.0.113.7": 20}  # the crossing stands for the 7 before
+    rules = Counter(a.rule_id for a in AlertStore(redis_client).open_alerts(100))
+    assert rules["correlation.entity_risk"] == 1
+    assert rules["secure.success_after_failures"] == 1
+    assert redis_client.xinfo_groups(EVENTS)[0]["pending"] == 0
 
 
 def _answers(signals: list[list[Signal]]) -> list[list[tuple[object, ...]]]:
