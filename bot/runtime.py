@@ -99,9 +99,11 @@ class Runtime:
             engine = Engine(self.client, {**load_all(), **sigma_store.load(self.client)},
                             settings=self.settings)
             worker = DetectionWorker(self.client, engine)
-            # A batch at a time: its signals are folded per alert before they are written.
+            # A batch at a time: its signals are folded per alert before they are written. In a
+            # backlog the next batch is asked for before this one is handled.
             self._consumer("detect", worker.handle, batch_handler=worker.handle_batch,
                            batch=DETECT_BATCH)
+            self.consumers["detect"].read_ahead = True
             feeds = self.settings.detection.intel_feeds
             if feeds:  # known-bad addresses refreshed on a schedule for the detect workers
                 from socbot.enrichment import intel

@@ -189,10 +189,16 @@ class Consumer:
     max_defer_s: float = 1.0
     # True when the last read returned a full batch: more entries are waiting (a backlog).
     behind: bool = False
+    # After a full read, ask for the next batch before handling this one, on a connection of
+    # its own: Redis reads it while this one is handled (the detect stage in a backlog). Those
+    # entries are delivered to this consumer a batch early; :meth:`run` handles them before it
+    # returns, and if the process dies they are reclaimed like any pending entry.
+    read_ahead: bool = False
 
     def __post_init__(self) -> None:
         ensure_group(self.client, self.stream, self.group)
         self._next_claim = 0.0
+        self._ahead: Any = None  # the connection whose XREADGROUP reply is still to be read
 
     def run(self, stop: threading.Event) -> None:
         """Process entries until ``stop`` is set."""
@@ -212,9 +218,16 @@ class Consumer:
                 log.warning("redis unavailable on %s/%s: %s; retrying",
                             self.stream, self.group, exc)
                 stop.wait(1.0)
+        if self._ahead is not None:  # the batch read ahead: handle it rather than leave it
+            try:
+                self.step(block_ms=0, ahead=False)
+            except UNAVAILABLE as exc:
+                log.warning("redis unavailable on %s/%s: %s; the entries read ahead stay "
+                            "pending until reclaimed", self.stream, self.group, exc)
 
-    def step(self, block_ms: int | None = None) -> int:
-        """Reclaim stale entries, then read and handle one batch of new ones.
+    def step(self, block_ms: int | None = None, *, ahead: bool = True) -> int:
+        """Reclaim stale entries, then read and handle one batch of new ones (the one read
+        ahead, if there is one; ``ahead=False``: read no further one).
 
         Returns how many entries were handled or dead-lettered in this step.
         """
@@ -223,18 +236,54 @@ class Consumer:
         if now >= self._next_claim:
             done += self._reclaim()
             self._next_claim = now + max(self.min_idle_ms / 1000 / 2, 0.05)
-        block = self.block_ms if block_ms is None else block_ms
-        reply = self.client.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=self.batch, block=block or None
-        )
-        behind = False
-        for _stream, batch in read_reply(reply):
-            behind = behind or len(batch) >= self.batch
+        reply = self._read_ahead_reply() if self._ahead is not None else None
+        if not reply:
+            block = self.block_ms if block_ms is None else block_ms
+            reply = self.client.xreadgroup(
+                self.group, self.name, {self.stream: ">"}, count=self.batch,
+                block=block or None)
+        batches = read_reply(reply)
+        behind = any(len(batch) >= self.batch for _stream, batch in batches)
+        if behind and ahead and self.read_ahead:
+            self._ask_ahead()
+        for _stream, batch in batches:
             done += self._handle_all([(entry_id, fields, 1) for entry_id, fields in batch])
         self.behind = behind
         if done and self.after_batch is not None:
             self.after_batch()
         return done
+
+    def _ask_ahead(self) -> None:
+        """Send the next batch's XREADGROUP (not blocking) on a connection of its own."""
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is None or getattr(self.client, "connection", None) is not None:
+            return  # a cluster or single-connection client reads when asked
+        connection = pool.get_connection()
+        try:
+            connection.send_command("XREADGROUP", "GROUP", self.group, self.name,
+                                    "COUNT", self.batch, "STREAMS", self.stream, ">")
+        except UNAVAILABLE:
+            connection.disconnect()
+            pool.release(connection)
+            return
+        self._ahead = connection
+
+    def _read_ahead_reply(self) -> object:
+        """The reply of the XREADGROUP :meth:`_ask_ahead` sent (None if it failed: the entries
+        it may have delivered stay pending until reclaimed)."""
+        connection, self._ahead = self._ahead, None
+        try:
+            raw = connection.read_response()
+        except UNAVAILABLE as exc:
+            log.warning("%s/%s: the batch read ahead was lost (%s); its entries will be "
+                        "reclaimed", self.stream, self.group, exc)
+            connection.disconnect()
+            return None
+        finally:
+            self.client.connection_pool.release(connection)
+        callbacks: Mapping[str, Callable[..., object]] = self.client.response_callbacks
+        parse = callbacks.get("XREADGROUP")
+        return parse(raw) if parse is not None and raw is not None else raw
 
     def _reclaim(self) -> int:
         done = 0

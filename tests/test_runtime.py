@@ -71,3 +71,9 @@ def test_in_one_process_indexing_gives_way_to_a_detection_backlog(
     assert index.defer_to()
     alone = Runtime(redis_client, Settings(), Secrets(), roles=("index",)).build()
     assert alone.consumers["index"].defer_to is None  # nothing to give way to
+
+
+def test_the_detect_stage_reads_its_next_batch_ahead(redis_client: redis.Redis) -> None:
+    runtime = Runtime(redis_client, Settings(), Secrets(), out=io.StringIO()).build()
+    assert runtime.consumers["detect"].read_ahead
+    assert not runtime.consumers["index"].read_ahead

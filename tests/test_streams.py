@@ -123,3 +123,69 @@ def test_a_deferring_consumer_handles_one_batch_per_bound_then_catches_up(
     finally:
         stop.set()
         runner.join(5)
+
+
+def _pending(client: redis.Redis) -> int:
+    return int(client.xpending(STREAM, "g")["pending"])
+
+
+def test_a_consumer_reading_ahead_asks_for_the_next_batch_before_handling_this_one(
+        redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(STREAM, ({"n": str(n)} for n in range(25)))
+    seen: list[str] = []
+    pending_while_handling: list[int] = []
+
+    def handle(entry_id: str, fields: dict[str, str]) -> None:
+        pending_while_handling.append(_pending(redis_client))
+        seen.append(fields["n"])
+
+    consumer = Consumer(redis_client, STREAM, "g", "c", handle, batch=10, block_ms=0,
+                        read_ahead=True)
+    assert consumer.step() == 10
+    # The second batch was delivered before the first was handled: 20 pending at the first
+    # entry (the plain consumer would show 10).
+    assert pending_while_handling[0] == 20
+    assert consumer.step() == 10  # the batch read ahead, and the third asked for
+    assert consumer.step() == 5  # a short read: nothing more is asked for ahead
+    assert consumer._ahead is None
+    assert seen == [str(n) for n in range(25)]
+    assert _pending(redis_client) == 0
+
+
+def test_a_stopped_consumer_handles_the_batch_it_read_ahead(redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(STREAM, ({"n": str(n)} for n in range(20)))
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def handle(entry_id: str, fields: dict[str, str]) -> None:
+        seen.append(fields["n"])
+        stop.set()  # stop after the first entry: the batch read ahead is still waiting
+
+    consumer = Consumer(redis_client, STREAM, "g", "c", handle, batch=10, block_ms=0,
+                        read_ahead=True)
+    consumer.run(stop)
+    assert seen == [str(n) for n in range(20)]
+    assert _pending(redis_client) == 0 and consumer._ahead is None
+
+
+def test_a_batch_read_ahead_on_a_lost_connection_is_reclaimed(redis_client: redis.Redis) -> None:
+    Producer(redis_client).add_many(STREAM, ({"n": str(n)} for n in range(30)))
+    seen: list[str] = []
+    consumer = Consumer(redis_client, STREAM, "g", "c", lambda i, f: seen.append(f["n"]),
+                        batch=10, block_ms=0, min_idle_ms=100, read_ahead=True)
+    consumer.step()  # 0-9 handled, 10-19 delivered ahead
+
+    connection = consumer._ahead
+
+    def lost(*args: object, **kwargs: object) -> object:
+        del connection.read_response  # once: reconnected, the connection reads again
+        raise redis.ConnectionError("connection reset")
+
+    connection.read_response = lost
+    consumer.step()  # the reply is lost: 20-29 are read instead; 10-19 stay pending
+    assert seen == [str(n) for n in range(10)] + [str(n) for n in range(20, 30)]
+    time.sleep(0.2)
+    consumer._next_claim = 0.0
+    consumer.step()  # idle long enough: reclaimed and handled
+    assert sorted(seen, key=int) == [str(n) for n in range(30)]
+    assert _pending(redis_client) == 0
