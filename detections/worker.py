@@ -41,6 +41,9 @@ class DetectionWorker:
         self.client = client
         self.writer = AlertWriter(client)
         self.intel_version = -1
+        # The rules imported from Sigma: their signals stay staged until promoted.
+        self._imported = frozenset(rule_id for rule_id, rule in engine.rules.items()
+                                   if rule.origin.startswith("sigma:"))
 
     def reload_intel(self) -> None:
         """Hand the rules the known-bad addresses when a refresh moved ``{soc}:intel:version``
@@ -88,8 +91,9 @@ class DetectionWorker:
         self._count(recorded)
 
     def _unstaged(self, signals: Sequence[Signal]) -> Sequence[Signal]:
-        imported = [s for s in signals if str(s.context.get("rule.origin", "")).startswith(
-            "sigma:")]
+        if not self._imported:  # no imported Sigma rule: nothing to look for per signal
+            return signals
+        imported = [s for s in signals if s.rule_id in self._imported]
         if not imported:
             return signals
         staged = {s.rule_id for s in imported} - sigma_store.promoted(self.client)
