@@ -192,20 +192,13 @@ class Consumer:
     # After a full read, ask for the next batch before handling this one, on a connection of
     # its own: Redis reads it while this one is handled (the detect stage in a backlog). Those
     # entries are delivered to this consumer a batch early; :meth:`run` handles them before it
-    # returns, and if the process dies they are reclaimed like any pending entry. The entries
-    # handled meanwhile are acknowledged with the next read ahead (one round trip for both), or
-    # at the end of the step when none follows; an acknowledgement lost with its connection
-    # leaves them pending, handled again when reclaimed (the detect stage counts nothing twice).
+    # returns, and if the process dies they are reclaimed like any pending entry.
     read_ahead: bool = False
 
     def __post_init__(self) -> None:
         ensure_group(self.client, self.stream, self.group)
         self._next_claim = 0.0
         self._ahead: Any = None  # the connection whose XREADGROUP reply is still to be read
-        self._ahead_acks = False  # whether an XACK reply comes before it
-        # Entries handled while reading ahead, acknowledged with the next read ahead (one round
-        # trip for both) or at the end of the step when none follows.
-        self._unacked: list[str] = []
 
     def run(self, stop: threading.Event) -> None:
         """Process entries until ``stop`` is set."""
@@ -225,15 +218,12 @@ class Consumer:
                 log.warning("redis unavailable on %s/%s: %s; retrying",
                             self.stream, self.group, exc)
                 stop.wait(1.0)
-        try:
-            if self._ahead is not None:  # the batch read ahead: handle it rather than leave it
+        if self._ahead is not None:  # the batch read ahead: handle it rather than leave it
+            try:
                 self.step(block_ms=0, ahead=False)
-            elif self._unacked:
-                self._ack_now()
-        except UNAVAILABLE as exc:
-            log.warning("redis unavailable on %s/%s: %s; the entries read ahead or not yet "
-                        "acknowledged stay pending until reclaimed", self.stream, self.group,
-                        exc)
+            except UNAVAILABLE as exc:
+                log.warning("redis unavailable on %s/%s: %s; the entries read ahead stay "
+                            "pending until reclaimed", self.stream, self.group, exc)
 
     def step(self, block_ms: int | None = None, *, ahead: bool = True) -> int:
         """Reclaim stale entries, then read and handle one batch of new ones (the one read
@@ -257,10 +247,7 @@ class Consumer:
         if behind and ahead and self.read_ahead:
             self._ask_ahead()
         for _stream, batch in batches:
-            done += self._handle_all([(entry_id, fields, 1) for entry_id, fields in batch],
-                                     defer_ack=self._ahead is not None)
-        if self._unacked and self._ahead is None:
-            self._ack_now()
+            done += self._handle_all([(entry_id, fields, 1) for entry_id, fields in batch])
         self.behind = behind
         if done and self.after_batch is not None:
             self.after_batch()
@@ -272,30 +259,20 @@ class Consumer:
         if pool is None or getattr(self.client, "connection", None) is not None:
             return  # a cluster or single-connection client reads when asked
         connection = pool.get_connection()
-        acks, self._unacked = self._unacked, []
         try:
-            if acks:  # the last batch's, handled while this one was read ahead
-                connection.send_command("XACK", self.stream, self.group, *acks)
             connection.send_command("XREADGROUP", "GROUP", self.group, self.name,
                                     "COUNT", self.batch, "STREAMS", self.stream, ">")
         except UNAVAILABLE:
             connection.disconnect()
             pool.release(connection)
-            self._unacked = acks + self._unacked
             return
-        self._ahead, self._ahead_acks = connection, bool(acks)
-
-    def _ack_now(self) -> None:
-        acks, self._unacked = self._unacked, []
-        self.client.xack(self.stream, self.group, *acks)
+        self._ahead = connection
 
     def _read_ahead_reply(self) -> object:
         """The reply of the XREADGROUP :meth:`_ask_ahead` sent (None if it failed: the entries
         it may have delivered stay pending until reclaimed)."""
         connection, self._ahead = self._ahead, None
         try:
-            if self._ahead_acks:
-                connection.read_response()
             raw = connection.read_response()
         except UNAVAILABLE as exc:
             log.warning("%s/%s: the batch read ahead was lost (%s); its entries will be "
@@ -338,7 +315,7 @@ class Consumer:
         )
         return int(pending[0]["times_delivered"]) if pending else 1
 
-    def _handle_all(self, batch: list[tuple[str, Fields, int]], defer_ack: bool = False) -> int:
+    def _handle_all(self, batch: list[tuple[str, Fields, int]]) -> int:
         if self.batch_handler is None:
             return sum(self._handle(*item) for item in batch)
         done = 0
@@ -360,10 +337,7 @@ class Consumer:
             failures = {entry_id: exc for entry_id, _, _ in live}
         handled = [entry_id for entry_id, _, _ in live if entry_id not in failures]
         if handled:
-            if defer_ack:
-                self._unacked += handled
-            else:
-                self.client.xack(self.stream, self.group, *handled)
+            self.client.xack(self.stream, self.group, *handled)
             self.stats.handled += len(handled)
         for entry_id, fields, deliveries in live:
             if entry_id in failures:

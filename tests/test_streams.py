@@ -135,22 +135,18 @@ def test_a_consumer_reading_ahead_asks_for_the_next_batch_before_handling_this_o
     seen: list[str] = []
     pending_while_handling: list[int] = []
 
-    def handle(entries: list[tuple[str, dict[str, str]]]) -> dict[str, Exception]:
+    def handle(entry_id: str, fields: dict[str, str]) -> None:
         pending_while_handling.append(_pending(redis_client))
-        seen.extend(fields["n"] for _, fields in entries)
-        return {}
+        seen.append(fields["n"])
 
-    consumer = Consumer(redis_client, STREAM, "g", "c", lambda i, f: None, batch=10,
-                        block_ms=0, batch_handler=handle, read_ahead=True)
+    consumer = Consumer(redis_client, STREAM, "g", "c", handle, batch=10, block_ms=0,
+                        read_ahead=True)
     assert consumer.step() == 10
     # The second batch was delivered before the first was handled: 20 pending at the first
-    # entry (the plain consumer would show 10). The first is acknowledged with the next read
-    # ahead, not on its own.
+    # entry (the plain consumer would show 10).
     assert pending_while_handling[0] == 20
-    assert _pending(redis_client) == 20
-    assert consumer.step() == 10  # the batch read ahead; the first acknowledged, the third read
-    assert _pending(redis_client) == 15
-    assert consumer.step() == 5  # a short read: nothing more is asked for ahead; all acknowledged
+    assert consumer.step() == 10  # the batch read ahead, and the third asked for
+    assert consumer.step() == 5  # a short read: nothing more is asked for ahead
     assert consumer._ahead is None
     assert seen == [str(n) for n in range(25)]
     assert _pending(redis_client) == 0
