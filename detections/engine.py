@@ -35,7 +35,7 @@ from socbot.core.scriptcalls import ScriptCalls
 from socbot.detections.context import RuleContext
 from socbot.detections.rule import Match, Rule, render
 from socbot.detections.state import registry as kinds
-from socbot.detections.state.base import Memo, Planned, State, StateKind, fold, unfold
+from socbot.detections.state.base import FOLD, Memo, Planned, State, StateKind, fold, unfold
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,8 @@ class Engine:
         sent, where = fold([item.planned.op for item in pending], self._foldable)
         # The keys go in KEYS as well (once each): Redis Cluster routes the call by them and
         # checks they share a slot (every rule-state key carries the {soc} tag).
-        declared = list(dict.fromkeys(str(item.planned.op[1]) for item in pending))
+        # Read off what is sent: a fold names its key once (["*", code, key, ...]).
+        declared = list(dict.fromkeys(str(op[2] if op[0] == FOLD else op[1]) for op in sent))
         calls.send(msgpack.packb(sent), declared, (where, len(pending)))
         return pending
 
