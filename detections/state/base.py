@@ -37,7 +37,7 @@ SEP = "\x1f"
 # One operation of the batch script: its code, its Redis key, then its arguments.
 Op = list[str | int | float | list[str]]
 # Per-engine memory a kind may keep between batches (Risk: what it sent recently).
-Memo = dict[tuple[str, str], float]
+Memo = dict[tuple[str, ...], float]
 MEMO_MAX = 100_000  # entries an engine's Memo holds before it starts afresh
 
 

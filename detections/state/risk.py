@@ -56,16 +56,19 @@ class Risk(StateKind):
         # One member per rule and severity (bounded), its latest title in a hash beside; the
         # sum runs in Redis and answers only when this signal brought new evidence (a rule, or
         # a higher severity of one) and the entity is over the threshold.
-        k = state_key(rule_id, key, "risk")
-        member = f"{event.get('event.action', '')}{SEP}{event.get('signal.severity', 'info')}"
+        action, severity = event.get("event.action", ""), event.get("signal.severity", "info")
         # A rule already counted for this entity moments ago brings nothing new; its
-        # last-seen time is refreshed at most every tenth of the window.
-        seen = memo.get((k, member))
+        # last-seen time is refreshed at most every tenth of the window. (Remembered by the
+        # parts of key and member: a storm asks once per signal, and mostly gets "seen".)
+        remembered = ("K", rule_id, key, str(action), str(severity))
+        seen = memo.get(remembered)
         if seen is not None and seen <= ts < seen + self.window_s / 10:
             return None
         if len(memo) > MEMO_MAX:
             memo.clear()
-        memo[(k, member)] = ts
+        memo[remembered] = ts
+        k = state_key(rule_id, key, "risk")
+        member = f"{action}{SEP}{severity}"
         return Planned(["K", k, member, ts, self.window_s,
                         str(event.get("signal.title", ""))[:200], self.threshold,
                         self.min_rules])
