@@ -219,7 +219,7 @@ class Engine:
                             out[index].append(signal)
                         continue
                     if timestamp is None:
-                        timestamp = _epoch(event)
+                        timestamp = epoch(event)
                     self._queue(pending, index, rule, event, match, timestamp)
                 if pending and (index + 1) % PART == 0:
                     parts.append(self._send(calls, pending))
@@ -324,7 +324,7 @@ class Engine:
         """One stateful match evaluated on its own (one round trip): the naive path."""
         out: list[list[Signal]] = [[]]
         pending: list[_Pending] = []
-        self._queue(pending, 0, rule, event, match, _epoch(event))
+        self._queue(pending, 0, rule, event, match, epoch(event))
         if pending:
             with ScriptCalls(self.client, self._script) as calls:
                 self._finish(self._send(calls, pending), out, calls.read())
@@ -361,7 +361,7 @@ class Engine:
         # Positional, in Signal's field order (a storm makes one per line).
         return Signal(
             rule.id, match.title or render(rule.title, event), severity, dedup, entity,
-            [event_id], _epoch(event), str(event.get("event.dataset", "")),
+            [event_id], epoch(event), str(event.get("event.dataset", "")),
             rule.dedup_window_s, count, adds, list(rule.mitre), rule.runbook, context,
             list(match.playbooks if match.playbooks is not None else rule.playbooks),
         )
@@ -380,20 +380,6 @@ BATCH = 2000
 # 100,000 lines, bench/bench_detect_stage.py: waiting for the last reply 0.26 -> 0.02 s, about
 # 28,000 -> 31,000 lines/s; 250 cost more in Redis than it saved).
 PART = 500
-
-_EPOCHS: dict[str, float] = {}
-
-
-def _epoch(event: Event) -> float:
-    """``epoch(event)``, remembered per timestamp text (events of one second share it)."""
-    text = event["@timestamp"]
-    found = _EPOCHS.get(text)
-    if found is None:
-        if len(_EPOCHS) > 50_000:
-            _EPOCHS.clear()
-        found = _EPOCHS[text] = epoch(event)
-    return found
-
 
 def signal_event(signal: Signal, event: Event) -> Event:
     """A signal as an event of the ``signal`` dataset (at the time of ``event``, the event it
