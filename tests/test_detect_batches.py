@@ -141,6 +141,36 @@ def test_a_worker_that_dies_after_evaluating_loses_nothing(redis_client: redis.R
     assert redis_client.xlen(ALERTS) == 1
 
 
+def test_a_worker_that_dies_with_a_batch_read_ahead_loses_nothing(
+        redis_client: redis.Redis) -> None:
+    """A detect worker in a backlog holds two batches: the one it handles and the one it asked
+    for ahead. It dies mid-batch (its alert write never sent): another reclaims both."""
+    Producer(redis_client).add_many(EVENTS, [{"e": dumps(failure(n))} for n in range(1500)])
+    first = consumer(redis_client, worker(redis_client), "d-first")
+    first.read_ahead = True
+    first.step(block_ms=0)  # 500 handled; 500 more read ahead
+
+    def dies(entries: object) -> dict[str, Exception]:
+        raise SystemExit("killed")  # mid-batch: evaluated nothing, acknowledged nothing
+
+    first.batch_handler = dies
+    try:
+        first.step(block_ms=0)
+    except SystemExit:
+        pass
+    deadline = time.monotonic() + 5  # the read ahead runs on a connection of its own
+    while (int(redis_client.xpending(EVENTS, "detect")["pending"]) < 1000
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    assert int(redis_client.xpending(EVENTS, "detect")["pending"]) == 1000
+    time.sleep(0.15)
+    second = consumer(redis_client, worker(redis_client), "d-second", min_idle_ms=100)
+    drain(second)
+    assert second.stats.reclaimed == 1000
+    assert counts(redis_client) == {"203.0.113.7": 1500}
+    assert redis_client.xinfo_groups(EVENTS)[0]["pending"] == 0
+
+
 def test_a_batch_written_twice_adds_nothing(redis_client: redis.Redis) -> None:
     Producer(redis_client).add_many(EVENTS, [{"e": dumps(failure(n))} for n in range(300)])
     live = consumer(redis_client, worker(redis_client), "d-live", min_idle_ms=100)
