@@ -80,10 +80,10 @@ class OwnCluster:
                         str(self.replicas), "--cluster-yes"],
                        check=True, capture_output=True, timeout=60)
         self.wait_until_ok(self.ports)
-        if self.replicas:
-            deadline = time.monotonic() + 30
-            while not self._replicas_in_sync():
-                assert time.monotonic() < deadline, "the replicas did not sync in 30 s"
+        if self.replicas:  # a loaded machine (a whole test run beside it) may need a while
+            deadline = time.monotonic() + 90
+            while waiting := self._replicas_waiting():
+                assert time.monotonic() < deadline, f"the replicas did not sync in 90 s: {waiting}"
                 time.sleep(0.1)
 
     def wait_until_ok(self, ports: list[int], timeout: float = 30) -> None:
@@ -100,18 +100,19 @@ class OwnCluster:
         except redis.RedisError:
             return "unreachable"
 
-    def _replicas_in_sync(self) -> bool:
+    def _replicas_waiting(self) -> str:
+        """What is not in sync yet (empty once every replica is)."""
         for port in self.ports:
             info = redis.Redis(port=port).info("replication")
             if info.get("role") == "master" and info.get("connected_slaves", 0) < self.replicas:
-                return False
+                return f"master {port} has {info.get('connected_slaves', 0)} replicas"
             if info.get("role") == "slave" and info.get("master_link_status") != "up":
-                return False
+                return f"replica {port}: link to its master {info.get('master_link_status')}"
             # and every node's map of the slots names them (it learns them by gossip)
             slots = redis.Redis(port=port).cluster("slots")
             if any(len(entry) < 3 + self.replicas for entry in slots):
-                return False
-        return True
+                return f"node {port} does not list every replica in its slot map yet"
+        return ""
 
     def port_of(self, key: str) -> int:
         """The port of the master serving ``key``'s slot now (asked of a live node)."""
