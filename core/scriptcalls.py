@@ -9,6 +9,14 @@ from typing import Any
 import redis
 
 
+def own_pool(client: redis.Redis) -> Any:
+    """The pool whose connections ``client`` takes one at a time, to hold one for commands
+    whose replies are read later; None for a client that holds no such pool (a cluster client,
+    a single-connection client): it runs each command when asked."""
+    pool = getattr(client, "connection_pool", None)
+    return pool if getattr(client, "connection", None) is None else None
+
+
 class ScriptCalls:
     """Calls of one Lua script sent now and their replies read later, in the order sent, on one
     connection of the client's pool (Redis runs one connection's commands in order), so Redis
@@ -29,8 +37,7 @@ class ScriptCalls:
     def __init__(self, client: redis.Redis, script: Callable[[], Any]) -> None:
         self.client = client
         self.script = script  # the registered script, on first use
-        pool = getattr(client, "connection_pool", None)
-        self.pool = pool if getattr(client, "connection", None) is None else None
+        self.pool = own_pool(client)
         self.connection: Any = None
         # Per call: its payload, its reply (None while on the wire), its tag and its keys.
         self.waiting: deque[list[Any]] = deque()

@@ -36,6 +36,7 @@ import redis
 
 from socbot.core.keys import ACTIONS, ALERTS, AUDIT, DEAD_LETTERS, EVENTS
 from socbot.core.redisconn import UNAVAILABLE
+from socbot.core.scriptcalls import own_pool
 
 __all__ = ["ACTIONS", "ALERTS", "AUDIT", "DEAD_LETTERS", "EVENTS", "Consumer", "ConsumerStats",
            "BatchHandler", "Fields", "Handler", "Producer", "consumer_name", "decode",
@@ -255,8 +256,8 @@ class Consumer:
 
     def _ask_ahead(self) -> None:
         """Send the next batch's XREADGROUP (not blocking) on a connection of its own."""
-        pool = getattr(self.client, "connection_pool", None)
-        if pool is None or getattr(self.client, "connection", None) is not None:
+        pool = own_pool(self.client)
+        if pool is None:
             return  # a cluster or single-connection client reads when asked
         connection = pool.get_connection()
         try:

@@ -181,8 +181,7 @@ class Engine:
         calls apart, to write the first stage's alerts while the second runs).
         """
         out = self.evaluate_events(events)
-        if self._has_signal_rules:
-            self.signal_stage(events, out)
+        self.signal_stage(events, out)
         return out
 
     def evaluate_events(self, events: Sequence[Event]) -> list[list[Signal]]:

@@ -85,10 +85,10 @@ class DetectionWorker:
             if groups:
                 self.writer.send(calls, groups)
             later = self.engine.signal_stage(events, out)
-            recorded = self.writer.receive(calls) if groups else []
+            if groups:
+                self._count(self.writer.receive(calls))
         if later:
-            recorded += self.writer.write(fold(self._unstaged(later)))
-        self._count(recorded)
+            self.record(later)
 
     def _unstaged(self, signals: Sequence[Signal]) -> Sequence[Signal]:
         if not self._imported:  # no imported Sigma rule: nothing to look for per signal
