@@ -59,6 +59,11 @@ class Signal:
     runbook: str = ""
     context: dict[str, Any] = field(default_factory=dict)
     playbooks: list[str] = field(default_factory=list)
+    # Later events of the same alert that the detect stage merged into this signal (one batch,
+    # same rule, key and triage fields, nothing of their own to say): (event id, time, events
+    # it adds, place in the batch) each, counted as the signals they would have been. Empty
+    # outside the detect stage (``socbot replay`` shows one signal per event).
+    merged: list[tuple[str, float, int, int]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -67,13 +72,17 @@ class Signal:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as printed by ``socbot replay``: what :func:`dataclasses.asdict`
-        gives (containers copied, nested ones too), written out, since replay prints one per
-        signal and ``asdict``'s generic walk cost more than the detection of the signal."""
+        gives (containers copied, nested ones too; ``merged`` only when it holds events),
+        written out, since replay prints one per signal and ``asdict``'s generic walk cost more
+        than the detection of the signal."""
         out = dict(self.__dict__)
         out["entity"] = dict(self.entity)
         out["event_ids"] = list(self.event_ids)
         out["mitre"] = list(self.mitre)
         out["playbooks"] = list(self.playbooks)
+        merged = out.pop("merged")
+        if merged:
+            out["merged"] = list(merged)
         out["context"] = {name: deepcopy(value) if isinstance(value, dict | list | tuple)
                           else value for name, value in self.context.items()}
         return out

@@ -17,9 +17,10 @@ signal raised it). An alert whose count merely grew is marked in the notifier's 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -40,6 +41,9 @@ class AlertGroup:
     """The signals of one batch that belong to one alert, in the order they came."""
 
     signals: list[Signal] = field(default_factory=list)
+    # The place of each signal's event in the batch, when the signals have merged events (the
+    # detect stage): their events are written in batch order.
+    places: list[int] = field(default_factory=list)
     top: int = 0  # index of the first signal of the highest severity
     first_seen: float = 0.0
     last_seen: float = 0.0
@@ -57,11 +61,34 @@ class AlertGroup:
         self.signals.append(signal)
         self.first_seen = min(self.first_seen, signal.timestamp)
         self.last_seen = max(self.last_seen, signal.timestamp)
+        if signal.merged:  # the events merged into it count as the signals they stand for
+            times = [merged[1] for merged in signal.merged]
+            self.first_seen = min(self.first_seen, *times)
+            self.last_seen = max(self.last_seen, *times)
+
+    def events(self) -> tuple[list[str], list[int]]:
+        """The event id of each signal and of each event merged into one, in the order of
+        their events in the batch (``places``; without them, each signal's merged events follow
+        it), and the events each adds to an open alert."""
+        if not any(s.merged for s in self.signals):
+            return ([s.event_ids[-1] if s.event_ids else str(s.timestamp) for s in self.signals],
+                    [s.adds for s in self.signals])
+        entries: list[tuple[int, str, int]] = []
+        for n, s in enumerate(self.signals):
+            place = self.places[n] if self.places else n
+            entries.append((place, s.event_ids[-1] if s.event_ids else str(s.timestamp), s.adds))
+            entries += [(at if self.places else n, event_id, added)
+                        for event_id, _, added, at in s.merged]
+        entries.sort(key=itemgetter(0))  # stable: the group's first signal stays first
+        return [e[1] for e in entries], [e[2] for e in entries]
 
 
-def fold(signals: Iterable[Signal]) -> list[AlertGroup]:
+def fold(signals: Iterable[Signal],
+         places: Mapping[int, int] | None = None) -> list[AlertGroup]:
     """Group signals by rule and dedup key, in order; a gap longer than the rule's window
-    (after the latest signal so far) starts a new group."""
+    (after the latest signal so far) starts a new group. ``places``: the place in the batch of
+    each signal's event, by ``id(signal)``, where signals hold merged events
+    (:attr:`Signal.merged`)."""
     open_groups: dict[tuple[str, str], AlertGroup] = {}
     groups: list[AlertGroup] = []
     for signal in signals:
@@ -71,6 +98,8 @@ def fold(signals: Iterable[Signal]) -> list[AlertGroup]:
             group = open_groups[key] = AlertGroup()
             groups.append(group)
         group.add(signal)
+        if places is not None:
+            group.places.append(places[id(signal)])
     return groups
 
 
@@ -137,6 +166,7 @@ class AlertWriter:
 
     def _group(self, group: AlertGroup, now: float) -> dict[str, Any]:
         first, top = group.first, group.signals[group.top]
+        evs, adds = group.events()
         alert_id = new_alert_id()
         values: dict[str, Any] = {
             "id": alert_id, "rule_id": first.rule_id, "title": first.title,
@@ -155,15 +185,14 @@ class AlertWriter:
             "rule": first.rule_id, "dedup": keys.dedup(first.rule_id, first.dedup_key),
             "window": first.window_s, "ts": first.timestamp,
             "first": group.first_seen, "last": group.last_seen,
-            "evs": [s.event_ids[-1] if s.event_ids else str(s.timestamp)
-                    for s in group.signals],
+            "evs": evs,
             "count": first.count, "rank": SEVERITY_RANK[top.severity],
             "severity": top.severity, "title": top.title,
             "context": orjson.dumps(top.context, default=str).decode(),
             "id": alert_id, "fields": fields, "mutes": self._mutes(first),
         }
-        if any(s.adds != 1 for s in group.signals):
-            out["adds"] = [s.adds for s in group.signals]
+        if any(added != 1 for added in adds):
+            out["adds"] = adds
         return out
 
     def _mutes(self, signal: Signal) -> list[list[str]]:

@@ -3,9 +3,10 @@
 --   declared (for Redis Cluster), each group's dedup key, new alert's keys and mute keys
 -- ARGV[1]: JSON {prefix (of alert keys), now, ttl, recent, maxlen, announce, groups}; a group is
 --   {rule, dedup (key), window, ts (its first signal's time), first, last (its times),
---    evs (event id per signal), adds (per signal, or absent: all 1), count (the first signal's
---    count when it opens an alert), rank, severity, title, context (its most severe signal),
---    id (the new alert's id), fields (the new alert's field pairs), mutes ({key, name} pairs)}
+--    evs (event id per signal, and per event merged into one), adds (per entry of evs, or
+--    absent: all 1), count (the first signal's count when it opens an alert), rank, severity,
+--    title, context (its most severe signal), id (the new alert's id), fields (the new alert's
+--    field pairs), mutes ({key, name} pairs)}
 -- Reply: JSON [[alert id, outcome], ...] per group; outcome new, severity (raised), updated (the count
 -- grew: the alert is marked dirty for the notifier), duplicate (nothing new) or muted.
 -- A signal is counted once: its id (rule:event id) joins the alert's signal set, and only a

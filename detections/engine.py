@@ -50,7 +50,7 @@ _ABSENT = object()
 # Engine._signal passes a Signal's fields by position, in this order (checked at import).
 _SIGNAL_FIELDS = ("rule_id", "title", "severity", "dedup_key", "entity", "event_ids", "timestamp",
                   "dataset", "window_s", "count", "adds", "mitre", "runbook", "context",
-                  "playbooks")
+                  "playbooks", "merged")
 if tuple(f.name for f in fields(Signal)) != _SIGNAL_FIELDS:
     raise ImportError("core.alerts.Signal's fields changed: update Engine._signal")
 
@@ -184,10 +184,25 @@ class Engine:
         self.signal_stage(events, out)
         return out
 
-    def evaluate_events(self, events: Sequence[Event]) -> list[list[Signal]]:
+    def evaluate_events(self, events: Sequence[Event], *,
+                        merge: bool = False) -> list[list[Signal]]:
         """The signals of each event without the signals' own pass through the ``signal``
-        rules (:meth:`signal_stage`)."""
+        rules (:meth:`signal_stage`).
+
+        ``merge`` (the detect stage): a signal that would differ from an earlier one of the
+        batch only by its event, time and counts is not built; its event joins the earlier
+        signal's ``merged`` list with its place in ``events`` (the signal is listed under the
+        earlier event only). That is: same rule (one
+        without ``confirm``), same dedup key and entity, a match that says the same (title,
+        severity, entity, context, playbooks), the same triage fields (:data:`CONTEXT_FIELDS`),
+        and the same alert group as :func:`core.grouping.fold` will cut them (no gap longer
+        than the rule's window between). The alert written is the same
+        as from the signals one by one, counts included; a storm's thousands of signals per
+        batch become one per address, host and user, and so do the derived events of the
+        entity-risk pass (whose rules count each rule once per entity).
+        """
         out: list[list[Signal]] = [[] for _ in events]
+        runs = _Runs() if merge else None
         pending: list[_Pending] = []
         parts: list[list[_Pending]] = []
         merged, context = self._merged, self.context
@@ -213,7 +228,9 @@ class Engine:
                         continue
                     match = result if isinstance(result, Match) else _NO_MATCH
                     if rule.state is None:
-                        signal = self._signal(rule, event, match, None, None)
+                        signal = (self._signal(rule, event, match, None, None) if runs is None
+                                  else self._merged_signal(runs, index, rule, event, match, None,
+                                                           None))
                         if signal is not None:
                             out[index].append(signal)
                         continue
@@ -226,7 +243,7 @@ class Engine:
             if pending:
                 parts.append(self._send(calls, pending))
             for part in parts:
-                self._finish(part, out, calls.read())
+                self._finish(part, out, calls.read(), runs)
         return out
 
     def signal_stage(self, events: Sequence[Event], out: list[list[Signal]]) -> list[Signal]:
@@ -290,7 +307,7 @@ class Engine:
         return pending
 
     def _finish(self, pending: list[_Pending], out: list[list[Signal]],
-                reply: tuple[bytes, Any]) -> None:
+                reply: tuple[bytes, Any], runs: _Runs | None = None) -> None:
         raw, (where, count) = reply
         results = unfold(msgpack.unpackb(raw, raw=False), where, count)
         for item, result in zip(pending, results, strict=True):
@@ -315,7 +332,9 @@ class Engine:
                 if not confirmed:
                     continue
                 match = confirmed
-            signal = self._signal(item.rule, item.event, match, state, item.key)
+            signal = (self._signal(item.rule, item.event, match, state, item.key) if runs is None
+                      else self._merged_signal(runs, item.position, item.rule, item.event, match,
+                                               state, item.key))
             if signal is not None:
                 out[item.position].append(signal)
 
@@ -328,6 +347,40 @@ class Engine:
             with ScriptCalls(self.client, self._script) as calls:
                 self._finish(self._send(calls, pending), out, calls.read())
         return out[0]
+
+    def _merged_signal(self, runs: _Runs, position: int, rule: Rule, event: Event,
+                       match: Match, state: State | None, key: str | None) -> Signal | None:
+        """:meth:`_signal`, or None when the event merged into an earlier signal of the batch
+        (see :meth:`evaluate_events`)."""
+        if key is None:  # a rule without state: its dedup field's value, as _signal takes it
+            key = str(event.get(rule.dedup_by, "")) if rule.dedup_by else ""
+        dedup = match.dedup or key
+        head_key: tuple[object, ...] | None = None
+        if rule.confirm is None and dedup and (key or match.entity):
+            ts = epoch(event)
+            said = () if match is _NO_MATCH else (
+                match.severity, match.playbooks, match.dedup,
+                tuple(match.entity.items()) if match.entity else None,
+                tuple(match.context.items()) if match.context else None)
+            head_key = (rule.id, dedup, runs.group(rule.id, dedup, ts, rule.dedup_window_s),
+                        match.title or render(rule.title, event), said,
+                        *[event.get(name, _ABSENT) for name in CONTEXT_FIELDS])
+            try:
+                head = runs.heads.get(head_key)
+            except TypeError:  # a context value that is not hashable (a list): not merged
+                head = head_key = None
+            if head is not None:
+                head.merged.append((str(event["event.id"]), ts,
+                                    1 if state is None else state.adds, position))
+                return None
+        signal = self._signal(rule, event, match, state, key or None)
+        if signal is None:
+            return None
+        if head_key is not None:
+            runs.heads[head_key] = signal
+        elif rule.confirm is not None or not dedup or not (key or match.entity):
+            runs.group(signal.rule_id, signal.dedup_key, signal.timestamp, signal.window_s)
+        return signal
 
     def _signal(self, rule: Rule, event: Event, match: Match, state: State | None,
                 key: str | None) -> Signal | None:
@@ -364,6 +417,32 @@ class Engine:
             rule.dedup_window_s, count, adds, list(rule.mitre), rule.runbook, context,
             list(match.playbooks if match.playbooks is not None else rule.playbooks),
         )
+
+
+class _Runs:
+    """What :meth:`Engine.evaluate_events` knows while it merges a batch's signals: the alert
+    group each (rule, dedup key) is in, cut as :func:`core.grouping.fold` cuts them (a gap
+    longer than the rule's window after the latest signal starts a new one), and the signal
+    that later events of each run join."""
+
+    __slots__ = ("groups", "heads")
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], list[float]] = {}  # -> [last seen, group number]
+        self.heads: dict[tuple[object, ...], Signal] = {}
+
+    def group(self, rule_id: str, dedup: str, ts: float, window: float) -> float:
+        """The number of the group a signal of ``rule_id`` and ``dedup`` at ``ts`` joins."""
+        found = self.groups.get((rule_id, dedup))
+        if found is None:
+            self.groups[(rule_id, dedup)] = [ts, 0]
+            return 0
+        if ts - found[0] > window:
+            found[0] = ts
+            found[1] += 1
+        elif ts > found[0]:
+            found[0] = ts
+        return found[1]
 
 
 # Entries the detect stage reads at most at once (and ``socbot replay`` evaluates at once). A read

@@ -79,8 +79,9 @@ class DetectionWorker:
         """Evaluate ``events`` and record their signals: the alerts of the events' own signals
         are written while those signals go through the entity-risk (``signal``) rules, whose
         alerts follow in a second write when there are any."""
-        out = self.engine.evaluate_events(events)
-        groups = fold(self._unstaged([s for found in out for s in found]))
+        out = self.engine.evaluate_events(events, merge=True)
+        places = {id(s): place for place, found in enumerate(out) for s in found}
+        groups = fold(self._unstaged([s for found in out for s in found]), places)
         with ScriptCalls(self.client, self.writer.script) as calls:
             if groups:
                 self.writer.send(calls, groups)
@@ -99,7 +100,7 @@ class DetectionWorker:
         staged = {s.rule_id for s in imported} - sigma_store.promoted(self.client)
         for signal in imported:
             if signal.rule_id in staged:
-                sigma_store.count_staged(self.client, signal.rule_id)
+                sigma_store.count_staged(self.client, signal.rule_id, 1 + len(signal.merged))
         return [s for s in signals if s.rule_id not in staged]
 
     def handle(self, entry_id: str, fields: Fields) -> None:

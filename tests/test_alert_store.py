@@ -111,7 +111,11 @@ def test_a_signals_view_is_what_asdict_gives_and_shares_no_container() -> None:
                     context={"user.name": "root", "ports": [22, 2222], "geo": {"cc": "NL"},
                              "pair": ("a", "b")})
     view = signal.to_dict()
-    assert view == asdict(signal) and list(view) == list(asdict(signal))
+    expected = asdict(signal)
+    assert expected.pop("merged") == []  # shown only when it holds events
+    assert view == expected and list(view) == list(expected)
+    merged = Signal(**{**signal.__dict__, "merged": [("e3", 2.5, 1, 4)]})
+    assert merged.to_dict() == asdict(merged) and list(merged.to_dict()) == list(asdict(merged))
     view["context"]["geo"]["cc"] = "XX"
     view["event_ids"].append("e3")
     view["entity"]["value"] = "x"

@@ -188,6 +188,29 @@ def test_imported_rules_are_staged_until_promoted(redis_client: redis.Redis) -> 
     assert recorded.outcome == "new"
 
 
+def test_a_staged_rule_counts_every_signal_of_a_batch(redis_client: redis.Redis) -> None:
+    """The detect stage merges a batch's like signals (one user stopping logging again and
+    again is one signal with merged events): a staged rule still counts each."""
+    text = yaml.safe_dump({
+        "title": "AWS CloudTrail Stopped", "id": "4db60cc0-36fb-42b7-9b58-a5b53019fb74",
+        "logsource": {"product": "aws", "service": "cloudtrail"}, "level": "high",
+        "detection": {"selection": {"eventSource": "cloudtrail.amazonaws.com",
+                                    "eventName": "StopLogging"}, "condition": "selection"}})
+    rule = store.save(redis_client, text)
+    worker = DetectionWorker(redis_client, Engine(redis_client, store.load(redis_client),
+                                                  settings=Settings()))
+    entries = []
+    for n in range(5):
+        event = _record({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging"})
+        event["event.id"] = f"stop-{n}"
+        entries.append((f"1-{n}", {"e": json.dumps(event)}))
+    assert worker.handle_batch(entries) == {}
+    assert store.staged_counts(redis_client) == {rule.id: 5}
+    [signal] = [s for found in worker.engine.evaluate_events(
+        [json.loads(e["e"]) for _, e in entries], merge=True) for s in found]
+    assert len(signal.merged) == 4  # what the batch was: one signal, four events merged
+
+
 def test_promote_names_what_was_imported(redis_url: str, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str],
                                          redis_client: redis.Redis) -> None:

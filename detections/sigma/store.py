@@ -62,9 +62,9 @@ def promoted(client: redis.Redis) -> set[str]:
     return {_text(m) for m in client.smembers(keys.SIGMA_PROMOTED)}
 
 
-def count_staged(client: redis.Redis, rule_id: str) -> None:
-    """Count one signal of a staged rule."""
-    client.hincrby(keys.SIGMA_STAGED, rule_id, 1)
+def count_staged(client: redis.Redis, rule_id: str, signals: int = 1) -> None:
+    """Count ``signals`` signals of a staged rule."""
+    client.hincrby(keys.SIGMA_STAGED, rule_id, signals)
 
 
 def staged_counts(client: redis.Redis) -> dict[str, int]:
