@@ -51,6 +51,10 @@ _ABSENT = object()
 _SIGNAL_FIELDS = ("rule_id", "title", "severity", "dedup_key", "entity", "event_ids", "timestamp",
                   "dataset", "window_s", "count", "adds", "mitre", "runbook", "context",
                   "playbooks", "merged")
+# Engine._merged_signal reads the triage fields one by one, in this order (checked at import).
+if CONTEXT_FIELDS != ("source.ip", "user.name", "host.name", "cloud.account.id", "cloud.region",
+                      "event.action", "event.outcome"):
+    raise ImportError("CONTEXT_FIELDS changed: update Engine._merged_signal")
 if tuple(f.name for f in fields(Signal)) != _SIGNAL_FIELDS:
     raise ImportError("core.alerts.Signal's fields changed: update Engine._signal")
 
@@ -362,9 +366,13 @@ class Engine:
                 match.severity, match.playbooks, match.dedup,
                 tuple(match.entity.items()) if match.entity else None,
                 tuple(match.context.items()) if match.context else None)
+            get = event.get  # the triage fields, CONTEXT_FIELDS, written out (once per line)
             head_key = (rule.id, dedup, runs.group(rule.id, dedup, ts, rule.dedup_window_s),
                         match.title or render(rule.title, event), said,
-                        *[event.get(name, _ABSENT) for name in CONTEXT_FIELDS])
+                        get("source.ip", _ABSENT), get("user.name", _ABSENT),
+                        get("host.name", _ABSENT), get("cloud.account.id", _ABSENT),
+                        get("cloud.region", _ABSENT), get("event.action", _ABSENT),
+                        get("event.outcome", _ABSENT))
             try:
                 head = runs.heads.get(head_key)
             except TypeError:  # a context value that is not hashable (a list): not merged
