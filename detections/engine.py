@@ -196,14 +196,14 @@ class Engine:
         ``merge`` (the detect stage): a signal that would differ from an earlier one of the
         batch only by its event, time and counts is not built; its event joins the earlier
         signal's ``merged`` list with its place in ``events`` (the signal is listed under the
-        earlier event only). That is: same rule (one
-        without ``confirm``), same dedup key and entity, a match that says the same (title,
-        severity, entity, context, playbooks), the same triage fields (:data:`CONTEXT_FIELDS`),
-        and the same alert group as :func:`core.grouping.fold` will cut them (no gap longer
-        than the rule's window between). The alert written is the same
-        as from the signals one by one, counts included; a storm's thousands of signals per
-        batch become one per address, host and user, and so do the derived events of the
-        entity-risk pass (whose rules count each rule once per entity).
+        earlier event only). That is: same rule (one without ``confirm``), same dedup key and
+        entity, a match that says the same (title, severity, entity, context, playbooks), the
+        same triage fields (:data:`CONTEXT_FIELDS`), and the same alert group as
+        :func:`core.grouping.fold` will cut them (no gap longer than the rule's window
+        between). The alert written is the same as from the signals one by one, counts
+        included; a storm's thousands of signals per batch become one per address, host and
+        user, and so do the derived events of the entity-risk pass (whose rules count each
+        rule once per entity).
         """
         out: list[list[Signal]] = [[] for _ in events]
         runs = _Runs() if merge else None
