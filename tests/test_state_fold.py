@@ -95,3 +95,30 @@ def test_weighted_matches_fold_exactly(redis_client: redis.Redis) -> None:
     folded = signals(redis_client, [events[:20], events[20:]], rules)
     assert folded == signals(redis_client, one_by_one(events), rules)
     assert any(folded)
+
+
+def _state(client: redis.Redis) -> dict[bytes, list[tuple[bytes, float]]]:
+    return {key: client.zrange(key, 0, -1, withscores=True)
+            for key in client.scan_iter("{soc}:*") if client.type(key) == b"zset"}
+
+
+def test_a_long_storm_folded_keeps_the_state_one_event_per_batch_keeps(
+        redis_client: redis.Redis) -> None:
+    """Two hours of failures, one every 10 s from each of two addresses: the windows and the
+    remembered failures (kept 2 x 900 s by the Sequence rule) are trimmed at the latest time of
+    each batch, as one event per batch trims them at each event's."""
+    events = []
+    for n in range(1440):
+        second = n // 2 * 10
+        events.append({
+            "@timestamp": f"2026-11-23T{3 + second // 3600:02d}:{second // 60 % 60:02d}:"
+                          f"{second % 60:02d}Z",
+            "event.id": f"l-{n}", "event.dataset": "secure", "event.action": "ssh_login",
+            "event.outcome": "failure", "source.ip": f"203.0.113.{n % 2 + 1}",
+            "user.name": "root", "host.name": "web1"})
+    folded = signals(redis_client, [events[start:start + 60] for start in range(0, 1440, 60)])
+    kept = _state(redis_client)
+    assert folded == signals(redis_client, one_by_one(events))
+    assert kept == _state(redis_client)
+    remembered = [members for key, members in kept.items() if key.endswith(b":seq")]
+    assert remembered and all(len(m) < 720 for m in remembered)  # trimmed as the storm went

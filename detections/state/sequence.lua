@@ -20,16 +20,22 @@ folds.S = function(key, op, stride)
   for base = 4, #op - 1, stride do
     if stride ~= 5 or op[base + 1] ~= 'first' then return each('S', key, op, stride) end
   end
+  -- The upkeep keeps the first operation's span and the latest time: noted once for the first
+  -- and once for the latest, as noting each in turn would leave it.
+  trim(key, op[7], op[8], op[9])
+  local latest, answer = op[7], {}
   for base = 4, #op - 1, 5 do
-    args[#args + 1] = op[base + 3]
+    local t = op[base + 3]
+    args[#args + 1] = t
     args[#args + 1] = op[base + 2]
     if #args >= 2000 then
       redis.call('ZADD', key, unpack(args))
       args = {}
     end
-    trim(key, op[base + 3], op[base + 4], op[base + 5])
-    out[#out + 1] = {}
+    if t > latest then latest = t end
+    out[#out + 1] = answer  -- the same empty answer for each
   end
   if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+  trim(key, latest, op[8], op[9])
   return out
 end

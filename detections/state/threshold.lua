@@ -114,8 +114,25 @@ folds.T = function(key, op, stride)
   end
   local out, queued = {}, fresh and {} or nil
   for base = 4, #op - 1, 5 do
-    out[#out + 1] = threshold(key, op[base + 1], op[base + 2], op[base + 3], op[base + 4] or 1,
-                              op[base + 5], queued)
+    local member, t, window, need = op[base + 1], op[base + 2], op[base + 3], op[base + 5]
+    local count = queued and counted_t[key] == t and counted_w[key] == window
+                  and pending_n[key] == 0 and hot_at[key] ~= nil and counted_n[key] + 1
+    if count and count >= need then
+      -- A storm's usual step, what threshold() does for it written out: a new member of
+      -- weight 1 at the time and window of the key's last operation (its count carried, its
+      -- upkeep already noted at that time), nothing pending, the window already crossed.
+      queued[#queued + 1] = t
+      queued[#queued + 1] = member
+      if #queued >= 2000 then flush(key, queued) end
+      counted_n[key] = count
+      local hot = hot_at[key]
+      if not hot or t > hot then
+        hot_at[key], hot_ttl[key] = t, math.floor(window * 2 + 60)
+      end
+      out[#out + 1] = {count, 1}
+    else
+      out[#out + 1] = threshold(key, member, t, window, op[base + 4] or 1, need, queued)
+    end
   end
   if queued then flush(key, queued) end
   return out
