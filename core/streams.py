@@ -50,7 +50,8 @@ Handler = Callable[[str, Fields], None]
 # What redis-py hands back for a reply, whether the client decodes responses or not.
 Reply = bytes | str | int | float
 RawFields = Mapping[bytes | str, bytes | str]
-RawEntry = tuple[bytes | str | None, RawFields | None]
+# An entry as redis-py parses it (fields in a mapping) or as RESP2 sends it (a flat list).
+RawEntry = tuple[bytes | str | None, RawFields | Sequence[bytes | str] | None]
 # Handles a batch of entries at once; returns the error of each entry that failed (the others
 # succeeded). Raising fails the whole batch.
 BatchHandler = Callable[[list[tuple[str, Fields]]], Mapping[str, Exception]]
@@ -88,8 +89,10 @@ def texts(reply: Iterable[object]) -> list[str]:
 def read_reply(reply: object) -> list[tuple[str, list[tuple[str, Fields]]]]:
     """An XREAD/XREADGROUP reply as ``(stream, entries)`` pairs of text.
 
-    RESP2, the protocol socbot's clients speak, answers ``[[stream, entries], ...]``; an
-    entry trimmed away while pending comes back without fields and is left out.
+    redis-py gives ``[[stream, entries], ...]`` (RESP2's shape, which it also makes of RESP3's
+    map); a reply read off a connection comes as Redis sent it, RESP3's map as its pairs (see
+    :meth:`Consumer._read_ahead_reply`). An entry trimmed away while pending comes back without
+    fields and is left out.
     """
     batches = cast("list[tuple[bytes | str, list[RawEntry]]]", reply or [])
     return [(decode(stream), entries(batch)) for stream, batch in batches]
@@ -97,9 +100,19 @@ def read_reply(reply: object) -> list[tuple[str, list[tuple[str, Fields]]]]:
 
 def entries(reply: Sequence[RawEntry] | None) -> list[tuple[str, Fields]]:
     """An XRANGE/XREVRANGE reply as ``(entry id, fields)`` pairs of text, oldest (or newest)
-    first as Redis gave them; entries without an id or fields (trimmed away) are left out."""
-    return [(decode(entry_id), decode_fields(raw)) for entry_id, raw in reply or ()
-            if entry_id is not None and raw is not None]
+    first as Redis gave them; entries without an id or fields (trimmed away) are left out.
+    Fields come as redis-py parses them (a dict) or as Redis sends them (RESP2's flat list of
+    names and values, the reply of a command read off a connection)."""
+    out: list[tuple[str, Fields]] = []
+    for entry_id, raw in reply or ():
+        if entry_id is None or not raw:  # redis-py 8 gives a trimmed entry's fields as {}
+            continue
+        if isinstance(raw, Mapping):
+            out.append((decode(entry_id), decode_fields(raw)))
+        else:  # a flat list, read here without building redis-py's dict first
+            out.append((decode(entry_id), {decode(raw[j]): decode(raw[j + 1])
+                                           for j in range(0, len(raw) - 1, 2)}))
+    return out
 
 
 class Producer:
@@ -282,9 +295,12 @@ class Consumer:
             return None
         finally:
             self.client.connection_pool.release(connection)
-        callbacks: Mapping[str, Callable[..., object]] = self.client.response_callbacks
-        parse = callbacks.get("XREADGROUP")
-        return parse(raw) if parse is not None and raw is not None else raw
+        # As Redis sent it, each entry's fields a flat list (read_reply takes that as it is,
+        # without building redis-py's dict first): RESP2 answers [[stream, entries]], RESP3
+        # (redis-py's default from 8.0) {stream: entries}.
+        if isinstance(raw, dict):
+            return list(raw.items())
+        return raw
 
     def _reclaim(self) -> int:
         done = 0
