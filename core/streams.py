@@ -90,10 +90,13 @@ def read_reply(reply: object) -> list[tuple[str, list[tuple[str, Fields]]]]:
     """An XREAD/XREADGROUP reply as ``(stream, entries)`` pairs of text.
 
     redis-py gives ``[[stream, entries], ...]`` (RESP2's shape, which it also makes of RESP3's
-    map); a reply read off a connection comes as Redis sent it, RESP3's map as its pairs (see
-    :meth:`Consumer._read_ahead_reply`). An entry trimmed away while pending comes back without
-    fields and is left out.
+    map); a reply read off a connection (:meth:`Consumer._read_ahead_reply`) comes as Redis
+    sent it: that list in RESP2, ``{stream: entries}`` in RESP3 (redis-py 8's default), each
+    entry's fields a flat list. An entry trimmed away while pending comes back without fields
+    and is left out.
     """
+    if isinstance(reply, Mapping):
+        reply = list(reply.items())
     batches = cast("list[tuple[bytes | str, list[RawEntry]]]", reply or [])
     return [(decode(stream), entries(batch)) for stream, batch in batches]
 
@@ -295,12 +298,7 @@ class Consumer:
             return None
         finally:
             self.client.connection_pool.release(connection)
-        # As Redis sent it, each entry's fields a flat list (read_reply takes that as it is,
-        # without building redis-py's dict first): RESP2 answers [[stream, entries]], RESP3
-        # (redis-py's default from 8.0) {stream: entries}.
-        if isinstance(raw, dict):
-            return list(raw.items())
-        return raw
+        return raw  # as Redis sent it: read_reply takes it without redis-py's parse
 
     def _reclaim(self) -> int:
         done = 0

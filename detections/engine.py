@@ -360,7 +360,8 @@ class Engine:
             key = str(event.get(rule.dedup_by, "")) if rule.dedup_by else ""
         dedup = match.dedup or key
         head_key: tuple[object, ...] | None = None
-        if rule.confirm is None and dedup and (key or match.entity):
+        mergeable = bool(rule.confirm is None and dedup and (key or match.entity))
+        if mergeable:
             ts = epoch(event)
             said = () if match is _NO_MATCH else (
                 match.severity, match.playbooks, match.dedup,
@@ -386,7 +387,7 @@ class Engine:
             return None
         if head_key is not None:
             runs.heads[head_key] = signal
-        elif rule.confirm is not None or not dedup or not (key or match.entity):
+        elif not mergeable:  # its group was not looked up above: keep the groups' times whole
             runs.group(signal.rule_id, signal.dedup_key, signal.timestamp, signal.window_s)
         return signal
 
