@@ -1,13 +1,16 @@
 """The detect stage as ``socbot run`` runs it: ``soc:events`` -> worker -> alerts -> ``soc:alerts``.
 
-Three kinds of traffic, side by side in one run:
+Four kinds of traffic, side by side in one run:
 
 - quiet: the invictus-ir CloudTrail recording (about 2,900 real records) repeated until
   ``--lines`` events, each repetition the same traffic on a later day (new event ids);
 - ssh-storm: ``--lines`` failed-SSH lines from 50 addresses (parsed by the secure collector),
   about 1,000 lines a second of log time, so every address stays over the brute-force threshold;
 - cloudtrail-burst: ``--lines`` AccessDenied calls by one principal (normalized by the
-  CloudTrail collector).
+  CloudTrail collector);
+- ssh-logins: ``--lines`` accepted SSH logins of one user, each from an address never seen
+  before (the background of ``bench/bench_slack.py``'s latency runs): every line a signal of one
+  open alert and an entity-risk step for a new entity.
 
 The events are written to ``soc:events`` first; then the clock runs while the detect consumer
 that :class:`socbot.bot.runtime.Runtime` builds (role ``detect`` only, one thread, so one core
@@ -44,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = (ROOT.parent / "shared" / "data" / "cloudtrail" / "invictus-ir-aws-dataset"
              / "CloudTrail")
-KINDS = ("quiet", "ssh-storm", "cloudtrail-burst")
+KINDS = ("quiet", "ssh-storm", "cloudtrail-burst", "ssh-logins")
 FOLDERS = ("core", "collectors", "detections", "enrichment", "playbooks", "bot")
 TARGET_STORM = 50_000
 
@@ -93,6 +96,23 @@ def ssh_storm_events(lines: int, scratch: Path) -> list[dict[str, Any]]:
     return [e for e in read_secure(path, now=now) if isinstance(e, dict)]
 
 
+def ssh_logins_events(lines: int, scratch: Path) -> list[dict[str, Any]]:
+    from datetime import UTC, datetime
+
+    from socbot.collectors.files import read_secure
+
+    path = scratch / "secure"
+    with path.open("w") as handle:
+        for n in range(lines):
+            second = n // 1000
+            stamp = f"Nov 23 {3 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+            handle.write(f"{stamp} web01 sshd[{1000 + n % 30000}]: Accepted publickey for deploy "
+                         f"from 10.1.{n // 250 % 250}.{n % 250} port {20000 + n % 40000} ssh2: "
+                         f"RSA SHA256:abc\n")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    return [e for e in read_secure(path, now=now) if isinstance(e, dict)]
+
+
 def cloudtrail_burst_events(lines: int) -> list[dict[str, Any]]:
     from socbot.collectors.cloudtrail import normalize
 
@@ -135,6 +155,8 @@ def measure(kind: str, lines: int, redis_url: str, scratch: Path) -> dict[str, A
         events = quiet_events(lines)
     elif kind == "ssh-storm":
         events = ssh_storm_events(lines, scratch)
+    elif kind == "ssh-logins":
+        events = ssh_logins_events(lines, scratch)
     else:
         events = cloudtrail_burst_events(lines)
     producer = Producer(client, maxlen=len(events) + 1000)

@@ -13,7 +13,7 @@ import ipaddress
 import math
 import zoneinfo
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from socbot.core.config import DetectionDoor, DetectionPerson, DetectionSettings, Settings
@@ -25,13 +25,24 @@ _FOLD = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t
                        "$": "s", "|": "l", "!": "i"})
 
 
-def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    if not isinstance(value, str) or not value:
-        return None
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Addresses parsed lately, kept by their text: a rule pack asks about one address several times
+# per event, and a busy source many times a minute.
+_CACHE_MAX = 100_000
+
+
+@lru_cache(maxsize=65_536)
+def _parse(value: str) -> Address | None:
     try:
         return ipaddress.ip_address(value)
     except ValueError:
         return None
+
+
+def _ip(value: Any) -> Address | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return _parse(value)
 
 
 def fold_ssid(ssid: str) -> str:
@@ -105,7 +116,7 @@ class RuleContext:
             return found
         if ip not in self._intel_cache:
             address = _ip(ip)
-            if len(self._intel_cache) > 100_000:
+            if len(self._intel_cache) > _CACHE_MAX:
                 self._intel_cache.clear()
             self._intel_cache[ip] = next((feed for net, feed in self._intel_ranges
                                           if address is not None and address.version
@@ -114,11 +125,15 @@ class RuleContext:
 
     def in_office(self, ip: Any) -> bool:
         """True if ``ip`` is in one of ``office_cidrs``."""
+        if not self.office_networks:  # nothing to be in: no address to read
+            return False
         address = _ip(ip)
         return address is not None and any(address in net for net in self.office_networks)
 
     def site_of_ip(self, ip: Any) -> str | None:
         """The site whose Wi-Fi subnets hold ``ip``."""
+        if not self.site_networks:
+            return None
         address = _ip(ip)
         if address is None:
             return None
@@ -126,9 +141,13 @@ class RuleContext:
 
     def where(self, ip: Any) -> dict[str, Any] | None:
         """What the configuration says about an address: country and coordinates, if known."""
+        if not (self.locations or self.site_networks):  # no address has a known place
+            return None
         key = str(ip)
         if key in self._ip_cache:
             return self._ip_cache[key]
+        if len(self._ip_cache) > _CACHE_MAX:  # a flood of new addresses: start afresh
+            self._ip_cache.clear()
         address = _ip(ip)
         found: dict[str, Any] | None = None
         if address is not None:
@@ -151,6 +170,9 @@ class RuleContext:
         ``detection.home_countries``. Off-site: a public address outside every office range and
         site subnet (only once some are configured; private addresses are internal).
         """
+        if not (self.office_networks or self.site_networks or
+                (self.locations and self.home_countries)):
+            return None  # nothing configured can make an address remote
         address = _ip(ip)
         if address is None:
             return None
