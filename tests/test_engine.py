@@ -352,6 +352,40 @@ def test_entity_risk_lists_the_signals_once_then_only_counts(redis_client: redis
     assert later[0].context["signals"].count("(high)") == 2
 
 
+def test_entity_risk_answers_alike_for_new_entities_and_trimmed_windows(
+        redis_client: redis.Redis) -> None:
+    """The risk step skips summing when too few rules are on record for the entity to cross;
+    it must still cross when one rule is enough, and never count a member the window left."""
+    from socbot.detections.rule import Risk
+
+    def risk_rule(min_rules: int, threshold: int) -> Rule:
+        return make_rule(lambda e: Match(key=str(e.get("source.ip", ""))), id="risk",
+                         datasets=("signal",), actions=None, severity="high",
+                         state=Risk(threshold=threshold, window_s=3600, min_rules=min_rules))
+
+    def risk_of(found: list[Signal]) -> list[int]:
+        return [s.context["risk_score"] for s in found if s.rule_id == "risk"]
+
+    high = make_rule(lambda e: e["event.outcome"] == "success", id="high", severity="high",
+                     dedup_by="source.ip")
+    medium = make_rule(lambda e: e["event.outcome"] == "failure", id="medium",
+                       severity="medium", dedup_by="source.ip")
+    # One rule may be enough: a new entity's first signal crosses at once.
+    alone = Engine(redis_client, {"high": high, "risk": risk_rule(1, 50)})
+    assert risk_of(alone.evaluate(event(1, outcome="success", **{"source.ip": "192.0.2.1"}))) \
+        == [50]
+    # Two rules needed: the first alone stays quiet; it leaves the one-hour window two hours
+    # later, so the second rule then is alone too; a signal of the first again makes two.
+    redis_client.flushdb()
+    pair = Engine(redis_client, {"high": high, "medium": medium, "risk": risk_rule(2, 75)})
+    ip = {"source.ip": "192.0.2.2"}
+    assert risk_of(pair.evaluate(event(2, second=0, **ip))) == []
+    assert risk_of(pair.evaluate(event(3, outcome="success",
+                                       **{"@timestamp": "2026-11-23T05:00:00Z"}, **ip))) == []
+    assert risk_of(pair.evaluate(event(4, **{"@timestamp": "2026-11-23T05:00:05Z"}, **ip))) \
+        == [75]
+
+
 def test_a_connection_lost_midway_runs_the_unread_calls_again(
         redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
     rule = make_rule(lambda e: True, state=Threshold(by="source.ip", count=3, window_s=60))
