@@ -186,9 +186,17 @@ def moment(value: Any) -> datetime:
     raise EdgeError(f"no readable time (got {str(value)[:80]!r})")
 
 
+# An IPv4 address already in its one text form (four decimal parts 0-255, no leading zeros):
+# most addresses of a log, read without building an address object.
+_IPV4_TEXT = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                        r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
 def ip_text(value: str) -> str | None:
     """The one text form of an IP address every source uses: IPv4-mapped IPv6
     (``::ffff:10.66.66.66``) as the IPv4 address; None if ``value`` is not an address."""
+    if _IPV4_TEXT.fullmatch(value):
+        return value
     try:
         ip = ipaddress.ip_address(value)
     except ValueError:

@@ -296,3 +296,29 @@ def test_alert_messages_built_from_hostile_values_hold_only_our_tokens(
     for text in strings(message):
         assert "<!" not in text and "<@" not in text and "<http" not in text
         assert not any(ch in text for ch in INVISIBLE)
+
+
+def _reference_ip_text(value: str) -> str | None:
+    """ip_text as the standard library alone answers it."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+@FUZZ
+@given(st.one_of(
+    st.lists(st.one_of(st.integers(0, 300).map(str), st.from_regex(r"0[0-9]{1,3}", fullmatch=True),
+                       st.text(st.characters(), max_size=3)), min_size=1, max_size=6)
+    .map(".".join),
+    st.ip_addresses().map(str), st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+    st.text(max_size=20)))
+@example("1.2.3.4\n")
+@example("١.2.3.4")
+@example("01.2.3.4")
+def test_ip_text_reads_the_short_way_as_ipaddress_does(value: str) -> None:
+    """The canonical dotted-quad shortcut answers what parsing the address would."""
+    assert edge.ip_text(value) == _reference_ip_text(value)
