@@ -127,6 +127,21 @@ def compact(event: Event) -> Event:
     return out
 
 
+def _compact_already(text: object, event: Event) -> bool:
+    """True when ``text``, the serialized ``event``, is what :func:`compact` would keep: no
+    vendor record, no nested value, no string longer than ``MAX_STRING`` (a log line's event,
+    not a CloudTrail record). The index stage then stores the entry's own text."""
+    if type(text) is not str or "original" in event:
+        return False
+    short = len(text) <= MAX_STRING  # then no string in it can be longer
+    for value in event.values():
+        kind = type(value)
+        if kind is dict or kind is list or (not short and kind is str
+                                            and len(value) > MAX_STRING):
+            return False
+    return True
+
+
 @dataclass
 class SearchResult:
     """Events found, newest first; ``truncated`` when the scan bound stopped the search."""
@@ -155,6 +170,11 @@ class EventStore:
 
     def add_many(self, events: Iterable[Event]) -> int:
         """Store events (one script call, one round trip); return how many were stored."""
+        return self._store((event, None) for event in events)
+
+    def _store(self, items: Iterable[tuple[Event, str | None]]) -> int:
+        """Store events, each with its stored text when the caller has it (None: made here
+        from :func:`compact`)."""
         now = self.clock()
         index_keys: dict[str, int] = {}
         flat: list[str | int] = []
@@ -163,7 +183,7 @@ class EventStore:
         # Per field and text value: its index's position in KEYS (0: not indexed). A batch
         # repeats the same few values (one host, one user, one address in a storm).
         places: dict[tuple[str, str], int] = {}
-        for event in events:
+        for event, text in items:
             positions = []
             for kind, name in INDEX_FIELDS.items():
                 raw = event.get(name)
@@ -176,7 +196,8 @@ class EventStore:
                         places[(kind, raw)] = place
                 if place:
                     positions.append(place)
-            flat += [_json(compact(event)), len(positions), *positions]
+            flat += [text if text is not None else _json(compact(event)), len(positions),
+                     *positions]
             dataset = str(event.get("event.dataset", ""))[:MAX_VALUE]
             if dataset:
                 last[dataset] = str(event.get("@timestamp", ""))
@@ -206,13 +227,16 @@ class EventStore:
         """Consumer batch handler: a read's events stored in one call. An entry that cannot be
         read fails alone; if the store fails, every entry of the batch is tried again."""
         failures: dict[str, Exception] = {}
-        events: list[Event] = []
+        items: list[tuple[Event, str | None]] = []
         for entry_id, fields in batch:
             try:
-                events.append(loads(fields["e"]))
+                text = fields["e"]
+                event = loads(text)
             except Exception as exc:  # a bad entry must not hold back the batch
                 failures[entry_id] = exc
-        self.add_many(events)
+                continue
+            items.append((event, text if _compact_already(text, event) else None))
+        self._store(items)
         return failures
 
     # --- queries ----------------------------------------------------------------------------

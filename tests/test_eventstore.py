@@ -113,3 +113,22 @@ def test_the_index_stage_reads_soc_events(redis_client: redis.Redis) -> None:
     consumer = Consumer(redis_client, EVENTS, GROUP, "index-test", store.handle, block_ms=0)
     assert consumer.step(block_ms=0) == 5
     assert store.count() == 5 and ids(store.recent(limit=1)) == ["ev-4"]
+
+
+def test_the_index_stage_stores_what_compact_keeps_from_any_entry(
+        redis_client: redis.Redis) -> None:
+    """A log line's entry is stored as it came (it is already compact); an entry with a vendor
+    record, a nested value or a long string is stored compacted. Either way the store reads
+    back what :func:`compact` keeps."""
+    store = EventStore(redis_client)
+    sent = [event(0), event(1, **{"user.name": "é\u2028x"}), event(2, original={"big": "x"}),
+            event(3, tags=["a", "b"]), event(4, message="m" * 600),
+            event(5, message="m" * 500, note="n" * 100), event(6, count=3, ok=True, gone=None)]
+    Producer(redis_client).add_many(EVENTS, [{"e": dumps(e)} for e in sent])
+    consumer = Consumer(redis_client, EVENTS, GROUP, "index-test", store.handle,
+                        batch_handler=store.handle_batch, block_ms=0)
+    assert consumer.step(block_ms=0) == len(sent)
+    stored = {e["event.id"]: e for e in store.recent(limit=len(sent))}
+    assert stored == {e["event.id"]: compact(e) for e in sent}
+    assert stored["ev-2"].get("original") is None and stored["ev-3"]["tags"] == '["a","b"]'
+    assert len(str(stored["ev-4"]["message"])) == 513
