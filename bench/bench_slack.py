@@ -90,6 +90,12 @@ class Pipeline:
             pass
         else:
             tune_gc()
+        try:
+            from socbot.core.process import tune_threads
+        except ImportError:
+            pass
+        else:
+            tune_threads()
         self.runtime.start()
         log.touch()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "SOCBOT_"))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -12,6 +13,11 @@ from typing import Any
 # 100,000 of them until it is written: at 50,000 each batch was walked once more (50 collections,
 # about 8% of the detect stage's time per 100,000 storm lines); at 200,000, none.
 GC_YOUNG_THRESHOLD = 200_000
+# How long a thread running Python keeps the interpreter lock before another may take it
+# (CPython's default: 5 ms). ``socbot run``'s stages are threads of one process: with the
+# default, a stage waiting on Redis or Slack could wait up to 5 ms for the lock after each reply
+# while the detect stage ran Python, a dozen times per message it delivered.
+SWITCH_INTERVAL_S = 0.001
 
 
 def stop_on_signals() -> threading.Event:
@@ -50,3 +56,10 @@ def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
 
 
 _gc_tuned = False
+
+
+def tune_threads(interval_s: float = SWITCH_INTERVAL_S) -> None:
+    """Let a thread that waited on I/O take the interpreter lock sooner (``socbot run``, whose
+    stages share one process): the notifier's and the Slack listener's replies are not held
+    behind the detect stage's Python for a whole default switch interval."""
+    sys.setswitchinterval(interval_s)

@@ -1,4 +1,5 @@
-"""The garbage collector as the long-running commands set it (core.process.tune_gc)."""
+"""The process settings of the long-running commands (core.process): the garbage collector
+and the interpreter lock's switch interval."""
 
 from __future__ import annotations
 
@@ -54,3 +55,43 @@ def test_tuning_happens_once_per_process() -> None:
     gc.set_threshold(700, 10, 10)  # changed since by someone else
     tune_gc()
     assert gc.get_threshold()[0] == 700
+
+
+def test_socbot_run_lets_waiting_threads_take_the_interpreter_lock_sooner(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``socbot run`` (its stages are threads of one process) hands the lock over every
+    millisecond instead of CPython's 5."""
+    import sys
+
+    from socbot.bot import cli
+    from socbot.core import redisconn
+
+    before = sys.getswitchinterval()
+    real = process.tune_threads
+    applied: list[float] = []
+    monkeypatch.setattr(process, "tune_threads",
+                        lambda interval_s=process.SWITCH_INTERVAL_S: applied.append(interval_s))
+    monkeypatch.setattr(process, "tune_gc", lambda: None)
+    monkeypatch.setattr(process, "stop_on_signals", lambda: __import__("threading").Event())
+
+    class Built(Exception):
+        pass
+
+    def start(self: object) -> None:
+        raise Built
+
+    from socbot.bot import runtime
+
+    monkeypatch.setattr(runtime.Runtime, "build", lambda self: self)
+    monkeypatch.setattr(runtime.Runtime, "start", start)
+    monkeypatch.setattr(runtime.Runtime, "close", lambda self: None)
+    monkeypatch.setattr(redisconn, "connect", lambda *a, **k: object())
+    monkeypatch.setattr(redisconn, "release", lambda *a, **k: None)
+    with pytest.raises(Built):
+        cli.main(["run", "--role", "detect"])
+    assert applied == [0.001] and sys.getswitchinterval() == before
+    real()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(before)

@@ -145,7 +145,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
     """``socbot run``."""
     from socbot.bot.runtime import ROLES, Runtime
     from socbot.core.config import host_port
-    from socbot.core.process import stop_on_signals, tune_gc
+    from socbot.core.process import stop_on_signals, tune_gc, tune_threads
     from socbot.core.redisconn import connect, release
 
     roles = tuple(args.role) if args.role else ROLES
@@ -171,6 +171,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> i
             print(f"socbot: {_listen_error(exc, args.listen, '--listen')}", file=sys.stderr)
             return 2
         tune_gc()  # start-up is done: the stages' objects are all that is left to collect
+        tune_threads()
         try:
             runtime.start()
         except OSError as exc:  # the /metrics and /healthz listener
