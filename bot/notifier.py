@@ -7,7 +7,8 @@ The detection stage writes ``new`` and ``severity`` only; for a count that grew 
 alert's mark in ``{soc}:notify:dirty`` itself (:mod:`socbot.core.grouping`), without an entry.
 
 **Marks, then passes.** :meth:`SlackNotifier.handle` only *marks* the alert as owed to Slack (a
-counter in the Redis hash ``{soc}:notify:dirty``; ``{soc}:notify:news`` says the mark is news) and
+counter in the Redis hash ``{soc}:notify:dirty``; ``{soc}:notify:news`` says the mark is news;
+:meth:`SlackNotifier.handle_batch`, what the notify stage runs, marks a whole read at once) and
 :meth:`SlackNotifier.flush`, run after every consumer batch and by :meth:`run_flusher` every
 0.1 s, sends what the pacing allows now in the order :mod:`socbot.bot.delivery` gives: new
 alerts first (most severe first), then updates. A pass never sleeps. Any number of marks for
@@ -187,6 +188,33 @@ class SlackNotifier:
             pipe.hset(NEWS, alert_id, kind)
         pipe.hincrby(DIRTY, alert_id, 1)
         pipe.execute()
+
+    def handle_batch(self, entries: Sequence[tuple[str, Fields]]) -> dict[str, Exception]:
+        """:meth:`handle` for every entry of a read, the marks in one transaction: a pass (the
+        flusher's, running meanwhile) sees all of a read's alerts or none of them. A storm's
+        alerts, written by one detect batch, then fold into their rollup together instead of
+        the first of them being posted on its own. Playbook results follow, in order; the
+        error of each that failed. A Redis failure marking raises: nothing is acknowledged."""
+        pipe = self.redis.pipeline(transaction=True)
+        results: list[tuple[str, str, str]] = []
+        for entry_id, fields in entries:
+            alert_id = fields.get("alert_id", "")
+            kind = fields.get("kind", "new")
+            if kind == "action_result":
+                results.append((entry_id, alert_id, fields.get("action_id", "")))
+            elif alert_id:
+                if kind not in ("new", "updated"):
+                    pipe.hset(NEWS, alert_id, kind)
+                pipe.hincrby(DIRTY, alert_id, 1)
+        if len(pipe):
+            pipe.execute()
+        failures: dict[str, Exception] = {}
+        for entry_id, alert_id, action_id in results:
+            try:
+                self._action_result(alert_id, action_id)
+            except Exception as exc:  # the consumer retries it, then dead-letters it
+                failures[entry_id] = exc
+        return failures
 
     def flush(self) -> None:
         """One pass: send what the pacing allows now, in delivery order (never sleeps, never

@@ -113,20 +113,24 @@ class Runtime:
                     args=(self.client, feeds, self.settings.detection.intel_refresh_s,
                           self.stop)))
         if "notify" in self.roles:
+            marks: BatchHandler | None = None
             if web is not None:
                 from socbot.bot.notifier import SlackNotifier
 
                 assert escalator is not None and verifier is not None
-                notifier: Notifier = SlackNotifier(
+                slack = SlackNotifier(
                     self.settings, web, alerts, actions, mutes=mutes,
                     on_posted=[escalator.schedule, verifier.start],
                     enricher=self._enricher(sessions))
+                # A read's alerts are marked at once, so a pass sees them together.
+                notifier: Notifier = slack
+                marks = slack.handle_batch
             else:
                 from socbot.bot.notifier import TerminalNotifier
 
                 notifier = TerminalNotifier(alerts, actions, stream=self.out,
                                             enricher=self._enricher(sessions))
-            self._consumer("notify", notifier.handle, notifier.flush)
+            self._consumer("notify", notifier.handle, notifier.flush, batch_handler=marks)
             flusher = notifier.flusher()
             if flusher is not None:
                 self.threads.append(threading.Thread(target=flusher, args=(self.stop,),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from slack_harness import APPROVER, MALLORY, RESPONDER, SECRET, Harness, eventua
 from socbot.bot.rollup_blocks import ACK_ALL, MUTE_ALL, PICK
 from socbot.core import keys
 from socbot.core.alerts import Signal
-from socbot.core.streams import AUDIT
+from socbot.core.streams import AUDIT, Consumer
 
 RULE = "secure.ssh_brute_force"
 
@@ -122,6 +123,43 @@ def test_below_the_threshold_alerts_are_posted_one_by_one(bot: Harness) -> None:
     listed = json.dumps(rollup_of(bot)["blocks"])
     assert all(alert_id in listed for alert_id in [*first, fifth])
     assert not bot.alerts.get(fifth).slack_ts  # type: ignore[union-attr]
+
+
+def test_a_storm_written_at_once_is_one_rollup_while_the_flusher_passes(
+        bot: Harness) -> None:
+    """The detect stage writes a storm's alerts in one batch; the notify stage marks a read's
+    alerts in one transaction, so the flusher, passing all the while, sees none or all of them
+    and never posts the first on its own before the rollup."""
+    entries = []
+    for n in range(1, 31):
+        ip = f"203.0.113.{n}"
+        alert_id, outcome = bot.alerts.record(Signal(
+            rule_id=RULE, title=f"SSH brute force from {ip}", severity="high", dedup_key=ip,
+            entity={"type": "ip", "value": ip}, event_ids=[f"{ip}-0"], timestamp=time.time(),
+            dataset="secure", context={"source.ip": ip}))
+        entries.append((f"{n}-0", {"alert_id": alert_id, "kind": outcome}))
+    stop = threading.Event()
+
+    def passes() -> None:
+        while not stop.is_set():
+            bot.notifier.flush()
+
+    flusher = threading.Thread(target=passes)
+    flusher.start()
+    try:
+        consumer = Consumer(bot.redis, "storm-test", "notify", "n1", bot.notifier.handle,
+                            batch_handler=bot.notifier.handle_batch)
+        for entry_id, fields in entries:
+            bot.redis.xadd("storm-test", fields, id=entry_id)
+        assert consumer.step(block_ms=0) == len(entries)
+    finally:
+        stop.set()
+        flusher.join()
+    bot.notifier.flush()
+    [message] = top_level(bot)
+    assert message["metadata"]["event_payload"]["alert_id"].startswith("R")
+    listed = json.dumps(message["blocks"])
+    assert all(fields["alert_id"] in listed for _, fields in entries)
 
 
 def test_acknowledge_all_acknowledges_every_open_member_once(bot: Harness) -> None:

@@ -58,6 +58,8 @@ def test_with_slack_every_role_runs_including_escalation(redis_client: redis.Red
         assert sorted(t.name for t in runtime.threads) == ["escalate", "notify-flush", "slack"]
         notifier = runtime.consumers["notify"].handler.__self__  # type: ignore[attr-defined]
         assert [h.__name__ for h in notifier.on_posted] == ["schedule", "start"]
+        # A read's alerts are marked in one transaction (see test_rollup).
+        assert runtime.consumers["notify"].batch_handler == notifier.handle_batch
     finally:
         runtime.http_server.server_close()
 
