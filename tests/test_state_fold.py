@@ -122,3 +122,25 @@ def test_a_long_storm_folded_keeps_the_state_one_event_per_batch_keeps(
     assert kept == _state(redis_client)
     remembered = [members for key, members in kept.items() if key.endswith(b":seq")]
     assert remembered and all(len(m) < 720 for m in remembered)  # trimmed as the storm went
+
+
+def logins(count: int, addresses: int) -> list[Event]:
+    """Accepted logins of two users from a few addresses, each address coming back."""
+    return [{
+        "@timestamp": f"2026-11-23T04:{n * 3 // 60 % 60:02d}:{n * 3 % 60:02d}Z",
+        "event.id": f"ok-{n}", "event.dataset": "secure", "event.action": "ssh_login",
+        "event.outcome": "success", "source.ip": f"198.51.100.{n * 7 % addresses + 1}",
+        "user.name": f"user{n % 2}", "host.name": "web1"} for n in range(count)]
+
+
+def test_first_seen_values_fold_exactly(redis_client: redis.Redis) -> None:
+    """New and known values of one key, folded: the same verdicts as one event per batch,
+    a redelivered event still its value's owner, and the key's expiry set."""
+    events = logins(60, 13)
+    batches = [events[:25], events[25:], events[20:40] + [events[3]]]
+    folded = signals(redis_client, batches)
+    expiries = [redis_client.ttl(key) for key in redis_client.scan_iter("{soc}:*:seen")]
+    assert folded == signals(redis_client, [[e] for batch in batches for e in batch])
+    fired = [s for found in folded for s in found if s["rule_id"] == "secure.new_source_for_user"]
+    assert len(fired) >= 10
+    assert expiries and all(ttl > 80 * 86400 for ttl in expiries)

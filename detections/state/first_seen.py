@@ -31,6 +31,7 @@ class FirstSeen(StateKind):
     """
 
     code = "F"
+    foldable = True
 
     by: str
     field: str
