@@ -26,11 +26,13 @@ _FOLD = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-# Addresses parsed lately, kept by their text: a rule pack asks about one address several times
-# per event, and a busy source many times a minute.
+# Addresses whose place or intel verdict a context remembers before it starts afresh (a flood
+# of new addresses must not grow it without bound).
 _CACHE_MAX = 100_000
 
 
+# Addresses parsed lately, kept by their text: a rule pack asks about one address several times
+# per event, and a busy source many times a minute.
 @lru_cache(maxsize=65_536)
 def _parse(value: str) -> Address | None:
     try:
