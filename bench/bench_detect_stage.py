@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,9 @@ def quiet_events(lines: int) -> list[dict[str, Any]]:
     return out
 
 
-def ssh_storm_events(lines: int, scratch: Path) -> list[dict[str, Any]]:
+def secure_events(lines: int, scratch: Path, message: Callable[[int], str]) -> list[dict[str, Any]]:
+    """``lines`` sshd lines, 1,000 a second of log time (``message(n)``: line n after its
+    time stamp), parsed by the secure collector."""
     from datetime import UTC, datetime
 
     from socbot.collectors.files import read_secure
@@ -89,28 +92,21 @@ def ssh_storm_events(lines: int, scratch: Path) -> list[dict[str, Any]]:
         for n in range(lines):
             second = n // 1000
             stamp = f"Nov 23 {3 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
-            ip = f"203.0.113.{n % 50 + 1}"
-            handle.write(f"{stamp} web0{n % 3} sshd[{4000 + n % 30000}]: Failed password for "
-                         f"root from {ip} port {20000 + n % 40000} ssh2\n")
+            handle.write(f"{stamp} {message(n)}\n")
     now = datetime(2026, 12, 1, tzinfo=UTC)
     return [e for e in read_secure(path, now=now) if isinstance(e, dict)]
+
+
+def ssh_storm_events(lines: int, scratch: Path) -> list[dict[str, Any]]:
+    return secure_events(lines, scratch, lambda n: (
+        f"web0{n % 3} sshd[{4000 + n % 30000}]: Failed password for root from "
+        f"203.0.113.{n % 50 + 1} port {20000 + n % 40000} ssh2"))
 
 
 def ssh_logins_events(lines: int, scratch: Path) -> list[dict[str, Any]]:
-    from datetime import UTC, datetime
-
-    from socbot.collectors.files import read_secure
-
-    path = scratch / "secure"
-    with path.open("w") as handle:
-        for n in range(lines):
-            second = n // 1000
-            stamp = f"Nov 23 {3 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
-            handle.write(f"{stamp} web01 sshd[{1000 + n % 30000}]: Accepted publickey for deploy "
-                         f"from 10.1.{n // 250 % 250}.{n % 250} port {20000 + n % 40000} ssh2: "
-                         f"RSA SHA256:abc\n")
-    now = datetime(2026, 12, 1, tzinfo=UTC)
-    return [e for e in read_secure(path, now=now) if isinstance(e, dict)]
+    return secure_events(lines, scratch, lambda n: (
+        f"web01 sshd[{1000 + n % 30000}]: Accepted publickey for deploy from "
+        f"10.1.{n // 250 % 250}.{n % 250} port {20000 + n % 40000} ssh2: RSA SHA256:abc"))
 
 
 def cloudtrail_burst_events(lines: int) -> list[dict[str, Any]]:
