@@ -4,6 +4,8 @@ and the interpreter lock's switch interval."""
 from __future__ import annotations
 
 import gc
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -58,40 +60,32 @@ def test_tuning_happens_once_per_process() -> None:
 
 
 def test_socbot_run_lets_waiting_threads_take_the_interpreter_lock_sooner(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
     """``socbot run`` (its stages are threads of one process) hands the lock over every
-    millisecond instead of CPython's 5."""
-    import sys
-
+    millisecond instead of CPython's 5, from before its stages start."""
     from socbot.bot import cli
-    from socbot.core import redisconn
+    from socbot.bot.runtime import Runtime
 
     before = sys.getswitchinterval()
-    real = process.tune_threads
-    applied: list[float] = []
-    monkeypatch.setattr(process, "tune_threads",
-                        lambda interval_s=process.SWITCH_INTERVAL_S: applied.append(interval_s))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    # Not this test process's collector or signal handlers.
     monkeypatch.setattr(process, "tune_gc", lambda: None)
-    monkeypatch.setattr(process, "stop_on_signals", lambda: __import__("threading").Event())
+    monkeypatch.setattr(process, "stop_on_signals", threading.Event)
+    started: list[tuple[Runtime, float]] = []
 
-    class Built(Exception):
+    class Started(Exception):
         pass
 
-    def start(self: object) -> None:
-        raise Built
+    def start(self: Runtime) -> None:  # built for real; stopped before any stage runs
+        started.append((self, sys.getswitchinterval()))
+        raise Started
 
-    from socbot.bot import runtime
-
-    monkeypatch.setattr(runtime.Runtime, "build", lambda self: self)
-    monkeypatch.setattr(runtime.Runtime, "start", start)
-    monkeypatch.setattr(runtime.Runtime, "close", lambda self: None)
-    monkeypatch.setattr(redisconn, "connect", lambda *a, **k: object())
-    monkeypatch.setattr(redisconn, "release", lambda *a, **k: None)
-    with pytest.raises(Built):
-        cli.main(["run", "--role", "detect"])
-    assert applied == [0.001] and sys.getswitchinterval() == before
-    real()
+    monkeypatch.setattr(Runtime, "start", start)
     try:
-        assert sys.getswitchinterval() == pytest.approx(0.001)
+        with pytest.raises(Started):
+            cli.main(["run", "--role", "index"])
+        [(runtime, interval)] = started
+        runtime.close()
+        assert interval == pytest.approx(process.SWITCH_INTERVAL_S) and interval < before
     finally:
         sys.setswitchinterval(before)
