@@ -175,19 +175,10 @@ class SlackNotifier:
 
     def handle(self, entry_id: str, fields: Fields) -> None:
         """Mark the entry's alert as owed to Slack (news if it is not a plain count update),
-        or post a playbook result (``action_result``) now."""
-        alert_id = fields.get("alert_id", "")
-        kind = fields.get("kind", "new")
-        if kind == "action_result":
-            self._action_result(alert_id, fields.get("action_id", ""))
-            return
-        if not alert_id:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        if kind not in ("new", "updated"):
-            pipe.hset(NEWS, alert_id, kind)
-        pipe.hincrby(DIRTY, alert_id, 1)
-        pipe.execute()
+        or post a playbook result (``action_result``) now: :meth:`handle_batch` of one."""
+        failures = self.handle_batch([(entry_id, fields)])
+        if failures:
+            raise failures[entry_id]
 
     def handle_batch(self, entries: Sequence[tuple[str, Fields]]) -> dict[str, Exception]:
         """:meth:`handle` for every entry of a read, the marks in one transaction: a pass (the
