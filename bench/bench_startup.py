@@ -124,9 +124,9 @@ def main() -> int:
                   f"({min(runs) * 1000:.0f} .. {max(runs) * 1000:.0f}; {verdict} "
                   f"{TARGET_S:.0f} s)")
         if args.baseline:
-            before = statistics.median(times[("baseline", name)])
-            after = statistics.median(times[("this tree", name)])
-            print(f"  {name:<12} this tree / baseline {after / before:.2f}")
+            ratio = (statistics.median(times[("this tree", name)])
+                     / statistics.median(times[("baseline", name)]))
+            print(f"  {name:<12} this tree / baseline {ratio:.2f}")
     return 0
 
 
