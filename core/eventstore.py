@@ -112,8 +112,23 @@ def normalize(kind: str, value: object) -> str | None:
     return text
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})  # kept as they are by compact()
+
+
 def compact(event: Event) -> Event:
-    """The copy kept for display: no vendor record, strings cut to ``MAX_STRING``."""
+    """The form kept for display: no vendor record, nested values as JSON text, strings cut to
+    ``MAX_STRING``. An event with none of these (a log line's) is returned itself, not copied:
+    the index stage then stores the entry's own text. Never change what it returns."""
+    if "original" not in event:  # the usual case first, by exact type: nothing to change?
+        for value in event.values():
+            kind = type(value)
+            if kind is str:
+                if len(value) > MAX_STRING:
+                    break
+            elif kind not in _SCALARS:  # a nested value, or a type the loop below decides
+                break
+        else:
+            return event
     out: Event = {}
     for key, value in event.items():
         if key == "original":
@@ -125,21 +140,6 @@ def compact(event: Event) -> Event:
             value = text if len(text) <= MAX_STRING else text[:MAX_STRING] + "…"
         out[key] = value
     return out
-
-
-def _compact_already(text: object, event: Event) -> bool:
-    """True when ``text``, the serialized ``event``, is what :func:`compact` would keep: no
-    vendor record, no nested value, no string longer than ``MAX_STRING`` (a log line's event,
-    not a CloudTrail record). The index stage then stores the entry's own text."""
-    if type(text) is not str or "original" in event:
-        return False
-    short = len(text) <= MAX_STRING  # then no string in it can be longer
-    for value in event.values():
-        kind = type(value)
-        if kind is dict or kind is list or (not short and kind is str
-                                            and len(value) > MAX_STRING):
-            return False
-    return True
 
 
 @dataclass
@@ -173,8 +173,8 @@ class EventStore:
         return self._store((event, None) for event in events)
 
     def _store(self, items: Iterable[tuple[Event, str | None]]) -> int:
-        """Store events, each with its stored text when the caller has it (None: made here
-        from :func:`compact`)."""
+        """Store events, each with its serialized text when the caller has it (an entry's),
+        which is stored as it is when :func:`compact` keeps the event whole."""
         now = self.clock()
         index_keys: dict[str, int] = {}
         flat: list[str | int] = []
@@ -196,8 +196,9 @@ class EventStore:
                         places[(kind, raw)] = place
                 if place:
                     positions.append(place)
-            flat += [text if text is not None else _json(compact(event)), len(positions),
-                     *positions]
+            kept = compact(event)
+            flat += [text if kept is event and text is not None else _json(kept),
+                     len(positions), *positions]
             dataset = str(event.get("event.dataset", ""))[:MAX_VALUE]
             if dataset:
                 last[dataset] = str(event.get("@timestamp", ""))
@@ -235,7 +236,7 @@ class EventStore:
             except Exception as exc:  # a bad entry must not hold back the batch
                 failures[entry_id] = exc
                 continue
-            items.append((event, text if _compact_already(text, event) else None))
+            items.append((event, text))
         self._store(items)
         return failures
 

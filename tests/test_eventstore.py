@@ -132,3 +132,5 @@ def test_the_index_stage_stores_what_compact_keeps_from_any_entry(
     assert stored == {e["event.id"]: compact(e) for e in sent}
     assert stored["ev-2"].get("original") is None and stored["ev-3"]["tags"] == '["a","b"]'
     assert len(str(stored["ev-4"]["message"])) == 513
+    # What needs no change is kept whole (the index stage then stores the entry's own text).
+    assert [compact(e) is e for e in sent] == [True, True, False, False, False, True, True]
