@@ -45,21 +45,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tree_layout import use_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = (ROOT.parent / "shared" / "data" / "cloudtrail" / "invictus-ir-aws-dataset"
              / "CloudTrail")
 KINDS = ("quiet", "ssh-storm", "cloudtrail-burst", "ssh-logins")
-FOLDERS = ("core", "collectors", "detections", "enrichment", "playbooks", "bot")
 TARGET_STORM = 50_000
-
-
-def use_tree(tree: Path, scratch: Path) -> None:
-    """Import ``socbot`` from ``tree`` (its top-level folders, laid out as installed)."""
-    package = scratch / "socbot"
-    package.mkdir()
-    for folder in FOLDERS:
-        (package / folder).symlink_to(tree / folder)
-    sys.path.insert(0, str(scratch))
 
 
 def quiet_events(lines: int) -> list[dict[str, Any]]:

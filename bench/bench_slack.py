@@ -43,19 +43,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tree_layout import use_tree
+
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("core", "collectors", "detections", "enrichment", "playbooks", "bot")
 TARGET_SHOWN_S = 5.0
 TARGET_P99_S = 1.0
-
-
-def use_tree(tree: Path, scratch: Path) -> None:
-    """Import ``socbot`` from ``tree`` (its top-level folders, laid out as installed)."""
-    package = scratch / "socbot"
-    package.mkdir()
-    for folder in FOLDERS:
-        (package / folder).symlink_to(tree / folder)
-    sys.path.insert(0, str(scratch))
 
 
 def line(n: int, ip: str, second: int, ok: bool = False) -> str:

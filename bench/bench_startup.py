@@ -29,21 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from tree_layout import lay_out
+
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("core", "collectors", "detections", "enrichment", "playbooks", "bot")
 SMALL_LOG = ROOT.parent / "shared" / "data" / "authlog" / "wazuh" / "log-entries_sshd"
 ONE_LINE = ("Nov 23 03:14:15 web01 sshd[4242]: Failed password for root from 203.0.113.9 "
             "port 52113 ssh2\n")
 TARGET_S = 1.0
-
-
-def layout(tree: Path, scratch: Path) -> Path:
-    """A folder that imports ``socbot`` from ``tree`` (its top-level folders, as installed)."""
-    package = scratch / "socbot"
-    package.mkdir(parents=True)
-    for folder in FOLDERS:
-        (package / folder).symlink_to(tree / folder)
-    return scratch
 
 
 def commands(one: Path) -> dict[str, list[str]]:
@@ -56,10 +48,9 @@ def commands(one: Path) -> dict[str, list[str]]:
 
 
 def environment(path: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONDONTWRITEBYTECODE", "SOCBOT_CONFIG")
-           and not k.startswith(("SLACK_", "AWS_"))}
-    # No configuration file or credentials: the first-run case. The state folder is scratch.
+    # No configuration, Redis or credentials: the first-run case. The state folder is scratch.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"
+           and not k.startswith(("SOCBOT_", "REDIS_", "SLACK_", "AWS_"))}
     env.update(PYTHONPATH=str(path), SOCBOT_STATE_DIR=str(home), HOME=str(home))
     return env
 
@@ -100,7 +91,7 @@ def main() -> int:
         for n, (label, tree) in enumerate(trees.items()):
             home = scratch / f"home{n}"
             home.mkdir()
-            envs[label] = environment(layout(tree, scratch / f"tree{n}"), home)
+            envs[label] = environment(lay_out(tree, scratch / f"tree{n}"), home)
             where = imported_from(envs[label], scratch)
             if not where.startswith(str(scratch / f"tree{n}")):
                 raise SystemExit(f"{label}: socbot imported from {where}, not from its tree")
